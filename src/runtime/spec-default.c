@@ -92,9 +92,8 @@ static void gen_process(yajl_gen g) {
 
 static void gen_mounts(yajl_gen g, bool rootless) {
   static const char *const dev[] = {"nosuid", "strictatime", "mode=755", "size=65536k", NULL};
-  static const char *const devpts[] = {"nosuid",        "noexec",    "newinstance",
-                                       "ptmxmode=0666", "mode=0620", "gid=5",
-                                       NULL};
+  static const char *const devpts[] = {"nosuid",    "noexec", "newinstance", "ptmxmode=0666",
+                                       "mode=0620", "gid=5",  NULL};
   static const char *const shm[] = {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k", NULL};
   static const char *const mqueue[] = {"nosuid", "noexec", "nodev", NULL};
   static const char *const sysfs[] = {"nosuid", "noexec", "nodev", "ro", NULL};
@@ -123,13 +122,20 @@ static void gen_mounts(yajl_gen g, bool rootless) {
 }
 
 static void gen_linux(yajl_gen g, bool rootless, uint32_t uid, uint32_t gid) {
-  static const char *const masked[] = {
-      "/proc/acpi",       "/proc/asound",     "/proc/kcore",
-      "/proc/keys",       "/proc/latency_stats", "/proc/timer_list",
-      "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
-      "/proc/scsi",       "/sys/devices/virtual/tpm", NULL};
-  static const char *const readonly[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-                                         "/proc/sysrq-trigger", NULL};
+  static const char *const masked[] = {"/proc/acpi",
+                                       "/proc/asound",
+                                       "/proc/kcore",
+                                       "/proc/keys",
+                                       "/proc/latency_stats",
+                                       "/proc/timer_list",
+                                       "/proc/timer_stats",
+                                       "/proc/sched_debug",
+                                       "/sys/firmware",
+                                       "/proc/scsi",
+                                       "/sys/devices/virtual/tpm",
+                                       NULL};
+  static const char *const readonly[] = {
+      "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL};
 
   gen_str(g, "linux");
   yajl_gen_map_open(g);
@@ -156,8 +162,8 @@ static void gen_linux(yajl_gen g, bool rootless, uint32_t uid, uint32_t gid) {
   yajl_gen_array_open(g);
   /* runc's order; rootless leaves out network (slirp gives it one later if
    * asked) and adds user last. */
-  const char *ns[] = {"pid", rootless ? NULL : "network", "ipc", "uts", "mount", "cgroup",
-                      rootless ? "user" : NULL};
+  const char *ns[] = {"pid",    rootless ? NULL : "network", "ipc", "uts", "mount",
+                      "cgroup", rootless ? "user" : NULL};
   for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
     if (!ns[i])
       continue;

@@ -1,21 +1,18 @@
 /* config.json into struct spec. Unknown keys are ignored so newer configs
  * still load; a known key holding the wrong type is an error naming its JSON
- * path. JSON null counts as absent, as Go's encoding/json (runc, podman,
- * containerd) writes it for empty optional fields. */
+ * path (the readers are in spec-json.c). */
 #include "spec.h"
 
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
-#include <yajl/yajl_parse.h>
 
+#include "spec-json.h"
 #include "util.h"
 
 const char *const spec_ns_names[SPEC_NS_COUNT] = {
-    [SPEC_NS_USER] = "user", [SPEC_NS_MOUNT] = "mount",   [SPEC_NS_PID] = "pid",
-    [SPEC_NS_NET] = "network", [SPEC_NS_UTS] = "uts",     [SPEC_NS_IPC] = "ipc",
+    [SPEC_NS_USER] = "user",     [SPEC_NS_MOUNT] = "mount", [SPEC_NS_PID] = "pid",
+    [SPEC_NS_NET] = "network",   [SPEC_NS_UTS] = "uts",     [SPEC_NS_IPC] = "ipc",
     [SPEC_NS_CGROUP] = "cgroup", [SPEC_NS_TIME] = "time",
 };
 
@@ -29,511 +26,228 @@ const char *const spec_hook_names[SPEC_HOOK_COUNT] = {
 };
 
 static const char *const rlimit_names[] = {
-    "RLIMIT_AS",      "RLIMIT_CORE",   "RLIMIT_CPU",    "RLIMIT_DATA",
-    "RLIMIT_FSIZE",   "RLIMIT_LOCKS",  "RLIMIT_MEMLOCK", "RLIMIT_MSGQUEUE",
-    "RLIMIT_NICE",    "RLIMIT_NOFILE", "RLIMIT_NPROC",  "RLIMIT_RSS",
-    "RLIMIT_RTPRIO",  "RLIMIT_RTTIME", "RLIMIT_SIGPENDING", "RLIMIT_STACK",
+    "RLIMIT_AS",     "RLIMIT_CORE",   "RLIMIT_CPU",        "RLIMIT_DATA",
+    "RLIMIT_FSIZE",  "RLIMIT_LOCKS",  "RLIMIT_MEMLOCK",    "RLIMIT_MSGQUEUE",
+    "RLIMIT_NICE",   "RLIMIT_NOFILE", "RLIMIT_NPROC",      "RLIMIT_RSS",
+    "RLIMIT_RTPRIO", "RLIMIT_RTTIME", "RLIMIT_SIGPENDING", "RLIMIT_STACK",
 };
 
-/* The parse state: where in the document we are, for messages such as
- * "config.json: linux.namespaces[2].type: ...". */
-struct pctx {
-  nook_error *err;
-  const char *file; /* prefix of every message; NULL: none */
-  char path[1024];
-  size_t len;
-};
-
-static size_t path_push_key(struct pctx *c, const char *key) {
-  size_t saved = c->len;
-  int n = snprintf(c->path + c->len, sizeof(c->path) - c->len, "%s%s", c->len ? "." : "", key);
-  if (n > 0)
-    c->len = c->len + (size_t)n < sizeof(c->path) ? c->len + (size_t)n : sizeof(c->path) - 1;
-  return saved;
-}
-
-static size_t path_push_index(struct pctx *c, size_t i) {
-  size_t saved = c->len;
-  int n = snprintf(c->path + c->len, sizeof(c->path) - c->len, "[%zu]", i);
-  if (n > 0)
-    c->len = c->len + (size_t)n < sizeof(c->path) ? c->len + (size_t)n : sizeof(c->path) - 1;
-  return saved;
-}
-
-static void path_pop(struct pctx *c, size_t saved) {
-  c->len = saved;
-  c->path[saved] = '\0';
-}
-
-/* An error about the value at the current path. */
-__attribute__((format(printf, 2, 3))) static int bad(struct pctx *c, const char *fmt, ...) {
-  char what[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(what, sizeof(what), fmt, ap);
-  va_end(ap);
-  return nook_errx(c->err, EINVAL, "%s%s%s%s%s", c->file ? c->file : "", c->file ? ": " : "",
-                   c->path, c->len ? ": " : "", what);
-}
-
-/* An error about a required key missing below the current path. */
-static int missing(struct pctx *c, const char *key) {
-  return nook_errx(c->err, EINVAL, "%s%s%s%s%s is required", c->file ? c->file : "",
-                   c->file ? ": " : "", c->path, c->len ? "." : "", key);
-}
-
-static yajl_val get(yajl_val obj, const char *key) {
-  if (!YAJL_IS_OBJECT(obj))
-    return NULL;
-  for (size_t i = 0; i < obj->u.object.len; i++)
-    if (strcmp(obj->u.object.keys[i], key) == 0)
-      return YAJL_IS_NULL(obj->u.object.values[i]) ? NULL : obj->u.object.values[i];
-  return NULL;
-}
-
-static const char *type_name(yajl_val v) {
-  switch (v->type) {
-  case yajl_t_string:
-    return "a string";
-  case yajl_t_number:
-    return "a number";
-  case yajl_t_object:
-    return "an object";
-  case yajl_t_array:
-    return "an array";
-  case yajl_t_true:
-  case yajl_t_false:
-    return "a boolean";
-  default:
-    return "null";
-  }
-}
-
-/* Each val_* checks the value at the current path; each opt_* looks up key
- * in obj, leaves *out alone when absent and returns 1 when present. */
-
-static int val_string(struct pctx *c, yajl_val v, char **out) {
-  if (!YAJL_IS_STRING(v))
-    return bad(c, "expected a string, not %s", type_name(v));
-  free(*out);
-  *out = xstrdup(v->u.string);
-  return 0;
-}
-
-static int val_strv(struct pctx *c, yajl_val v, char ***out) {
-  if (!YAJL_IS_ARRAY(v))
-    return bad(c, "expected an array of strings, not %s", type_name(v));
-  for (size_t i = 0; i < v->u.array.len; i++)
-    if (!YAJL_IS_STRING(v->u.array.values[i])) {
-      size_t saved = path_push_index(c, i);
-      int r = bad(c, "expected a string, not %s", type_name(v->u.array.values[i]));
-      path_pop(c, saved);
-      return r;
-    }
-  char **strv = xcalloc(v->u.array.len + 1, sizeof(char *));
-  for (size_t i = 0; i < v->u.array.len; i++)
-    strv[i] = xstrdup(v->u.array.values[i]->u.string);
-  strv_free(*out);
-  *out = strv;
-  return 0;
-}
-
-static int val_bool(struct pctx *c, yajl_val v, bool *out) {
-  if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
-    return bad(c, "expected true or false, not %s", type_name(v));
-  *out = YAJL_IS_TRUE(v);
-  return 0;
-}
-
-/* Numbers are read from yajl's raw text: values above INT64_MAX (seccomp
- * argument masks, RLIM_INFINITY) do not fit its integer field. */
-static int val_u64(struct pctx *c, yajl_val v, uint64_t max, uint64_t *out) {
-  if (!YAJL_IS_NUMBER(v))
-    return bad(c, "expected a non-negative integer, not %s", type_name(v));
-  const char *raw = v->u.number.r;
-  unsigned long long n;
-  if (raw[0] == '-')
-    return bad(c, "expected a non-negative integer, not %s", raw);
-  if (!parse_u64(raw, &n)) {
-    if (strspn(raw, "0123456789") == strlen(raw))
-      return bad(c, "%s is out of range (0 to %llu)", raw, (unsigned long long)max);
-    return bad(c, "expected a non-negative integer, not %s", raw);
-  }
-  if (n > max)
-    return bad(c, "%s is out of range (0 to %llu)", raw, (unsigned long long)max);
-  *out = n;
-  return 0;
-}
-
-static int val_u32(struct pctx *c, yajl_val v, uint32_t *out) {
-  uint64_t n;
-  int r = val_u64(c, v, UINT32_MAX, &n);
-  if (r < 0)
-    return r;
-  *out = (uint32_t)n;
-  return 0;
-}
-
-static int val_i64(struct pctx *c, yajl_val v, int64_t min, int64_t max, int64_t *out) {
-  if (!YAJL_IS_NUMBER(v))
-    return bad(c, "expected an integer, not %s", type_name(v));
-  const char *raw = v->u.number.r;
-  long long n;
-  if (!parse_i64(raw, &n)) {
-    if (strspn(raw + (raw[0] == '-'), "0123456789") == strlen(raw + (raw[0] == '-')))
-      return bad(c, "%s is out of range (%lld to %lld)", raw, (long long)min, (long long)max);
-    return bad(c, "expected an integer, not %s", raw);
-  }
-  if (n < min || n > max)
-    return bad(c, "%s is out of range (%lld to %lld)", raw, (long long)min, (long long)max);
-  *out = n;
-  return 0;
-}
-
-static int val_int(struct pctx *c, yajl_val v, int *out) {
-  int64_t n;
-  int r = val_i64(c, v, INT_MIN, INT_MAX, &n);
-  if (r < 0)
-    return r;
-  *out = (int)n;
-  return 0;
-}
-
-static int val_object(struct pctx *c, yajl_val v) {
-  if (!YAJL_IS_OBJECT(v))
-    return bad(c, "expected an object, not %s", type_name(v));
-  return 0;
-}
-
-static int val_array(struct pctx *c, yajl_val v) {
-  if (!YAJL_IS_ARRAY(v))
-    return bad(c, "expected an array, not %s", type_name(v));
-  return 0;
-}
-
-#define DEFINE_OPT(name, ctype, call)                                                              \
-  static int opt_##name(struct pctx *c, yajl_val obj, const char *key, ctype out) {               \
-    yajl_val v = get(obj, key);                                                                    \
-    if (!v)                                                                                        \
-      return 0;                                                                                    \
-    size_t saved = path_push_key(c, key);                                                          \
-    int r = call;                                                                                  \
-    path_pop(c, saved);                                                                            \
-    return r < 0 ? r : 1;                                                                          \
-  }
-DEFINE_OPT(string, char **, val_string(c, v, out))
-DEFINE_OPT(strv, char ***, val_strv(c, v, out))
-DEFINE_OPT(bool, bool *, val_bool(c, v, out))
-DEFINE_OPT(u32, uint32_t *, val_u32(c, v, out))
-DEFINE_OPT(u64, uint64_t *, val_u64(c, v, UINT64_MAX, out))
-DEFINE_OPT(int, int *, val_int(c, v, out))
-#undef DEFINE_OPT
-
-/* Required variants: absent is an error naming the key. */
-static int req_string(struct pctx *c, yajl_val obj, const char *key, char **out) {
-  int r = opt_string(c, obj, key, out);
-  return r == 0 ? missing(c, key) : r;
-}
-static int req_u32(struct pctx *c, yajl_val obj, const char *key, uint32_t *out) {
-  int r = opt_u32(c, obj, key, out);
-  return r == 0 ? missing(c, key) : r;
-}
-static int req_u64(struct pctx *c, yajl_val obj, const char *key, uint64_t *out) {
-  int r = opt_u64(c, obj, key, out);
-  return r == 0 ? missing(c, key) : r;
-}
-
-/* Looks up an object-valued key; NULL when absent, error on another type. */
-static int opt_object(struct pctx *c, yajl_val obj, const char *key, yajl_val *out) {
-  *out = get(obj, key);
-  if (!*out)
-    return 0;
-  size_t saved = path_push_key(c, key);
-  int r = val_object(c, *out);
-  path_pop(c, saved);
-  return r < 0 ? r : 1;
-}
-
-static int opt_array(struct pctx *c, yajl_val obj, const char *key, yajl_val *out) {
-  *out = get(obj, key);
-  if (!*out)
-    return 0;
-  size_t saved = path_push_key(c, key);
-  int r = val_array(c, *out);
-  path_pop(c, saved);
-  return r < 0 ? r : 1;
-}
-
-/* A JSON object of strings ("annotations", "sysctl"). */
-static int opt_string_map(struct pctx *c, yajl_val obj, const char *key, struct spec_kv **out,
-                          size_t *n_out) {
-  yajl_val map;
-  int r = opt_object(c, obj, key, &map);
-  if (r <= 0)
-    return r;
-  size_t saved = path_push_key(c, key);
-  size_t n = map->u.object.len;
-  struct spec_kv *kv = xcalloc(n, sizeof(*kv));
-  for (size_t i = 0; i < n; i++) {
-    yajl_val v = map->u.object.values[i];
-    kv[i].key = xstrdup(map->u.object.keys[i]);
-    if (YAJL_IS_NULL(v)) {
-      kv[i].value = xstrdup("");
-      continue;
-    }
-    size_t s2 = path_push_key(c, map->u.object.keys[i]);
-    r = val_string(c, v, &kv[i].value);
-    path_pop(c, s2);
-    if (r < 0) {
-      for (size_t j = 0; j <= i; j++) {
-        free(kv[j].key);
-        free(kv[j].value);
-      }
-      free(kv);
-      path_pop(c, saved);
-      return r;
-    }
-  }
-  path_pop(c, saved);
-  *out = kv;
-  *n_out = n;
-  return 1;
-}
-
-/* Calls parse_item for each element of the array at key, with the path set
- * to key[i]. Items are zeroed structs of item_size in *out. */
-typedef int (*item_fn)(struct pctx *c, yajl_val v, void *item);
-
-static int opt_items(struct pctx *c, yajl_val obj, const char *key, item_fn parse_item,
-                     size_t item_size, void **out, size_t *n_out) {
-  yajl_val arr;
-  int r = opt_array(c, obj, key, &arr);
-  if (r <= 0)
-    return r;
-  size_t saved = path_push_key(c, key);
-  size_t n = arr->u.array.len;
-  char *items = xcalloc(n, item_size);
-  /* Hand the array out first so the caller's free routine sees any item
-   * filled before a failure. */
-  *out = items;
-  *n_out = n;
-  for (size_t i = 0; i < n; i++) {
-    size_t s2 = path_push_index(c, i);
-    r = val_object(c, arr->u.array.values[i]);
-    if (r >= 0)
-      r = parse_item(c, arr->u.array.values[i], items + i * item_size);
-    path_pop(c, s2);
-    if (r < 0) {
-      path_pop(c, saved);
-      return r;
-    }
-  }
-  path_pop(c, saved);
-  return 1;
-}
-
-static int parse_idmap(struct pctx *c, yajl_val v, void *item) {
+static int parse_idmap(struct json_ctx *c, yajl_val v, void *item) {
   struct spec_idmap *m = item;
   int r;
-  if ((r = req_u32(c, v, "containerID", &m->container_id)) < 0 ||
-      (r = req_u32(c, v, "hostID", &m->host_id)) < 0 || (r = req_u32(c, v, "size", &m->size)) < 0)
+  if ((r = json_req_u32(c, v, "containerID", &m->container_id)) < 0 ||
+      (r = json_req_u32(c, v, "hostID", &m->host_id)) < 0 ||
+      (r = json_req_u32(c, v, "size", &m->size)) < 0)
     return r;
   if (m->size == 0) {
-    size_t saved = path_push_key(c, "size");
-    r = bad(c, "must be at least 1");
-    path_pop(c, saved);
+    size_t saved = json_push_key(c, "size");
+    r = json_bad(c, "must be at least 1");
+    json_pop(c, saved);
     return r;
   }
   return 0;
 }
 
-static int parse_mount(struct pctx *c, yajl_val v, void *item) {
+static int parse_mount(struct json_ctx *c, yajl_val v, void *item) {
   struct spec_mount *m = item;
   int r;
-  if ((r = req_string(c, v, "destination", &m->destination)) < 0 ||
-      (r = opt_string(c, v, "type", &m->type)) < 0 ||
-      (r = opt_string(c, v, "source", &m->source)) < 0 ||
-      (r = opt_strv(c, v, "options", &m->options)) < 0 ||
-      (r = opt_items(c, v, "uidMappings", parse_idmap, sizeof(struct spec_idmap),
-                     (void **)&m->uid_mappings, &m->n_uid_mappings)) < 0 ||
-      (r = opt_items(c, v, "gidMappings", parse_idmap, sizeof(struct spec_idmap),
-                     (void **)&m->gid_mappings, &m->n_gid_mappings)) < 0)
+  if ((r = json_req_string(c, v, "destination", &m->destination)) < 0 ||
+      (r = json_opt_string(c, v, "type", &m->type)) < 0 ||
+      (r = json_opt_string(c, v, "source", &m->source)) < 0 ||
+      (r = json_opt_strv(c, v, "options", &m->options)) < 0 ||
+      (r = json_opt_items(c, v, "uidMappings", parse_idmap, sizeof(struct spec_idmap),
+                          (void **)&m->uid_mappings, &m->n_uid_mappings)) < 0 ||
+      (r = json_opt_items(c, v, "gidMappings", parse_idmap, sizeof(struct spec_idmap),
+                          (void **)&m->gid_mappings, &m->n_gid_mappings)) < 0)
     return r;
   if (!m->destination[0]) {
-    size_t saved = path_push_key(c, "destination");
-    r = bad(c, "must not be empty");
-    path_pop(c, saved);
+    size_t saved = json_push_key(c, "destination");
+    r = json_bad(c, "must not be empty");
+    json_pop(c, saved);
     return r;
   }
   return 0;
 }
 
-static int parse_rlimit(struct pctx *c, yajl_val v, void *item) {
+static int parse_rlimit(struct json_ctx *c, yajl_val v, void *item) {
   struct spec_rlimit *rl = item;
   int r;
-  if ((r = req_string(c, v, "type", &rl->type)) < 0 || (r = req_u64(c, v, "soft", &rl->soft)) < 0 ||
-      (r = req_u64(c, v, "hard", &rl->hard)) < 0)
+  if ((r = json_req_string(c, v, "type", &rl->type)) < 0 ||
+      (r = json_req_u64(c, v, "soft", &rl->soft)) < 0 ||
+      (r = json_req_u64(c, v, "hard", &rl->hard)) < 0)
     return r;
   bool known = false;
   for (size_t i = 0; i < ARRAY_SIZE(rlimit_names); i++)
     known = known || strcmp(rl->type, rlimit_names[i]) == 0;
   if (!known) {
-    size_t saved = path_push_key(c, "type");
-    r = bad(c, "unknown resource limit \"%s\" (RLIMIT_NOFILE, RLIMIT_NPROC, ...)", rl->type);
-    path_pop(c, saved);
+    size_t saved = json_push_key(c, "type");
+    r = json_bad(c, "unknown resource limit \"%s\" (RLIMIT_NOFILE, RLIMIT_NPROC, ...)", rl->type);
+    json_pop(c, saved);
     return r;
   }
   if (rl->soft > rl->hard)
-    return bad(c, "soft limit %llu is above the hard limit %llu", (unsigned long long)rl->soft,
-               (unsigned long long)rl->hard);
+    return json_bad(c, "soft limit %llu is above the hard limit %llu", (unsigned long long)rl->soft,
+                    (unsigned long long)rl->hard);
   return 0;
 }
 
-static int parse_user(struct pctx *c, yajl_val v, struct spec_user *u) {
+static int parse_user(struct json_ctx *c, yajl_val v, struct spec_user *u) {
   int r;
-  if ((r = opt_u32(c, v, "uid", &u->uid)) < 0 || (r = opt_u32(c, v, "gid", &u->gid)) < 0 ||
-      (r = opt_string(c, v, "username", &u->username)) < 0)
+  if ((r = json_opt_u32(c, v, "uid", &u->uid)) < 0 ||
+      (r = json_opt_u32(c, v, "gid", &u->gid)) < 0 ||
+      (r = json_opt_string(c, v, "username", &u->username)) < 0)
     return r;
-  if ((r = opt_u32(c, v, "umask", &u->umask)) < 0)
+  if ((r = json_opt_u32(c, v, "umask", &u->umask)) < 0)
     return r;
   u->has_umask = r > 0;
   yajl_val gids;
-  if ((r = opt_array(c, v, "additionalGids", &gids)) <= 0)
+  if ((r = json_opt_array(c, v, "additionalGids", &gids)) <= 0)
     return r;
-  size_t saved = path_push_key(c, "additionalGids");
+  size_t saved = json_push_key(c, "additionalGids");
   u->additional_gids = xcalloc(gids->u.array.len, sizeof(uint32_t));
   u->n_additional_gids = gids->u.array.len;
   for (size_t i = 0; i < gids->u.array.len && r >= 0; i++) {
-    size_t s2 = path_push_index(c, i);
-    r = val_u32(c, gids->u.array.values[i], &u->additional_gids[i]);
-    path_pop(c, s2);
+    size_t s2 = json_push_index(c, i);
+    r = json_val_u32(c, gids->u.array.values[i], &u->additional_gids[i]);
+    json_pop(c, s2);
   }
-  path_pop(c, saved);
+  json_pop(c, saved);
   return r < 0 ? r : 0;
 }
 
-static int parse_capabilities(struct pctx *c, yajl_val v, struct spec_capabilities *caps) {
+static int parse_capabilities(struct json_ctx *c, yajl_val v, struct spec_capabilities *caps) {
   int r;
-  if ((r = opt_strv(c, v, "bounding", &caps->bounding)) < 0 ||
-      (r = opt_strv(c, v, "effective", &caps->effective)) < 0 ||
-      (r = opt_strv(c, v, "inheritable", &caps->inheritable)) < 0 ||
-      (r = opt_strv(c, v, "permitted", &caps->permitted)) < 0 ||
-      (r = opt_strv(c, v, "ambient", &caps->ambient)) < 0)
+  if ((r = json_opt_strv(c, v, "bounding", &caps->bounding)) < 0 ||
+      (r = json_opt_strv(c, v, "effective", &caps->effective)) < 0 ||
+      (r = json_opt_strv(c, v, "inheritable", &caps->inheritable)) < 0 ||
+      (r = json_opt_strv(c, v, "permitted", &caps->permitted)) < 0 ||
+      (r = json_opt_strv(c, v, "ambient", &caps->ambient)) < 0)
     return r;
   return 0;
 }
 
-static int parse_io_priority(struct pctx *c, yajl_val v, struct spec_io_priority *io) {
+static int parse_io_priority(struct json_ctx *c, yajl_val v, struct spec_io_priority *io) {
   int r;
-  if ((r = req_string(c, v, "class", &io->class_name)) < 0 ||
-      (r = opt_int(c, v, "priority", &io->priority)) < 0)
+  if ((r = json_req_string(c, v, "class", &io->class_name)) < 0 ||
+      (r = json_opt_int(c, v, "priority", &io->priority)) < 0)
     return r;
   if (strcmp(io->class_name, "IOPRIO_CLASS_RT") && strcmp(io->class_name, "IOPRIO_CLASS_BE") &&
       strcmp(io->class_name, "IOPRIO_CLASS_IDLE")) {
-    size_t saved = path_push_key(c, "class");
-    r = bad(c, "unknown class \"%s\" (IOPRIO_CLASS_RT, IOPRIO_CLASS_BE or IOPRIO_CLASS_IDLE)",
-            io->class_name);
-    path_pop(c, saved);
+    size_t saved = json_push_key(c, "class");
+    r = json_bad(c, "unknown class \"%s\" (IOPRIO_CLASS_RT, IOPRIO_CLASS_BE or IOPRIO_CLASS_IDLE)",
+                 io->class_name);
+    json_pop(c, saved);
     return r;
   }
   io->set = true;
   return 0;
 }
 
-static int parse_scheduler(struct pctx *c, yajl_val v, struct spec_scheduler *s) {
+static int parse_scheduler(struct json_ctx *c, yajl_val v, struct spec_scheduler *s) {
   int r;
-  if ((r = req_string(c, v, "policy", &s->policy)) < 0 || (r = opt_int(c, v, "nice", &s->nice)) < 0 ||
-      (r = opt_int(c, v, "priority", &s->priority)) < 0 ||
-      (r = opt_strv(c, v, "flags", &s->flags)) < 0 ||
-      (r = opt_u64(c, v, "runtime", &s->runtime)) < 0 ||
-      (r = opt_u64(c, v, "deadline", &s->deadline)) < 0 ||
-      (r = opt_u64(c, v, "period", &s->period)) < 0)
+  if ((r = json_req_string(c, v, "policy", &s->policy)) < 0 ||
+      (r = json_opt_int(c, v, "nice", &s->nice)) < 0 ||
+      (r = json_opt_int(c, v, "priority", &s->priority)) < 0 ||
+      (r = json_opt_strv(c, v, "flags", &s->flags)) < 0 ||
+      (r = json_opt_u64(c, v, "runtime", &s->runtime)) < 0 ||
+      (r = json_opt_u64(c, v, "deadline", &s->deadline)) < 0 ||
+      (r = json_opt_u64(c, v, "period", &s->period)) < 0)
     return r;
   s->set = true;
   return 0;
 }
 
-/* Runs fn on the object at key when present, with the path set. */
+/* Evaluates body (which reads `var`) when obj has an object at key, with the
+ * path set to key; 0 when absent. */
 #define WITH_OBJECT(c, obj, key, var, body)                                                        \
   ({                                                                                               \
     yajl_val var;                                                                                  \
-    int r_ = opt_object(c, obj, key, &var);                                                        \
+    int r_ = json_opt_object(c, obj, key, &var);                                                   \
     if (r_ > 0) {                                                                                  \
-      size_t saved_ = path_push_key(c, key);                                                       \
+      size_t saved_ = json_push_key(c, key);                                                       \
       r_ = (body);                                                                                 \
-      path_pop(c, saved_);                                                                         \
+      json_pop(c, saved_);                                                                         \
     }                                                                                              \
     r_;                                                                                            \
   })
 
-static int parse_process_object(struct pctx *c, yajl_val v, struct spec_process *p) {
+static int parse_console_size(struct json_ctx *c, yajl_val v, struct spec_process *p) {
   int r;
-  if ((r = opt_bool(c, v, "terminal", &p->terminal)) < 0)
+  if ((r = json_req_u32(c, v, "height", &p->console_height)) < 0 ||
+      (r = json_req_u32(c, v, "width", &p->console_width)) < 0)
     return r;
-  r = WITH_OBJECT(c, v, "consoleSize", cs,
-                  ({
-                    int q;
-                    (q = req_u32(c, cs, "height", &p->console_height)) < 0 ||
-                            (q = req_u32(c, cs, "width", &p->console_width)) < 0
-                        ? q
-                        : 1;
-                  }));
-  if (r < 0)
+  p->has_console_size = true;
+  return 0;
+}
+
+static int parse_exec_cpu_affinity(struct json_ctx *c, yajl_val v, struct spec_process *p) {
+  int r;
+  if ((r = json_opt_string(c, v, "initial", &p->exec_cpu_affinity_initial)) < 0 ||
+      (r = json_opt_string(c, v, "final", &p->exec_cpu_affinity_final)) < 0)
     return r;
-  p->has_console_size = r > 0;
+  return 0;
+}
+
+static int parse_process_object(struct json_ctx *c, yajl_val v, struct spec_process *p) {
+  int r;
+  if ((r = json_opt_bool(c, v, "terminal", &p->terminal)) < 0)
+    return r;
+  if ((r = WITH_OBJECT(c, v, "consoleSize", cs, parse_console_size(c, cs, p))) < 0)
+    return r;
   if ((r = WITH_OBJECT(c, v, "user", u, parse_user(c, u, &p->user))) < 0)
     return r;
-  if ((r = opt_strv(c, v, "args", &p->args)) < 0)
+  if ((r = json_opt_strv(c, v, "args", &p->args)) < 0)
     return r;
   if (r == 0)
-    return missing(c, "args");
+    return json_missing(c, "args");
   if (!p->args[0]) {
-    size_t saved = path_push_key(c, "args");
-    r = bad(c, "must name the program to run (it is empty)");
-    path_pop(c, saved);
+    size_t saved = json_push_key(c, "args");
+    r = json_bad(c, "must name the program to run (it is empty)");
+    json_pop(c, saved);
     return r;
   }
-  if ((r = opt_strv(c, v, "env", &p->env)) < 0 || (r = req_string(c, v, "cwd", &p->cwd)) < 0)
+  if ((r = json_opt_strv(c, v, "env", &p->env)) < 0 ||
+      (r = json_req_string(c, v, "cwd", &p->cwd)) < 0)
     return r;
   if (p->cwd[0] != '/') {
-    size_t saved = path_push_key(c, "cwd");
-    r = bad(c, "must be an absolute path, not \"%s\"", p->cwd);
-    path_pop(c, saved);
+    size_t saved = json_push_key(c, "cwd");
+    r = json_bad(c, "must be an absolute path, not \"%s\"", p->cwd);
+    json_pop(c, saved);
     return r;
   }
   yajl_val caps;
-  if ((r = opt_object(c, v, "capabilities", &caps)) < 0)
+  if ((r = json_opt_object(c, v, "capabilities", &caps)) < 0)
     return r;
   if (caps) {
     p->capabilities = xcalloc(1, sizeof(*p->capabilities));
-    size_t saved = path_push_key(c, "capabilities");
+    size_t saved = json_push_key(c, "capabilities");
     r = parse_capabilities(c, caps, p->capabilities);
-    path_pop(c, saved);
+    json_pop(c, saved);
     if (r < 0)
       return r;
   }
-  if ((r = opt_items(c, v, "rlimits", parse_rlimit, sizeof(struct spec_rlimit),
-                     (void **)&p->rlimits, &p->n_rlimits)) < 0)
+  if ((r = json_opt_items(c, v, "rlimits", parse_rlimit, sizeof(struct spec_rlimit),
+                          (void **)&p->rlimits, &p->n_rlimits)) < 0)
     return r;
   for (size_t i = 0; i < p->n_rlimits; i++)
     for (size_t j = 0; j < i; j++)
       if (strcmp(p->rlimits[i].type, p->rlimits[j].type) == 0) {
-        size_t saved = path_push_key(c, "rlimits");
-        path_push_index(c, i);
-        r = bad(c, "%s is listed twice", p->rlimits[i].type);
-        path_pop(c, saved);
+        size_t saved = json_push_key(c, "rlimits");
+        json_push_index(c, i);
+        r = json_bad(c, "%s is listed twice", p->rlimits[i].type);
+        json_pop(c, saved);
         return r;
       }
-  if ((r = opt_bool(c, v, "noNewPrivileges", &p->no_new_privileges)) < 0 ||
-      (r = opt_string(c, v, "apparmorProfile", &p->apparmor_profile)) < 0 ||
-      (r = opt_string(c, v, "selinuxLabel", &p->selinux_label)) < 0)
+  if ((r = json_opt_bool(c, v, "noNewPrivileges", &p->no_new_privileges)) < 0 ||
+      (r = json_opt_string(c, v, "apparmorProfile", &p->apparmor_profile)) < 0 ||
+      (r = json_opt_string(c, v, "selinuxLabel", &p->selinux_label)) < 0)
     return r;
-  yajl_val oom = get(v, "oomScoreAdj");
+  yajl_val oom = json_get(v, "oomScoreAdj");
   if (oom) {
     int64_t n;
-    size_t saved = path_push_key(c, "oomScoreAdj");
-    r = val_i64(c, oom, -1000, 1000, &n);
-    path_pop(c, saved);
+    size_t saved = json_push_key(c, "oomScoreAdj");
+    r = json_val_i64(c, oom, -1000, 1000, &n);
+    json_pop(c, saved);
     if (r < 0)
       return r;
     p->has_oom_score_adj = true;
@@ -542,72 +256,68 @@ static int parse_process_object(struct pctx *c, yajl_val v, struct spec_process 
   if ((r = WITH_OBJECT(c, v, "ioPriority", io, parse_io_priority(c, io, &p->io_priority))) < 0 ||
       (r = WITH_OBJECT(c, v, "scheduler", s, parse_scheduler(c, s, &p->scheduler))) < 0)
     return r;
-  r = WITH_OBJECT(c, v, "execCPUAffinity", aff,
-                  ({
-                    int q;
-                    (q = opt_string(c, aff, "initial", &p->exec_cpu_affinity_initial)) < 0 ||
-                            (q = opt_string(c, aff, "final", &p->exec_cpu_affinity_final)) < 0
-                        ? q
-                        : 0;
-                  }));
+  r = WITH_OBJECT(c, v, "execCPUAffinity", aff, parse_exec_cpu_affinity(c, aff, p));
   return r < 0 ? r : 0;
 }
 
-static int parse_hook(struct pctx *c, yajl_val v, void *item) {
+static int parse_hook(struct json_ctx *c, yajl_val v, void *item) {
   struct spec_hook *h = item;
   int r;
-  if ((r = req_string(c, v, "path", &h->path)) < 0 || (r = opt_strv(c, v, "args", &h->args)) < 0 ||
-      (r = opt_strv(c, v, "env", &h->env)) < 0)
+  if ((r = json_req_string(c, v, "path", &h->path)) < 0 ||
+      (r = json_opt_strv(c, v, "args", &h->args)) < 0 ||
+      (r = json_opt_strv(c, v, "env", &h->env)) < 0)
     return r;
   if (h->path[0] != '/') {
-    size_t saved = path_push_key(c, "path");
-    r = bad(c, "must be an absolute path, not \"%s\"", h->path);
-    path_pop(c, saved);
+    size_t saved = json_push_key(c, "path");
+    r = json_bad(c, "must be an absolute path, not \"%s\"", h->path);
+    json_pop(c, saved);
     return r;
   }
-  if ((r = opt_int(c, v, "timeout", &h->timeout)) < 0)
+  if ((r = json_opt_int(c, v, "timeout", &h->timeout)) < 0)
     return r;
   if (r > 0 && h->timeout <= 0) {
-    size_t saved = path_push_key(c, "timeout");
-    r = bad(c, "must be greater than zero, not %d", h->timeout);
-    path_pop(c, saved);
+    size_t saved = json_push_key(c, "timeout");
+    r = json_bad(c, "must be greater than zero, not %d", h->timeout);
+    json_pop(c, saved);
     return r;
   }
   return 0;
 }
 
-static int parse_hooks(struct pctx *c, yajl_val v, struct spec *spec) {
+static int parse_hooks(struct json_ctx *c, yajl_val v, struct spec *spec) {
   for (int k = 0; k < SPEC_HOOK_COUNT; k++) {
-    int r = opt_items(c, v, spec_hook_names[k], parse_hook, sizeof(struct spec_hook),
-                      (void **)&spec->hooks[k].hooks, &spec->hooks[k].n);
+    int r = json_opt_items(c, v, spec_hook_names[k], parse_hook, sizeof(struct spec_hook),
+                           (void **)&spec->hooks[k].hooks, &spec->hooks[k].n);
     if (r < 0)
       return r;
   }
   return 0;
 }
 
-static int parse_namespace(struct pctx *c, yajl_val v, struct spec *spec) {
+static int parse_namespace(struct json_ctx *c, yajl_val v, struct spec *spec) {
   _cleanup_free_ char *type = NULL, *path = NULL;
   int r;
-  if ((r = req_string(c, v, "type", &type)) < 0 || (r = opt_string(c, v, "path", &path)) < 0)
+  if ((r = json_req_string(c, v, "type", &type)) < 0 ||
+      (r = json_opt_string(c, v, "path", &path)) < 0)
     return r;
   int t = 0;
   while (t < SPEC_NS_COUNT && strcmp(type, spec_ns_names[t]) != 0)
     t++;
-  size_t saved = path_push_key(c, "type");
+  size_t saved = json_push_key(c, "type");
   if (t == SPEC_NS_COUNT)
-    r = bad(c, "unknown namespace type \"%s\" (user, mount, pid, network, uts, ipc, cgroup "
-               "or time)",
-            type);
+    r = json_bad(c,
+                 "unknown namespace type \"%s\" (user, mount, pid, network, uts, ipc, cgroup "
+                 "or time)",
+                 type);
   else if (spec->namespaces[t].enabled)
-    r = bad(c, "namespace \"%s\" is listed twice", type);
-  path_pop(c, saved);
+    r = json_bad(c, "namespace \"%s\" is listed twice", type);
+  json_pop(c, saved);
   if (r < 0)
     return r;
   if (path && path[0] != '/') {
-    saved = path_push_key(c, "path");
-    r = bad(c, "must be an absolute path, not \"%s\"", path);
-    path_pop(c, saved);
+    saved = json_push_key(c, "path");
+    r = json_bad(c, "must be an absolute path, not \"%s\"", path);
+    json_pop(c, saved);
     return r;
   }
   spec->namespaces[t].enabled = true;
@@ -615,157 +325,184 @@ static int parse_namespace(struct pctx *c, yajl_val v, struct spec *spec) {
   return 0;
 }
 
-static int parse_device(struct pctx *c, yajl_val v, void *item) {
+static int parse_device(struct json_ctx *c, yajl_val v, void *item) {
   struct spec_device *d = item;
   _cleanup_free_ char *type = NULL;
   int r;
-  if ((r = req_string(c, v, "path", &d->path)) < 0 || (r = req_string(c, v, "type", &type)) < 0)
+  if ((r = json_req_string(c, v, "path", &d->path)) < 0 ||
+      (r = json_req_string(c, v, "type", &type)) < 0)
     return r;
   if (d->path[0] != '/') {
-    size_t saved = path_push_key(c, "path");
-    r = bad(c, "must be an absolute path, not \"%s\"", d->path);
-    path_pop(c, saved);
+    size_t saved = json_push_key(c, "path");
+    r = json_bad(c, "must be an absolute path, not \"%s\"", d->path);
+    json_pop(c, saved);
     return r;
   }
   if (strlen(type) != 1 || !strchr("cbup", type[0])) {
-    size_t saved = path_push_key(c, "type");
-    r = bad(c, "unknown device type \"%s\" (c, b, u or p)", type);
-    path_pop(c, saved);
+    size_t saved = json_push_key(c, "type");
+    r = json_bad(c, "unknown device type \"%s\" (c, b, u or p)", type);
+    json_pop(c, saved);
     return r;
   }
   d->type = type[0];
   static const char *const numbers[] = {"major", "minor"};
   int64_t *dest[] = {&d->major, &d->minor};
   for (int i = 0; i < 2; i++) {
-    yajl_val n = get(v, numbers[i]);
+    yajl_val n = json_get(v, numbers[i]);
     if (!n) {
       if (d->type != 'p')
-        return missing(c, numbers[i]);
+        return json_missing(c, numbers[i]);
       continue;
     }
-    size_t saved = path_push_key(c, numbers[i]);
-    r = val_i64(c, n, 0, INT64_MAX, dest[i]);
-    path_pop(c, saved);
+    size_t saved = json_push_key(c, numbers[i]);
+    r = json_val_i64(c, n, 0, INT64_MAX, dest[i]);
+    json_pop(c, saved);
     if (r < 0)
       return r;
   }
-  if ((r = opt_u32(c, v, "fileMode", &d->file_mode)) < 0)
+  if ((r = json_opt_u32(c, v, "fileMode", &d->file_mode)) < 0)
     return r;
   d->has_file_mode = r > 0;
-  if ((r = opt_u32(c, v, "uid", &d->uid)) < 0)
+  if ((r = json_opt_u32(c, v, "uid", &d->uid)) < 0)
     return r;
   d->has_uid = r > 0;
-  if ((r = opt_u32(c, v, "gid", &d->gid)) < 0)
+  if ((r = json_opt_u32(c, v, "gid", &d->gid)) < 0)
     return r;
   d->has_gid = r > 0;
   return 0;
 }
 
-static int parse_seccomp_arg(struct pctx *c, yajl_val v, void *item) {
+static int parse_seccomp_arg(struct json_ctx *c, yajl_val v, void *item) {
   struct spec_seccomp_arg *a = item;
   int r;
-  if ((r = req_u32(c, v, "index", &a->index)) < 0 || (r = req_u64(c, v, "value", &a->value)) < 0 ||
-      (r = opt_u64(c, v, "valueTwo", &a->value_two)) < 0 || (r = req_string(c, v, "op", &a->op)) < 0)
+  if ((r = json_req_u32(c, v, "index", &a->index)) < 0 ||
+      (r = json_req_u64(c, v, "value", &a->value)) < 0 ||
+      (r = json_opt_u64(c, v, "valueTwo", &a->value_two)) < 0 ||
+      (r = json_req_string(c, v, "op", &a->op)) < 0)
     return r;
   return 0;
 }
 
-static int parse_seccomp_syscall(struct pctx *c, yajl_val v, void *item) {
+static int parse_seccomp_syscall(struct json_ctx *c, yajl_val v, void *item) {
   struct spec_seccomp_syscall *s = item;
   int r;
-  if ((r = opt_strv(c, v, "names", &s->names)) < 0)
+  if ((r = json_opt_strv(c, v, "names", &s->names)) < 0)
     return r;
   if (r == 0)
-    return missing(c, "names");
-  if ((r = req_string(c, v, "action", &s->action)) < 0 ||
-      (r = opt_u32(c, v, "errnoRet", &s->errno_ret)) < 0)
+    return json_missing(c, "names");
+  if ((r = json_req_string(c, v, "action", &s->action)) < 0 ||
+      (r = json_opt_u32(c, v, "errnoRet", &s->errno_ret)) < 0)
     return r;
   s->has_errno_ret = r > 0;
-  return opt_items(c, v, "args", parse_seccomp_arg, sizeof(struct spec_seccomp_arg),
-                   (void **)&s->args, &s->n_args);
+  return json_opt_items(c, v, "args", parse_seccomp_arg, sizeof(struct spec_seccomp_arg),
+                        (void **)&s->args, &s->n_args);
 }
 
-static int parse_seccomp(struct pctx *c, yajl_val v, struct spec_seccomp *s) {
+static int parse_seccomp(struct json_ctx *c, yajl_val v, struct spec_seccomp *s) {
   int r;
-  if ((r = req_string(c, v, "defaultAction", &s->default_action)) < 0 ||
-      (r = opt_u32(c, v, "defaultErrnoRet", &s->default_errno_ret)) < 0)
+  if ((r = json_req_string(c, v, "defaultAction", &s->default_action)) < 0 ||
+      (r = json_opt_u32(c, v, "defaultErrnoRet", &s->default_errno_ret)) < 0)
     return r;
   s->has_default_errno_ret = r > 0;
-  if ((r = opt_strv(c, v, "architectures", &s->architectures)) < 0 ||
-      (r = opt_strv(c, v, "flags", &s->flags)) < 0 ||
-      (r = opt_string(c, v, "listenerPath", &s->listener_path)) < 0 ||
-      (r = opt_string(c, v, "listenerMetadata", &s->listener_metadata)) < 0 ||
-      (r = opt_items(c, v, "syscalls", parse_seccomp_syscall, sizeof(struct spec_seccomp_syscall),
-                     (void **)&s->syscalls, &s->n_syscalls)) < 0)
+  if ((r = json_opt_strv(c, v, "architectures", &s->architectures)) < 0 ||
+      (r = json_opt_strv(c, v, "flags", &s->flags)) < 0 ||
+      (r = json_opt_string(c, v, "listenerPath", &s->listener_path)) < 0 ||
+      (r = json_opt_string(c, v, "listenerMetadata", &s->listener_metadata)) < 0 ||
+      (r = json_opt_items(c, v, "syscalls", parse_seccomp_syscall,
+                          sizeof(struct spec_seccomp_syscall), (void **)&s->syscalls,
+                          &s->n_syscalls)) < 0)
     return r;
   return 0;
 }
 
-static int parse_time_offset(struct pctx *c, yajl_val v, struct spec_time_offset *t) {
+static int parse_time_offset(struct json_ctx *c, yajl_val v, struct spec_time_offset *t) {
   int r;
-  yajl_val secs = get(v, "secs");
+  yajl_val secs = json_get(v, "secs");
   if (secs) {
-    size_t saved = path_push_key(c, "secs");
-    r = val_i64(c, secs, INT64_MIN, INT64_MAX, &t->secs);
-    path_pop(c, saved);
+    size_t saved = json_push_key(c, "secs");
+    r = json_val_i64(c, secs, INT64_MIN, INT64_MAX, &t->secs);
+    json_pop(c, saved);
     if (r < 0)
       return r;
   }
-  if ((r = opt_u32(c, v, "nanosecs", &t->nanosecs)) < 0)
+  if ((r = json_opt_u32(c, v, "nanosecs", &t->nanosecs)) < 0)
     return r;
   if (t->nanosecs >= 1000000000u) {
-    size_t saved = path_push_key(c, "nanosecs");
-    r = bad(c, "must be below 1000000000");
-    path_pop(c, saved);
+    size_t saved = json_push_key(c, "nanosecs");
+    r = json_bad(c, "must be below 1000000000");
+    json_pop(c, saved);
     return r;
   }
   t->set = true;
   return 0;
 }
 
-static int parse_linux(struct pctx *c, yajl_val v, struct spec *spec) {
+static int parse_time_offsets(struct json_ctx *c, yajl_val v, struct spec *spec) {
+  int r = WITH_OBJECT(c, v, "monotonic", mono,
+                      parse_time_offset(c, mono, &spec->time_offset_monotonic));
+  if (r >= 0)
+    r = WITH_OBJECT(c, v, "boottime", boot,
+                    parse_time_offset(c, boot, &spec->time_offset_boottime));
+  return r < 0 ? r : 0;
+}
+
+static int parse_personality(struct json_ctx *c, yajl_val v, struct spec *spec) {
+  int r;
+  if ((r = json_req_string(c, v, "domain", &spec->personality_domain)) < 0 ||
+      (r = json_opt_strv(c, v, "flags", &spec->personality_flags)) < 0)
+    return r;
+  if (strcmp(spec->personality_domain, "LINUX") && strcmp(spec->personality_domain, "LINUX32")) {
+    size_t saved = json_push_key(c, "domain");
+    r = json_bad(c, "unknown domain \"%s\" (LINUX or LINUX32)", spec->personality_domain);
+    json_pop(c, saved);
+    return r;
+  }
+  return 0;
+}
+
+static int parse_linux(struct json_ctx *c, yajl_val v, struct spec *spec) {
   int r;
   yajl_val arr;
-  if ((r = opt_array(c, v, "namespaces", &arr)) < 0)
+  if ((r = json_opt_array(c, v, "namespaces", &arr)) < 0)
     return r;
   if (arr) {
-    size_t saved = path_push_key(c, "namespaces");
+    size_t saved = json_push_key(c, "namespaces");
     for (size_t i = 0; i < arr->u.array.len && r >= 0; i++) {
-      size_t s2 = path_push_index(c, i);
-      r = val_object(c, arr->u.array.values[i]);
+      size_t s2 = json_push_index(c, i);
+      r = json_val_object(c, arr->u.array.values[i]);
       if (r >= 0)
         r = parse_namespace(c, arr->u.array.values[i], spec);
-      path_pop(c, s2);
+      json_pop(c, s2);
     }
-    path_pop(c, saved);
+    json_pop(c, saved);
     if (r < 0)
       return r;
   }
-  if ((r = opt_items(c, v, "uidMappings", parse_idmap, sizeof(struct spec_idmap),
-                     (void **)&spec->uid_mappings, &spec->n_uid_mappings)) < 0 ||
-      (r = opt_items(c, v, "gidMappings", parse_idmap, sizeof(struct spec_idmap),
-                     (void **)&spec->gid_mappings, &spec->n_gid_mappings)) < 0 ||
-      (r = opt_items(c, v, "devices", parse_device, sizeof(struct spec_device),
-                     (void **)&spec->devices, &spec->n_devices)) < 0 ||
-      (r = opt_string(c, v, "cgroupsPath", &spec->cgroups_path)) < 0 ||
-      (r = opt_object(c, v, "resources", &spec->resources)) < 0 ||
-      (r = opt_string_map(c, v, "sysctl", &spec->sysctl, &spec->n_sysctl)) < 0)
+  if ((r = json_opt_items(c, v, "uidMappings", parse_idmap, sizeof(struct spec_idmap),
+                          (void **)&spec->uid_mappings, &spec->n_uid_mappings)) < 0 ||
+      (r = json_opt_items(c, v, "gidMappings", parse_idmap, sizeof(struct spec_idmap),
+                          (void **)&spec->gid_mappings, &spec->n_gid_mappings)) < 0 ||
+      (r = json_opt_items(c, v, "devices", parse_device, sizeof(struct spec_device),
+                          (void **)&spec->devices, &spec->n_devices)) < 0 ||
+      (r = json_opt_string(c, v, "cgroupsPath", &spec->cgroups_path)) < 0 ||
+      (r = json_opt_object(c, v, "resources", &spec->resources)) < 0 ||
+      (r = json_opt_string_map(c, v, "sysctl", &spec->sysctl, &spec->n_sysctl)) < 0)
     return r;
   yajl_val sec;
-  if ((r = opt_object(c, v, "seccomp", &sec)) < 0)
+  if ((r = json_opt_object(c, v, "seccomp", &sec)) < 0)
     return r;
   if (sec) {
     spec->seccomp = xcalloc(1, sizeof(*spec->seccomp));
-    size_t saved = path_push_key(c, "seccomp");
+    size_t saved = json_push_key(c, "seccomp");
     r = parse_seccomp(c, sec, spec->seccomp);
-    path_pop(c, saved);
+    json_pop(c, saved);
     if (r < 0)
       return r;
   }
-  if ((r = opt_string(c, v, "rootfsPropagation", &spec->rootfs_propagation)) < 0 ||
-      (r = opt_strv(c, v, "maskedPaths", &spec->masked_paths)) < 0 ||
-      (r = opt_strv(c, v, "readonlyPaths", &spec->readonly_paths)) < 0 ||
-      (r = opt_string(c, v, "mountLabel", &spec->mount_label)) < 0)
+  if ((r = json_opt_string(c, v, "rootfsPropagation", &spec->rootfs_propagation)) < 0 ||
+      (r = json_opt_strv(c, v, "maskedPaths", &spec->masked_paths)) < 0 ||
+      (r = json_opt_strv(c, v, "readonlyPaths", &spec->readonly_paths)) < 0 ||
+      (r = json_opt_string(c, v, "mountLabel", &spec->mount_label)) < 0)
     return r;
   if (spec->rootfs_propagation && strcmp(spec->rootfs_propagation, "private") &&
       strcmp(spec->rootfs_propagation, "rprivate") && strcmp(spec->rootfs_propagation, "slave") &&
@@ -773,59 +510,35 @@ static int parse_linux(struct pctx *c, yajl_val v, struct spec *spec) {
       strcmp(spec->rootfs_propagation, "rshared") &&
       strcmp(spec->rootfs_propagation, "unbindable") &&
       strcmp(spec->rootfs_propagation, "runbindable")) {
-    size_t saved = path_push_key(c, "rootfsPropagation");
-    r = bad(c, "unknown propagation \"%s\" (private, slave, shared, unbindable or their r- "
-               "forms)",
-            spec->rootfs_propagation);
-    path_pop(c, saved);
+    size_t saved = json_push_key(c, "rootfsPropagation");
+    r = json_bad(c,
+                 "unknown propagation \"%s\" (private, slave, shared, unbindable or their r- "
+                 "forms)",
+                 spec->rootfs_propagation);
+    json_pop(c, saved);
     return r;
   }
-  r = WITH_OBJECT(c, v, "personality", pers,
-                  ({
-                    int q;
-                    (q = req_string(c, pers, "domain", &spec->personality_domain)) < 0 ||
-                            (q = opt_strv(c, pers, "flags", &spec->personality_flags)) < 0
-                        ? q
-                        : 0;
-                  }));
-  if (r < 0)
+  if ((r = WITH_OBJECT(c, v, "personality", pers, parse_personality(c, pers, spec))) < 0 ||
+      (r = WITH_OBJECT(c, v, "timeOffsets", offs, parse_time_offsets(c, offs, spec))) < 0)
     return r;
-  if (spec->personality_domain && strcmp(spec->personality_domain, "LINUX") &&
-      strcmp(spec->personality_domain, "LINUX32")) {
-    size_t saved = path_push_key(c, "personality");
-    path_push_key(c, "domain");
-    r = bad(c, "unknown domain \"%s\" (LINUX or LINUX32)", spec->personality_domain);
-    path_pop(c, saved);
-    return r;
-  }
-  r = WITH_OBJECT(c, v, "timeOffsets", offs,
-                  ({
-                    int q = WITH_OBJECT(
-                        c, offs, "monotonic", mono,
-                        parse_time_offset(c, mono, &spec->time_offset_monotonic));
-                    if (q >= 0)
-                      q = WITH_OBJECT(c, offs, "boottime", boot,
-                                      parse_time_offset(c, boot, &spec->time_offset_boottime));
-                    q;
-                  }));
-  return r < 0 ? r : 0;
+  return 0;
 }
 
-static int parse_root(struct pctx *c, yajl_val doc, struct spec *spec) {
+static int parse_root(struct json_ctx *c, yajl_val doc, struct spec *spec) {
   yajl_val root;
-  int r = opt_object(c, doc, "root", &root);
+  int r = json_opt_object(c, doc, "root", &root);
   if (r < 0)
     return r;
   if (!root)
-    return missing(c, "root.path");
-  size_t saved = path_push_key(c, "root");
+    return json_missing(c, "root.path");
+  size_t saved = json_push_key(c, "root");
   _cleanup_free_ char *path = NULL;
-  if ((r = req_string(c, root, "path", &path)) >= 0 &&
-      (r = opt_bool(c, root, "readonly", &spec->root_readonly)) >= 0 && !path[0]) {
-    path_push_key(c, "path");
-    r = bad(c, "must not be empty");
+  if ((r = json_req_string(c, root, "path", &path)) >= 0 &&
+      (r = json_opt_bool(c, root, "readonly", &spec->root_readonly)) >= 0 && !path[0]) {
+    json_push_key(c, "path");
+    r = json_bad(c, "must not be empty");
   }
-  path_pop(c, saved);
+  json_pop(c, saved);
   if (r < 0)
     return r;
   if (path[0] == '/')
@@ -835,72 +548,34 @@ static int parse_root(struct pctx *c, yajl_val doc, struct spec *spec) {
   return 0;
 }
 
-static int parse_document(struct pctx *c, yajl_val doc, struct spec *spec) {
+static int parse_document(struct json_ctx *c, yajl_val doc, struct spec *spec) {
   int r;
   if (!YAJL_IS_OBJECT(doc))
-    return bad(c, "expected a JSON object at the top level, not %s", type_name(doc));
-  if ((r = opt_string(c, doc, "ociVersion", &spec->oci_version)) < 0 ||
-      (r = parse_root(c, doc, spec)) < 0 || (r = opt_string(c, doc, "hostname", &spec->hostname)) < 0 ||
-      (r = opt_string(c, doc, "domainname", &spec->domainname)) < 0)
+    return json_bad(c, "expected a JSON object at the top level, not %s", json_type_name(doc));
+  if ((r = json_opt_string(c, doc, "ociVersion", &spec->oci_version)) < 0 ||
+      (r = parse_root(c, doc, spec)) < 0 ||
+      (r = json_opt_string(c, doc, "hostname", &spec->hostname)) < 0 ||
+      (r = json_opt_string(c, doc, "domainname", &spec->domainname)) < 0)
     return r;
   yajl_val proc;
-  if ((r = opt_object(c, doc, "process", &proc)) < 0)
+  if ((r = json_opt_object(c, doc, "process", &proc)) < 0)
     return r;
   if (proc) {
     spec->has_process = true;
-    size_t saved = path_push_key(c, "process");
+    size_t saved = json_push_key(c, "process");
     r = parse_process_object(c, proc, &spec->process);
-    path_pop(c, saved);
+    json_pop(c, saved);
     if (r < 0)
       return r;
   }
-  if ((r = opt_items(c, doc, "mounts", parse_mount, sizeof(struct spec_mount),
-                     (void **)&spec->mounts, &spec->n_mounts)) < 0 ||
+  if ((r = json_opt_items(c, doc, "mounts", parse_mount, sizeof(struct spec_mount),
+                          (void **)&spec->mounts, &spec->n_mounts)) < 0 ||
       (r = WITH_OBJECT(c, doc, "hooks", hooks, parse_hooks(c, hooks, spec))) < 0 ||
-      (r = opt_string_map(c, doc, "annotations", &spec->annotations, &spec->n_annotations)) < 0 ||
+      (r = json_opt_string_map(c, doc, "annotations", &spec->annotations, &spec->n_annotations)) <
+          0 ||
       (r = WITH_OBJECT(c, doc, "linux", lx, parse_linux(c, lx, spec))) < 0)
     return r;
   return 0;
-}
-
-/* yajl's tree error spans several lines and has no line number; a second,
- * validating pass finds where the text went wrong. */
-static int json_error(nook_error *err, const char *file, const char *json, const char *tree_msg) {
-  size_t len = strlen(json);
-  yajl_handle h = yajl_alloc(NULL, NULL, NULL);
-  yajl_config(h, yajl_allow_comments, 1);
-  yajl_status st = yajl_parse(h, (const unsigned char *)json, len);
-  size_t offset = len;
-  if (st == yajl_status_ok)
-    st = yajl_complete_parse(h);
-  else
-    offset = yajl_get_bytes_consumed(h);
-  char msg[512];
-  if (st != yajl_status_ok) {
-    unsigned char *e = yajl_get_error(h, 0, (const unsigned char *)json, len);
-    snprintf(msg, sizeof(msg), "%s", (const char *)e);
-    yajl_free_error(h, e);
-  } else {
-    snprintf(msg, sizeof(msg), "%s", tree_msg && tree_msg[0] ? tree_msg : "parse error");
-  }
-  yajl_free(h);
-  msg[strcspn(msg, "\n")] = '\0';
-  const char *text = str_has_prefix(msg, "parse error: ") ? msg + strlen("parse error: ") : msg;
-  if (offset > len)
-    offset = len;
-  size_t line = 1;
-  for (size_t i = 0; i < offset; i++)
-    line += json[i] == '\n';
-  return nook_errx(err, EINVAL, "%s%sinvalid JSON at line %zu: %s", file ? file : "",
-                   file ? ": " : "", line, text);
-}
-
-static yajl_val parse_tree(const char *json, const char *file, nook_error *err) {
-  char tree_msg[1024] = "";
-  yajl_val doc = yajl_tree_parse(json, tree_msg, sizeof(tree_msg));
-  if (!doc)
-    json_error(err, file, json, tree_msg);
-  return doc;
 }
 
 int spec_parse(const char *json, const char *bundle, struct spec **out, nook_error *err) {
@@ -909,10 +584,10 @@ int spec_parse(const char *json, const char *bundle, struct spec **out, nook_err
   if (!realpath(bundle ? bundle : ".", resolved))
     return nook_err(err, errno, "bundle `%s`", bundle ? bundle : ".");
   spec->bundle = xstrdup(resolved);
-  spec->tree = parse_tree(json, "config.json", err);
+  spec->tree = json_parse_tree(json, "config.json", err);
   if (!spec->tree)
     return -EINVAL;
-  struct pctx c = {.err = err, .file = "config.json"};
+  struct json_ctx c = {.err = err, .file = "config.json"};
   int r = parse_document(&c, spec->tree, spec);
   if (r < 0)
     return r;
@@ -943,13 +618,13 @@ int spec_load(const char *bundle, struct spec **out, nook_error *err) {
 }
 
 int spec_parse_process(const char *json, struct spec_process *out, nook_error *err) {
-  yajl_val doc = parse_tree(json, NULL, err);
+  yajl_val doc = json_parse_tree(json, NULL, err);
   if (!doc)
     return -EINVAL;
   struct spec_process p = {0};
-  struct pctx c = {.err = err};
+  struct json_ctx c = {.err = err};
   int r = YAJL_IS_OBJECT(doc) ? parse_process_object(&c, doc, &p)
-                              : bad(&c, "expected a JSON object, not %s", type_name(doc));
+                              : json_bad(&c, "expected a JSON object, not %s", json_type_name(doc));
   yajl_tree_free(doc);
   if (r < 0) {
     spec_process_clear(&p);

@@ -17,7 +17,7 @@ static char current[128];
 #define CHECK(cond)                                                                                \
   do {                                                                                             \
     if (!(cond)) {                                                                                 \
-      printf("not ok %s - line %d: %s\n", current, __LINE__, #cond);                              \
+      printf("not ok %s - line %d: %s\n", current, __LINE__, #cond);                               \
       failures++;                                                                                  \
       return;                                                                                      \
     }                                                                                              \
@@ -62,7 +62,8 @@ static const char full_config[] =
     "    \"selinuxLabel\": \"label\",\n"
     "    \"oomScoreAdj\": -500,\n"
     "    \"ioPriority\": {\"class\": \"IOPRIO_CLASS_BE\", \"priority\": 4},\n"
-    "    \"scheduler\": {\"policy\": \"SCHED_BATCH\", \"nice\": -3, \"flags\": [\"SCHED_FLAG_RESET_ON_FORK\"]},\n"
+    "    \"scheduler\": {\"policy\": \"SCHED_BATCH\", \"nice\": -3, \"flags\": "
+    "[\"SCHED_FLAG_RESET_ON_FORK\"]},\n"
     "    \"execCPUAffinity\": {\"initial\": \"0\", \"final\": \"0-1\"}\n"
     "  },\n"
     "  \"root\": {\"path\": \"rootfs\", \"readonly\": true},\n"
@@ -83,7 +84,8 @@ static const char full_config[] =
     "  },\n"
     "  \"annotations\": {\"org.example.key\": \"value\", \"other\": \"x\"},\n"
     "  \"linux\": {\n"
-    "    \"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"network\", \"path\": \"/proc/1/ns/net\"},\n"
+    "    \"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"network\", \"path\": "
+    "\"/proc/1/ns/net\"},\n"
     "                   {\"type\": \"user\"}, {\"type\": \"mount\"}, {\"type\": \"time\"}],\n"
     "    \"uidMappings\": [{\"containerID\": 0, \"hostID\": 1001, \"size\": 1},\n"
     "                    {\"containerID\": 1, \"hostID\": 100000, \"size\": 65536}],\n"
@@ -95,12 +97,16 @@ static const char full_config[] =
     "    \"resources\": {\"pids\": {\"limit\": 64}},\n"
     "    \"sysctl\": {\"net.ipv4.ip_forward\": \"1\"},\n"
     "    \"seccomp\": {\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultErrnoRet\": 1,\n"
-    "                \"architectures\": [\"SCMP_ARCH_X86_64\"], \"flags\": [\"SECCOMP_FILTER_FLAG_LOG\"],\n"
+    "                \"architectures\": [\"SCMP_ARCH_X86_64\"], \"flags\": "
+    "[\"SECCOMP_FILTER_FLAG_LOG\"],\n"
     "                \"listenerPath\": \"/run/l.sock\", \"listenerMetadata\": \"meta\",\n"
-    "                \"syscalls\": [{\"names\": [\"read\", \"write\"], \"action\": \"SCMP_ACT_ALLOW\"},\n"
-    "                  {\"names\": [\"personality\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 38,\n"
+    "                \"syscalls\": [{\"names\": [\"read\", \"write\"], \"action\": "
+    "\"SCMP_ACT_ALLOW\"},\n"
+    "                  {\"names\": [\"personality\"], \"action\": \"SCMP_ACT_ERRNO\", "
+    "\"errnoRet\": 38,\n"
     "                   \"args\": [{\"index\": 0, \"value\": 18446744073709551615,\n"
-    "                             \"valueTwo\": 9223372036854775808, \"op\": \"SCMP_CMP_MASKED_EQ\"}]}]},\n"
+    "                             \"valueTwo\": 9223372036854775808, \"op\": "
+    "\"SCMP_CMP_MASKED_EQ\"}]}]},\n"
     "    \"rootfsPropagation\": \"rslave\",\n"
     "    \"maskedPaths\": [\"/proc/kcore\"],\n"
     "    \"readonlyPaths\": [\"/proc/sys\", \"/proc/bus\"],\n"
@@ -330,6 +336,31 @@ static const struct bad_case bad_cases[] = {
     {"{\"root\": {\"path\": \"r\"}, \"linux\": {\"timeOffsets\": {\"boottime\": {\"secs\": 1, "
      "\"nanosecs\": 1000000000}}}}",
      "config.json: linux.timeOffsets.boottime.nanosecs: must be below 1000000000"},
+    {"{\"root\": {\"path\": \"r\"}, \"linux\": []}",
+     "config.json: linux: expected an object, not an array"},
+    {"{\"root\": {\"path\": \"r\"}, \"linux\": {\"personality\": {\"domain\": \"LINUX64\"}}}",
+     "config.json: linux.personality.domain: unknown domain \"LINUX64\" (LINUX or LINUX32)"},
+    {"{\"root\": {\"path\": \"r\"}, \"process\": {\"args\": [\"sh\"], \"cwd\": \"/\", "
+     "\"consoleSize\": {\"height\": 1}}}",
+     "config.json: process.consoleSize.width is required"},
+    {"{\"root\": {\"path\": \"r\"}, \"process\": {\"args\": [\"sh\"], \"cwd\": \"/\", "
+     "\"user\": 0}}",
+     "config.json: process.user: expected an object, not a number"},
+    {"{\"root\": {\"path\": \"r\"}, \"process\": {\"args\": [\"sh\"], \"cwd\": \"/\", "
+     "\"user\": {\"additionalGids\": [1, -2]}}}",
+     "config.json: process.user.additionalGids[1]: expected a non-negative integer, not -2"},
+    {"{\"root\": {\"path\": \"r\"}, \"process\": {\"args\": [\"sh\", null], \"cwd\": \"/\"}}",
+     "config.json: process.args[1]: expected a string, not null"},
+    {"{\"root\": {\"path\": \"r\"}, \"process\": {\"args\": [\"sh\"], \"cwd\": \"/\", "
+     "\"ioPriority\": {\"class\": \"IOPRIO_CLASS_FAST\"}}}",
+     "config.json: process.ioPriority.class: unknown class \"IOPRIO_CLASS_FAST\" "
+     "(IOPRIO_CLASS_RT, IOPRIO_CLASS_BE or IOPRIO_CLASS_IDLE)"},
+    {"{\"root\": {\"path\": \"r\"}, \"process\": {\"args\": [\"sh\"], \"cwd\": \"/\", "
+     "\"capabilities\": {\"bounding\": \"CAP_KILL\"}}}",
+     "config.json: process.capabilities.bounding: expected an array of strings, not a string"},
+    {"{\"root\": {\"path\": \"r\"}, \"linux\": {\"namespaces\": [{\"type\": \"network\", "
+     "\"path\": \"ns/net\"}]}}",
+     "config.json: linux.namespaces[0].path: must be an absolute path, not \"ns/net\""},
     {"{\n  \"root\": {\"path\": \"r\"},\n  \"process\": {\"args\": [\"sh\"],,}\n}",
      "config.json: invalid JSON at line 3: invalid object key (must be a string)"},
     {"{\"root\": {\"path\": \"r\"}", "config.json: invalid JSON at line 1: premature EOF"},
@@ -356,6 +387,14 @@ static void test_bad_inputs(void) {
       return;
     }
   }
+}
+
+static void test_duplicate_keys_last_wins(void) {
+  nook_error err = {0};
+  _cleanup_spec_ struct spec *s = NULL;
+  CHECK(spec_parse("{\"root\": {\"path\": \"r\"}, \"hostname\": \"a\", \"hostname\": \"b\"}",
+                   bundle, &s, &err) == 0);
+  CHECK_STR("b", s->hostname);
 }
 
 static void test_load_missing(void) {
@@ -481,6 +520,7 @@ int main(void) {
   run("full_config", test_full_config);
   run("minimal_config", test_minimal_config);
   run("bad_inputs", test_bad_inputs);
+  run("duplicate_keys_last_wins", test_duplicate_keys_last_wins);
   run("load_missing", test_load_missing);
   run("load_file", test_load_file);
   run("default_rootful", test_default_rootful);
