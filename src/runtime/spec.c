@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "spec-json.h"
 #include "util.h"
@@ -570,10 +571,10 @@ static int parse_document(struct json_ctx *c, yajl_val doc, struct spec *spec) {
   }
   if ((r = json_opt_items(c, doc, "mounts", parse_mount, sizeof(struct spec_mount),
                           (void **)&spec->mounts, &spec->n_mounts)) < 0 ||
-      (r = WITH_OBJECT(c, doc, "hooks", hooks, parse_hooks(c, hooks, spec))) < 0 ||
-      (r = json_opt_string_map(c, doc, "annotations", &spec->annotations, &spec->n_annotations)) <
-          0 ||
-      (r = WITH_OBJECT(c, doc, "linux", lx, parse_linux(c, lx, spec))) < 0)
+      (r = WITH_OBJECT(c, doc, "hooks", hooks, parse_hooks(c, hooks, spec))) < 0)
+    return r;
+  r = json_opt_string_map(c, doc, "annotations", &spec->annotations, &spec->n_annotations);
+  if (r < 0 || (r = WITH_OBJECT(c, doc, "linux", lx, parse_linux(c, lx, spec))) < 0)
     return r;
   return 0;
 }
@@ -607,6 +608,11 @@ int spec_load(const char *bundle, struct spec **out, nook_error *err) {
                        dir);
     return nook_err(err, errno, "bundle `%s`: open config.json", dir);
   }
+  struct stat st;
+  if (fstat(fd, &st) < 0)
+    return nook_err(err, errno, "bundle `%s`: stat config.json", dir);
+  if (!S_ISREG(st.st_mode))
+    return nook_errx(err, EINVAL, "bundle `%s`: config.json is not a regular file", dir);
   _cleanup_free_ char *json = NULL;
   size_t len;
   int r = read_all(fd, &json, &len);
@@ -635,7 +641,8 @@ int spec_parse_process(const char *json, struct spec_process *out, nook_error *e
 }
 
 const char *spec_annotation(const struct spec *spec, const char *key) {
-  for (size_t i = 0; spec && i < spec->n_annotations; i++)
+  /* backwards: the last of duplicate keys wins, as everywhere in the file */
+  for (size_t i = spec ? spec->n_annotations : 0; i-- > 0;)
     if (strcmp(spec->annotations[i].key, key) == 0)
       return spec->annotations[i].value;
   return NULL;

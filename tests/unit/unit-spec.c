@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "spec.h"
@@ -406,6 +407,15 @@ static void test_load_missing(void) {
   CHECK_STR(want, err.msg);
   CHECK(spec_load("/nonexistent-bundle", &s, &err) == -ENOENT);
   CHECK_STR("bundle `/nonexistent-bundle`: No such file or directory", err.msg);
+
+  _cleanup_free_ char *dir = xasprintf("%s/config.json", bundle);
+  CHECK(mkdir(dir, 0755) == 0);
+  int r = spec_load(bundle, &s, &err);
+  rmdir(dir);
+  CHECK(r == -EINVAL);
+  _cleanup_free_ char *want_dir =
+      xasprintf("bundle `%s`: config.json is not a regular file", bundle);
+  CHECK_STR(want_dir, err.msg);
 }
 
 static void test_load_file(void) {
