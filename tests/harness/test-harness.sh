@@ -107,3 +107,32 @@ test_runner_counts_and_reports() {
   sleep 0.2
   ! pgrep -u "$(id -u)" -f "sleep 4242" >/dev/null || fail "a leftover process survived its test"
 }
+
+test_sanitizer_reports_fail_tests() {
+  command -v gcc >/dev/null || skip "gcc is not installed"
+  cat >faulty.c <<'C'
+#include <stdlib.h>
+#include <string.h>
+int main(int argc, char **argv) {
+  char *p = malloc(8);
+  if (strcmp(argv[1], "overflow") == 0)
+    p[8 + argc] = 1;
+  if (strcmp(argv[1], "leak") == 0)
+    p = NULL;
+  else
+    free(p);
+  return 1;
+}
+C
+  gcc -g -fsanitize=address,undefined -o faulty faulty.c
+  local out status=0
+  out=$(FAULTY=$TEST_TMP/faulty NOOK_SANITIZE=1 NOOK_TEST_DIR="$NOOK_SRC/tests/harness/fixtures-sanitizer" \
+    "$NOOK_SRC/tests/run" --in-world "$TEST_TMP/run" --no-build 2>&1) || status=$?
+  printf '%s\n' "$out"
+  assert_eq "1 passed, 2 failed, 0 skipped" "$(printf '%s\n' "$out" | tail -n 1)" "last line"
+  assert_contains "$out" "FAIL demo/test-sanitizer.sh:test_overflow_in_an_expected_failure (sanitizer report" "overflow"
+  assert_contains "$(cat "$TEST_TMP"/run/work/files/demo-test-sanitizer/test_overflow_in_an_expected_failure.log)" \
+    "ERROR: AddressSanitizer: heap-buffer-overflow" "log of the overflowing test"
+  assert_contains "$out" "FAIL demo/test-sanitizer.sh:test_leak_in_an_expected_failure (sanitizer report" "leak"
+  assert_contains "$out" "PASS demo/test-sanitizer.sh:test_clean_failure" "clean failure"
+}
