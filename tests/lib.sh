@@ -138,6 +138,8 @@ make_bundle() {
   local dir=$1
   mkdir -p "$dir"
   cp -a "$BUSYBOX_ROOTFS" "$dir/rootfs"
+  # The source is read-only; the copy is the test's to change.
+  chmod -R u+w "$dir/rootfs"
   rm -f "$dir/config.json"
   if ! "$NOOK" spec --rootless --bundle "$dir" >/dev/null 2>&1 ||
     ! jq -e '.ociVersion' "$dir/config.json" >/dev/null 2>&1; then
