@@ -106,6 +106,7 @@ test_runner_counts_and_reports() {
   # The process a test left behind was killed.
   sleep 0.2
   ! pgrep -u "$(id -u)" -f "sleep 4242" >/dev/null || fail "a leftover process survived its test"
+  ! pgrep -u "$(id -u)" -f "sleep 4343" >/dev/null || fail "a leftover process in a session of its own survived its test"
 }
 
 test_sanitizer_reports_fail_tests() {
