@@ -97,7 +97,7 @@ test_runner_counts_and_reports() {
     "$NOOK_SRC/tests/run" --in-world "$TEST_TMP/run" --no-build -j 2 2>&1) || status=$?
   printf '%s\n' "$out"
   assert_eq 1 "$status" "exit status of a run with failures"
-  assert_eq "3 passed, 3 failed, 2 skipped" "$(printf '%s\n' "$out" | tail -n 1)" "last line"
+  assert_eq "4 passed, 3 failed, 2 skipped" "$(printf '%s\n' "$out" | tail -n 1)" "last line"
   assert_contains "$out" "SKIP demo/test-demo.sh:test_skipped: not here" "skip line"
   assert_contains "$out" "FAIL demo/test-demo.sh:test_fails (exit 1" "fail line"
   assert_contains "$out" "the end of the failing test" "failure log"
@@ -107,6 +107,12 @@ test_runner_counts_and_reports() {
   sleep 0.2
   ! pgrep -u "$(id -u)" -f "sleep 4242" >/dev/null || fail "a leftover process survived its test"
   ! pgrep -u "$(id -u)" -f "sleep 4343" >/dev/null || fail "a leftover process in a session of its own survived its test"
+  # A passing test's directory is removed, also files of subordinate ids.
+  assert_contains "$out" "PASS demo/test-demo.sh:test_leaves_files_of_a_subordinate_id" "subordinate id test"
+  local tmp
+  tmp=$(sed -n 's/^# .*test_leaves_files_of_a_subordinate_id in TEST_TMP=//p' "$TEST_TMP"/run/work/files/demo-test-demo/test_leaves_files_of_a_subordinate_id.log)
+  [ -n "$tmp" ] || fail "no TEST_TMP named in the log"
+  [ ! -e "$tmp" ] || fail "$tmp is left after its test passed"
 }
 
 test_sanitizer_reports_fail_tests() {
