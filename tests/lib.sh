@@ -47,12 +47,15 @@ assert_fails() {
 }
 
 # wait_for 'SHELL CONDITION' [SECONDS]: polls until the condition holds;
-# fails after SECONDS (default 10).
+# fails after SECONDS (default 10, fractions allowed).
 wait_for() {
   local cond=$1 seconds=${2:-10}
-  local deadline=$((SECONDS + seconds))
+  local limit start now
+  limit=$(awk -v s="$seconds" 'BEGIN { printf "%d", s * 1000000 }')
+  start=${EPOCHREALTIME//[.,]/}
   while ! eval "$cond"; do
-    if [ $SECONDS -ge $deadline ]; then
+    now=${EPOCHREALTIME//[.,]/}
+    if ((now - start >= limit)); then
       fail "timed out after ${seconds}s waiting for: $cond"
     fi
     sleep 0.05
