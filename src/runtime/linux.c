@@ -231,12 +231,43 @@ static char **build_env(const struct spec_process *p) {
   return env;
 }
 
+static int cmp_int(const void *a, const void *b) {
+  return *(const int *)a - *(const int *)b;
+}
+
+/* Closes every fd from 3 up that is not in keep: the init must not hold the
+ * runtime's fds (a container lock would block `start` for good). */
+static void close_fds_except(int *keep, size_t n) {
+  qsort(keep, n, sizeof(int), cmp_int);
+  int from = 3;
+  for (size_t i = 0; i < n; i++) {
+    if (keep[i] < from)
+      continue;
+    if (keep[i] > from)
+      syscall(SYS_close_range, from, keep[i] - 1, 0);
+    from = keep[i] + 1;
+  }
+  syscall(SYS_close_range, from, ~0U, 0);
+}
+
 __attribute__((noreturn)) static void init_main(struct init_child *c) {
   const struct init_request *req = c->req;
   const struct spec *spec = req->spec;
   nook_error err;
   nook_err_clear(&err);
   struct sync_msg m;
+
+  int keep[SPEC_NS_COUNT + 3 + 65536];
+  size_t nkeep = 0;
+  for (int i = 0; i < req->preserve_fds; i++)
+    keep[nkeep++] = 3 + i;
+  keep[nkeep++] = c->sync_fd;
+  keep[nkeep++] = req->exec_fifo_fd;
+  keep[nkeep++] = req->exec_fifo_keepalive_fd;
+  for (int t = 0; t < SPEC_NS_COUNT; t++)
+    if (c->ns_fds[t] >= 0)
+      keep[nkeep++] = c->ns_fds[t];
+  close_fds_except(keep, nkeep);
 
   reset_signals(req->saved_sigmask);
   init_expect(c, SYNC_MAPS_DONE, &m);
