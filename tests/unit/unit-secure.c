@@ -2,6 +2,7 @@
  * their real effect: each case runs in a child process (filters and
  * capability drops cannot be undone) and the capability cases in a fresh
  * user namespace, where the child is root. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
@@ -290,62 +291,184 @@ static int test_seccomp_rule_like_default(void) {
   return 0;
 }
 
-/* Every syscall libseccomp knows on this arch, allowed, in one profile
- * like podman's default, with its conditional rules. */
-static int test_seccomp_big_profile(void) {
-  char **names = NULL;
-  size_t n = 0;
+/* A profile shaped like podman's default: every syscall libseccomp knows
+ * on this arch allowed (but getcwd), personality allowed for five values,
+ * on x86_64, x86 and x32. */
+struct big_profile {
+  char **names;
+  char *pers[2];
+  struct spec_seccomp_arg pa[5];
+  struct spec_seccomp_syscall rules[6];
+  char *archs[4];
+  struct spec_seccomp s;
+};
+
+static void big_profile_init(struct big_profile *b) {
+  *b = (struct big_profile){.pers = {"personality", NULL},
+                            .archs = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}};
   for (int nr = 0; nr < 600; nr++) {
     char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
-    if (!name)
-      continue;
-    if (strcmp(name, "getcwd") && strcmp(name, "personality")) {
-      strv_push(&names, name);
-      n++;
-    }
+    if (name && strcmp(name, "getcwd") && strcmp(name, "personality"))
+      strv_push(&b->names, name);
     free(name);
   }
-  char *pers[] = {"personality", NULL};
-  struct spec_seccomp_arg pa[5] = {
-      {.index = 0, .value = 0, .op = "SCMP_CMP_EQ"},
-      {.index = 0, .value = 8, .op = "SCMP_CMP_EQ"},
-      {.index = 0, .value = 131072, .op = "SCMP_CMP_EQ"},
-      {.index = 0, .value = 131080, .op = "SCMP_CMP_EQ"},
-      {.index = 0, .value = 4294967295, .op = "SCMP_CMP_EQ"},
-  };
-  struct spec_seccomp_syscall rules[6] = {rule(names, "SCMP_ACT_ALLOW")};
+  static const uint64_t personas[] = {0, 8, 131072, 131080, 4294967295};
+  b->rules[0] = rule(b->names, "SCMP_ACT_ALLOW");
   for (int i = 0; i < 5; i++) {
-    rules[1 + i] = rule(pers, "SCMP_ACT_ALLOW");
-    rules[1 + i].args = &pa[i];
-    rules[1 + i].n_args = 1;
+    b->pa[i] = (struct spec_seccomp_arg){.index = 0, .value = personas[i], .op = "SCMP_CMP_EQ"};
+    b->rules[1 + i] = rule(b->pers, "SCMP_ACT_ALLOW");
+    b->rules[1 + i].args = &b->pa[i];
+    b->rules[1 + i].n_args = 1;
   }
-  char *archs[] = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", NULL};
-  struct spec_seccomp s = {.default_action = "SCMP_ACT_ERRNO",
-                           .has_default_errno_ret = true,
-                           .default_errno_ret = ENOSYS,
-                           .architectures = archs,
-                           .syscalls = rules,
-                           .n_syscalls = 6};
-  nook_error err;
-  nook_err_clear(&err);
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-    return why("no_new_privs: %m");
-  unsigned long long t0 = now_ns();
-  scmp_filter_ctx ctx;
-  if (seccomp_build(&s, &ctx, &err) < 0)
-    return why("build: %s", err.msg);
-  unsigned long long t1 = now_ns();
-  if (seccomp_load_built(ctx, &err) < 0)
-    return why("load: %s", err.msg);
-  unsigned long long t2 = now_ns();
-  strv_free(names);
+  b->s = (struct spec_seccomp){.default_action = "SCMP_ACT_ERRNO",
+                               .has_default_errno_ret = true,
+                               .default_errno_ret = ENOSYS,
+                               .architectures = b->archs,
+                               .syscalls = b->rules,
+                               .n_syscalls = 6};
+}
+
+static int check_big_profile_loaded(void) {
   char buf[256];
   CHECK(syscall(SYS_getcwd, buf, sizeof(buf)) == -1 && errno == ENOSYS, "getcwd allowed");
   CHECK(personality(0xffffffff) != -1, "personality(0xffffffff) blocked");
   CHECK(personality(PER_BSD) == -1, "personality(PER_BSD) allowed");
+  return 0;
+}
+
+static char *temp_dir(void) {
+  char *d = xstrdup("/tmp/unit-secure.XXXXXX");
+  if (!mkdtemp(d)) {
+    free(d);
+    return NULL;
+  }
+  return d;
+}
+
+static void remove_dir(char *d) {
+  if (d)
+    rm_rf_at(AT_FDCWD, d);
+  free(d);
+}
+
+static int test_seccomp_big_profile(void) {
+  struct big_profile b;
+  big_profile_init(&b);
+  nook_error err;
+  nook_err_clear(&err);
+  _cleanup_free_ char *dir = temp_dir();
+  CHECK(dir, "mkdtemp: %m");
+  _cleanup_free_ char *cache = xasprintf("%s/cache", dir);
+
+  unsigned long long t0 = now_ns();
+  scmp_filter_ctx ctx;
+  if (seccomp_build(&b.s, &ctx, &err) < 0)
+    return why("build: %s", err.msg);
+  unsigned long long t1 = now_ns();
+  seccomp_release(ctx);
+  struct seccomp_program miss, hit;
+  unsigned long long t2 = now_ns();
+  if (seccomp_program_prepare(&b.s, cache, &miss, &err) < 0)
+    return why("prepare: %s", err.msg);
+  unsigned long long t3 = now_ns();
+  if (seccomp_program_prepare(&b.s, cache, &hit, &err) < 0)
+    return why("prepare again: %s", err.msg);
+  unsigned long long t4 = now_ns();
+  CHECK(miss.n_insns == hit.n_insns &&
+            memcmp(miss.insns, hit.insns, miss.n_insns * sizeof(*miss.insns)) == 0,
+        "the cached program differs from the compiled one");
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return why("no_new_privs: %m");
+  unsigned long long t5 = now_ns();
+  if (seccomp_program_load(&hit, &err) < 0)
+    return why("load: %s", err.msg);
+  unsigned long long t6 = now_ns();
   /* Informational, not a limit: timing is bench/'s business. */
-  fprintf(stderr, "# %zu syscalls, 3 archs: build %.2f ms, load %.2f ms\n", n,
-          (t1 - t0) / 1e6, (t2 - t1) / 1e6);
+  fprintf(stderr,
+          "# %zu syscalls x 3 archs, %zu BPF insns: libseccomp rules %.2f ms, compile "
+          "(no cache) %.2f ms, from cache %.2f ms, kernel load %.2f ms\n",
+          strv_len(b.names), hit.n_insns, (t1 - t0) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6,
+          (t6 - t5) / 1e6);
+  seccomp_program_clear(&miss);
+  seccomp_program_clear(&hit);
+  strv_free(b.names);
+  rm_rf_at(AT_FDCWD, dir);
+  return check_big_profile_loaded();
+}
+
+static int count_files(const char *dir) {
+  DIR *d = opendir(dir);
+  int n = 0;
+  for (struct dirent *e; d && (e = readdir(d));)
+    n += e->d_name[0] != '.';
+  if (d)
+    closedir(d);
+  return n;
+}
+
+/* A cache entry is used only for the very same profile: another errno, or a
+ * file whose stored key differs (a hash collision, a stale format), means
+ * compiling again. */
+static int test_seccomp_cache(void) {
+  char *n[] = {"getcwd", NULL};
+  struct spec_seccomp_syscall rules[] = {rule(n, "SCMP_ACT_ERRNO")};
+  rules[0].has_errno_ret = true;
+  rules[0].errno_ret = 1001;
+  struct spec_seccomp s = allow_all(rules, 1);
+  nook_error err;
+  nook_err_clear(&err);
+  char *dir = temp_dir();
+  CHECK(dir, "mkdtemp: %m");
+  _cleanup_free_ char *cache = xasprintf("%s/c", dir);
+  struct seccomp_program a, b;
+  if (seccomp_program_prepare(&s, cache, &a, &err) < 0)
+    return why("%s", err.msg);
+  CHECK(count_files(cache) == 1, "%d cache files after one profile", count_files(cache));
+  rules[0].errno_ret = 1002;
+  if (seccomp_program_prepare(&s, cache, &b, &err) < 0)
+    return why("%s", err.msg);
+  CHECK(count_files(cache) == 2, "%d cache files after two profiles", count_files(cache));
+  CHECK(a.n_insns != b.n_insns || memcmp(a.insns, b.insns, a.n_insns * 8) != 0,
+        "another errno gave the same program");
+  seccomp_program_clear(&b);
+
+  /* Overwrite every entry with a's bytes: b's file now holds a's key. */
+  DIR *d = opendir(cache);
+  _cleanup_free_ char *a_file = NULL;
+  size_t a_len = 0;
+  for (struct dirent *e; d && (e = readdir(d));) {
+    if (e->d_name[0] == '.')
+      continue;
+    _cleanup_free_ char *path = xasprintf("%s/%s", cache, e->d_name);
+    char *data = NULL;
+    size_t len;
+    if (!a_file && read_file_at(AT_FDCWD, path, &data, &len, &err) == 0 &&
+        memmem(data, len, " 1001 names", 11)) {
+      a_file = data;
+      a_len = len;
+    }
+    else if (data)
+      free(data);
+  }
+  closedir(d);
+  CHECK(a_file, "no cache entry holds the first profile");
+  d = opendir(cache);
+  for (struct dirent *e; d && (e = readdir(d));) {
+    if (e->d_name[0] == '.')
+      continue;
+    _cleanup_free_ char *path = xasprintf("%s/%s", cache, e->d_name);
+    write_file_at(AT_FDCWD, path, a_file, a_len, 0600, &err);
+  }
+  closedir(d);
+  if (seccomp_program_prepare(&s, cache, &b, &err) < 0)
+    return why("%s", err.msg);
+  remove_dir(dir);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || seccomp_program_load(&b, &err) < 0)
+    return why("load: %s", err.msg);
+  char buf[64];
+  errno = 0;
+  CHECK(syscall(SYS_getcwd, buf, sizeof(buf)) == -1 && errno == 1002,
+        "getcwd errno %d, want 1002: a cache entry for another profile was used", errno);
   return 0;
 }
 
@@ -615,8 +738,11 @@ static int test_security_sequence(void) {
   struct spec_seccomp s = allow_all(rules, 1);
   nook_error err;
   nook_err_clear(&err);
-  if (process_apply_security(&p, &s, false, &err) < 0)
+  struct seccomp_program prog;
+  if (seccomp_program_prepare(&s, NULL, &prog, &err) < 0 ||
+      process_apply_security(&p, &prog, false, &err) < 0)
     return why("%s", err.msg);
+  seccomp_program_clear(&prog);
   char buf[64];
   CHECK(syscall(SYS_getcwd, buf, sizeof(buf)) == -1 && errno == EPERM, "getcwd not blocked");
   CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 0, "no_new_privs set");
@@ -636,8 +762,11 @@ static int test_security_sequence_nnp(void) {
   struct spec_seccomp s = allow_all(rules, 1);
   nook_error err;
   nook_err_clear(&err);
-  if (process_apply_security(&p, &s, false, &err) < 0)
+  struct seccomp_program prog;
+  if (seccomp_program_prepare(&s, NULL, &prog, &err) < 0 ||
+      process_apply_security(&p, &prog, false, &err) < 0)
     return why("%s", err.msg);
+  seccomp_program_clear(&prog);
   char buf[64];
   CHECK(syscall(SYS_getcwd, buf, sizeof(buf)) == -1 && errno == EPERM, "getcwd not blocked");
   CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1, "no_new_privs not set");
@@ -731,6 +860,7 @@ static const struct {
     CASE(seccomp_default_errno_archs_flags),
     CASE(seccomp_rule_like_default),
     CASE(seccomp_big_profile),
+    CASE(seccomp_cache),
     CASE(seccomp_needs_sys_admin),
     CASE(caps_root_sets),
     CASE(caps_ambient),
