@@ -367,7 +367,8 @@ static char *cache_key(const struct spec_seccomp *s, size_t *len) {
   struct utsname u;
   uname(&u);
   const struct scmp_version *v = seccomp_version();
-  sb_printf(&b, "libseccomp %u.%u.%u api %u\nkernel ", v->major, v->minor, v->micro,
+  /* The optimization level is nook's choice: part of the key in case it changes. */
+  sb_printf(&b, "nook-seccomp 1 optimize 2\nlibseccomp %u.%u.%u api %u\nkernel ", v->major, v->minor, v->micro,
             seccomp_api_get());
   sb_str(&b, u.release);
   sb_str(&b, u.machine);
