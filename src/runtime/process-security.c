@@ -216,5 +216,5 @@ int process_apply_security(const struct spec_process *p, const struct seccomp_pr
   if ((r = process_apply_no_new_privs(p, err)) < 0)
     return r;
   /* Loaded last unless user_and_caps had to load it early. */
-  return late ? seccomp_program_load(seccomp, err) : 0;
+  return seccomp && late ? seccomp_program_load(seccomp, err) : 0;
 }

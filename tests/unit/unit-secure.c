@@ -821,6 +821,19 @@ static int test_seccomp_needs_sys_admin(void) {
   return 0;
 }
 
+/* No seccomp profile at all: everything else still applies. */
+static int test_security_sequence_no_seccomp(void) {
+  struct spec_process p = {.no_new_privileges = true, .user = {.uid = getuid(), .gid = getgid()}};
+  nook_error err;
+  nook_err_clear(&err);
+  if (process_apply_security(&p, NULL, false, &err) < 0)
+    return why("%s", err.msg);
+  CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1, "no_new_privs not set");
+  char buf[64];
+  CHECK(syscall(SYS_getcwd, buf, sizeof(buf)) > 0, "getcwd blocked");
+  return 0;
+}
+
 /* ---- limits ---- */
 
 static int test_rlimits(void) {
@@ -904,6 +917,7 @@ static const struct {
     CASE(user_groups_denied),
     CASE(security_sequence),
     CASE(security_sequence_nnp),
+    CASE(security_sequence_no_seccomp),
     CASE(rlimits),
     CASE(oom_nnp_umask),
 #undef CASE
