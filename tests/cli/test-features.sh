@@ -47,3 +47,13 @@ test_features_rejects_arguments() {
   assert_fails "$NOOK" features --frob
   assert_contains "$assert_output" "--frob"
 }
+
+# Every mount option listed is one the mount code interprets: a guard
+# against the two lists drifting apart.
+test_features_mount_options_are_known_to_the_mount_code() {
+  local o missing=""
+  for o in $("$NOOK" features | jq -r '.mountOptions[]'); do
+    grep -q "\"$o\"" "$NOOK_SRC"/src/runtime/mounts*.c || missing="$missing $o"
+  done
+  assert_eq "" "$missing" "options src/runtime/mounts*.c does not interpret"
+}

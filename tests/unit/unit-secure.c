@@ -821,6 +821,32 @@ static int test_seccomp_needs_sys_admin(void) {
   return 0;
 }
 
+/* A non-root user with no capabilities and no no_new_privs: the filter
+ * must load before the uid change takes CAP_SYS_ADMIN away. */
+static int as_user_1000_seccomp_early(void) {
+  char *n[] = {"getcwd", NULL};
+  struct spec_seccomp_syscall rules[] = {rule(n, "SCMP_ACT_ERRNO")};
+  struct spec_seccomp s = allow_all(rules, 1);
+  struct spec_process p = {.user = {.uid = 1000, .gid = 1000}};
+  nook_error err;
+  nook_err_clear(&err);
+  struct seccomp_program prog;
+  if (seccomp_program_prepare(&s, NULL, &prog, &err) < 0 ||
+      process_apply_security(&p, &prog, true, &err) < 0)
+    return why("%s", err.msg);
+  seccomp_program_clear(&prog);
+  char buf[64];
+  CHECK(syscall(SYS_getcwd, buf, sizeof(buf)) == -1 && errno == EPERM, "getcwd not blocked");
+  CHECK(getuid() == 1000, "uid %u", getuid());
+  CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 0, "no_new_privs set");
+  CHECK_CAPS("CapEff", 0);
+  return 0;
+}
+
+static int test_security_sequence_nonroot_early_seccomp(void) {
+  return in_userns_range(as_user_1000_seccomp_early);
+}
+
 /* No seccomp profile at all: everything else still applies. */
 static int test_security_sequence_no_seccomp(void) {
   struct spec_process p = {.no_new_privileges = true, .user = {.uid = getuid(), .gid = getgid()}};
@@ -918,6 +944,7 @@ static const struct {
     CASE(security_sequence),
     CASE(security_sequence_nnp),
     CASE(security_sequence_no_seccomp),
+    CASE(security_sequence_nonroot_early_seccomp),
     CASE(rlimits),
     CASE(oom_nnp_umask),
 #undef CASE
