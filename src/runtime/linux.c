@@ -94,6 +94,7 @@ struct init_child {
   bool setgroups_allowed;
   pid_t host_pid; /* the init's pid as the runtime sees it, for hook state */
   int ns_fds[SPEC_NS_COUNT];
+  const struct seccomp_program *seccomp; /* compiled by the runtime; NULL: none */
 };
 
 __attribute__((noreturn)) static void init_fail(struct init_child *c, const nook_error *err) {
@@ -387,7 +388,7 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
   }
   if (!req->no_new_keyring)
     (void)syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL);
-  if (process_apply_security(p, spec->seccomp, c->setgroups_allowed, &err) < 0)
+  if (process_apply_security(p, c->seccomp, c->setgroups_allowed, &err) < 0)
     goto fail_late;
   /* Nothing of nook's may reach the container: only stdio and the fds the
    * caller asked to preserve survive exec. */
@@ -534,7 +535,16 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
                        "yet",
                        t == SPEC_NS_PID ? "pid" : "user namespace together with another");
 
-  struct init_child child = {.req = req};
+  /* Compiled here, before anything exists, so a bad profile fails `create`
+   * cleanly; the init gets its own copy of it with the clone. */
+  __attribute__((cleanup(seccomp_program_clear))) struct seccomp_program seccomp = {0};
+  if (spec->seccomp) {
+    int r = seccomp_program_prepare(spec->seccomp, req->seccomp_cache_dir, &seccomp, err);
+    if (r < 0)
+      return r;
+  }
+
+  struct init_child child = {.req = req, .seccomp = spec->seccomp ? &seccomp : NULL};
   int r = open_ns_paths(spec, child.ns_fds, err);
   if (r < 0) {
     for (int t = 0; t < SPEC_NS_COUNT; t++)
