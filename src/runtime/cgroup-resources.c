@@ -157,6 +157,7 @@ static int get_int(yajl_val obj, const char *key, const char *where, bool *has, 
                    nook_error *err) {
   yajl_val v = field(obj, key);
   *has = false;
+  *out = 0;
   if (!v)
     return 0;
   if (!YAJL_IS_INTEGER(v))
@@ -168,7 +169,7 @@ static int get_int(yajl_val obj, const char *key, const char *where, bool *has, 
 
 static int get_uint(yajl_val obj, const char *key, const char *where, bool *has, uint64_t *out,
                     nook_error *err) {
-  int64_t v;
+  int64_t v = 0;
   int r = get_int(obj, key, where, has, &v, err);
   if (r < 0)
     return r;
@@ -201,7 +202,7 @@ static int parse_memory(yajl_val mem, struct cgroup_limits *l, nook_error *err) 
   if (!YAJL_IS_OBJECT(mem))
     return nook_errx(err, EINVAL, "%s: expected an object", W);
   bool has;
-  int64_t limit = 0, reservation = 0, swap = 0, v;
+  int64_t limit = 0, reservation = 0, swap = 0, v = 0;
   int r;
   if ((r = get_int(mem, "limit", W, &has, &v, err)) < 0)
     return r;
@@ -258,8 +259,8 @@ static int parse_cpu(yajl_val cpu, struct cgroup_limits *l, nook_error *err) {
   if (!YAJL_IS_OBJECT(cpu))
     return nook_errx(err, EINVAL, "%s: expected an object", W);
   bool has, has_quota, has_period;
-  uint64_t u, period = 0;
-  int64_t v, quota = 0;
+  uint64_t u = 0, period = 0;
+  int64_t v = 0, quota = 0;
   int r;
   if ((r = get_uint(cpu, "shares", W, &has, &u, err)) < 0)
     return r;
