@@ -99,6 +99,16 @@ int cgroup_enter(const struct cgroup_request *req, pid_t pid, struct cgroup_hand
 
   bool try_systemd = !manager || strcmp(manager, "systemd") == 0;
   bool try_fs = !manager || strcmp(manager, "cgroupfs") == 0;
+  if ((try_systemd || try_fs) && !cgroup_v2_mounted()) {
+    if (explicit_ && want_limits) {
+      cgroup_limits_clear(&l);
+      return nook_errx(err, ENOTSUP, "--cgroup-manager %s: " CGROUP_MOUNT " is not cgroup v2 (a "
+                                     "hybrid or v1 hierarchy), so the limits cannot be applied",
+                       manager);
+    }
+    why = xstrdup(CGROUP_MOUNT " is not cgroup v2 (a hybrid or v1 hierarchy)");
+    try_systemd = try_fs = false;
+  }
   if (try_systemd) {
     nook_error e = {0};
     r = cgroup_systemd_enter(req, &l, pid, out, &not_applied, &e);
