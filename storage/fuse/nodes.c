@@ -1,0 +1,386 @@
+/* The node table: one node per merged path the kernel knows, found by
+ * (parent, name); and the lookup of a name across the layers. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ovl.h"
+#include "util.h"
+
+static uint64_t hash_mix(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  return h;
+}
+
+static uint64_t child_hash(const struct ovl_node *parent, const char *name) {
+  uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)(uintptr_t)parent;
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+    h = (h ^ *p) * 0x100000001b3ULL;
+  return hash_mix(h);
+}
+
+static uint64_t ino_hash(dev_t dev, ino_t ino) {
+  return hash_mix((uint64_t)ino * 31 + (uint64_t)dev);
+}
+
+void ovl_nodes_init(struct ovl_fs *fs) {
+  fs->children_mask = 1023;
+  fs->children = xcalloc(fs->children_mask + 1, sizeof(*fs->children));
+  fs->inos_mask = 1023;
+  fs->inos = xcalloc(fs->inos_mask + 1, sizeof(*fs->inos));
+  fs->next_number = 2; /* 1 is the root's */
+  fs->next_generation = 1;
+}
+
+static void children_grow(struct ovl_fs *fs) {
+  size_t mask = fs->children_mask * 2 + 1;
+  struct ovl_node **t = xcalloc(mask + 1, sizeof(*t));
+  for (size_t i = 0; i <= fs->children_mask; i++) {
+    struct ovl_node *n = fs->children[i];
+    while (n) {
+      struct ovl_node *next = n->hnext;
+      size_t b = child_hash(n->parent, n->name) & mask;
+      n->hnext = t[b];
+      t[b] = n;
+      n = next;
+    }
+  }
+  free(fs->children);
+  fs->children = t;
+  fs->children_mask = mask;
+}
+
+static void children_insert(struct ovl_fs *fs, struct ovl_node *n) {
+  if (fs->n_children > fs->children_mask)
+    children_grow(fs);
+  size_t b = child_hash(n->parent, n->name) & fs->children_mask;
+  n->hnext = fs->children[b];
+  fs->children[b] = n;
+  fs->n_children++;
+}
+
+static void children_remove(struct ovl_fs *fs, struct ovl_node *n) {
+  size_t b = child_hash(n->parent, n->name) & fs->children_mask;
+  for (struct ovl_node **p = &fs->children[b]; *p; p = &(*p)->hnext) {
+    if (*p == n) {
+      *p = n->hnext;
+      fs->n_children--;
+      return;
+    }
+  }
+}
+
+struct ovl_node *node_find(struct ovl_fs *fs, struct ovl_node *parent, const char *name) {
+  size_t b = child_hash(parent, name) & fs->children_mask;
+  for (struct ovl_node *n = fs->children[b]; n; n = n->hnext)
+    if (n->parent == parent && strcmp(n->name, name) == 0)
+      return n;
+  return NULL;
+}
+
+struct ovl_ino *ino_get(struct ovl_fs *fs, dev_t dev, ino_t ino) {
+  size_t b = ino_hash(dev, ino) & fs->inos_mask;
+  for (struct ovl_ino *i = fs->inos[b]; i; i = i->hnext)
+    if (i->dev == dev && i->ino == ino)
+      return i;
+  if (fs->n_inos > fs->inos_mask) {
+    size_t mask = fs->inos_mask * 2 + 1;
+    struct ovl_ino **t = xcalloc(mask + 1, sizeof(*t));
+    for (size_t k = 0; k <= fs->inos_mask; k++) {
+      struct ovl_ino *i = fs->inos[k];
+      while (i) {
+        struct ovl_ino *next = i->hnext;
+        size_t nb = ino_hash(i->dev, i->ino) & mask;
+        i->hnext = t[nb];
+        t[nb] = i;
+        i = next;
+      }
+    }
+    free(fs->inos);
+    fs->inos = t;
+    fs->inos_mask = mask;
+    b = ino_hash(dev, ino) & mask;
+  }
+  struct ovl_ino *i = xcalloc(1, sizeof(*i));
+  i->dev = dev;
+  i->ino = ino;
+  i->number = fs->next_number++;
+  i->hnext = fs->inos[b];
+  fs->inos[b] = i;
+  fs->n_inos++;
+  return i;
+}
+
+void ino_alias(struct ovl_fs *fs, dev_t dev, ino_t ino, uint64_t number) {
+  struct ovl_ino *i = ino_get(fs, dev, ino);
+  i->number = number;
+}
+
+static int append_path(char buf[PATH_MAX], size_t *len, const char *name) {
+  size_t l = strlen(name);
+  if (*len + l + 2 > PATH_MAX)
+    return -ENAMETOOLONG;
+  if (*len > 0)
+    buf[(*len)++] = '/';
+  memcpy(buf + *len, name, l + 1);
+  *len += l;
+  return 0;
+}
+
+int node_path(struct ovl_node *n, char buf[PATH_MAX]) {
+  const char *names[PATH_MAX / 2];
+  size_t depth = 0;
+  struct ovl_node *p = n;
+  for (; p->parent; p = p->parent) {
+    if (depth == ARRAY_SIZE(names))
+      return -ENAMETOOLONG;
+    names[depth++] = p->name;
+  }
+  if (!p->attached) /* detached (or below a detached directory): no path */
+    return -ENOENT;
+  if (depth == 0) {
+    strcpy(buf, ".");
+    return 0;
+  }
+  size_t len = 0;
+  buf[0] = '\0';
+  while (depth > 0) {
+    int r = append_path(buf, &len, names[--depth]);
+    if (r < 0)
+      return r;
+  }
+  return 0;
+}
+
+int child_path(struct ovl_node *parent, const char *name, char buf[PATH_MAX]) {
+  char ppath[PATH_MAX];
+  int r = node_path(parent, ppath);
+  if (r < 0)
+    return r;
+  return child_path_str(ppath, name, buf);
+}
+
+int child_path_str(const char *parent_path, const char *name, char buf[PATH_MAX]) {
+  int n;
+  if (strcmp(parent_path, ".") == 0)
+    n = snprintf(buf, PATH_MAX, "%s", name);
+  else
+    n = snprintf(buf, PATH_MAX, "%s/%s", parent_path, name);
+  return n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+void node_pin(struct ovl_node *n) { n->pins++; }
+
+static void node_free_if_unused(struct ovl_fs *fs, struct ovl_node *n) {
+  while (n && n != fs->root && n->nlookup == 0 && n->pins == 0) {
+    struct ovl_node *parent = NULL;
+    if (n->attached) {
+      children_remove(fs, n);
+      parent = n->parent;
+    }
+    free(n->name);
+    free(n);
+    if (!parent)
+      break;
+    parent->pins--;
+    n = parent;
+  }
+}
+
+void node_unpin(struct ovl_fs *fs, struct ovl_node *n) {
+  n->pins--;
+  node_free_if_unused(fs, n);
+}
+
+void node_forget(struct ovl_fs *fs, struct ovl_node *n, uint64_t nlookup) {
+  n->nlookup = nlookup > n->nlookup ? 0 : n->nlookup - nlookup;
+  node_free_if_unused(fs, n);
+}
+
+void node_detach(struct ovl_fs *fs, struct ovl_node *n) {
+  if (!n->attached)
+    return;
+  children_remove(fs, n);
+  n->attached = false;
+  struct ovl_node *parent = n->parent;
+  n->parent = NULL;
+  node_pin(n); /* the parent's release below must not free n itself */
+  node_unpin(fs, parent);
+  node_unpin(fs, n);
+}
+
+void node_move(struct ovl_fs *fs, struct ovl_node *n, struct ovl_node *newparent,
+               const char *newname) {
+  struct ovl_node *oldparent = n->parent;
+  children_remove(fs, n);
+  free(n->name);
+  n->name = xstrdup(newname);
+  n->parent = newparent;
+  node_pin(newparent);
+  children_insert(fs, n);
+  node_unpin(fs, oldparent);
+}
+
+void node_for_each_below(struct ovl_fs *fs, struct ovl_node *dir,
+                         void (*fn)(struct ovl_node *n, void *data), void *data) {
+  for (size_t i = 0; i <= fs->children_mask; i++) {
+    for (struct ovl_node *n = fs->children[i]; n; n = n->hnext) {
+      for (struct ovl_node *p = n->parent; p; p = p->parent) {
+        if (p == dir) {
+          fn(n, data);
+          break;
+        }
+      }
+    }
+  }
+}
+
+static struct ovl_node *node_alloc(struct ovl_fs *fs, struct ovl_node *parent, const char *name) {
+  struct ovl_node *n = xcalloc(1, sizeof(*n));
+  n->name = xstrdup(name);
+  n->parent = parent;
+  n->generation = fs->next_generation++;
+  n->attached = true;
+  node_pin(parent);
+  children_insert(fs, n);
+  return n;
+}
+
+/* Resolution of parent/name across the parent's layers: the topmost entry,
+ * and for a directory how far down the merge goes. */
+static int resolve(struct ovl_fs *fs, struct ovl_node *parent, const char *name,
+                   unsigned int *layer, unsigned int *last_layer, struct stat *top) {
+  char path[PATH_MAX];
+  int r = child_path(parent, name, path);
+  if (r < 0)
+    return r;
+  char ppath[PATH_MAX];
+  r = node_path(parent, ppath);
+  if (r < 0)
+    return r;
+  bool found = false;
+  for (unsigned int l = parent->layer; l <= parent->last_layer; l++) {
+    struct stat st;
+    if (fstatat(fs->layers[l].fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      if (errno != ENOENT && errno != ENOTDIR)
+        return -errno;
+      if (l < parent->last_layer && layer_has_whiteout(fs, l, ppath, name))
+        break;
+      continue;
+    }
+    if (stat_is_whiteout(&st))
+      break;
+    if (!found) {
+      found = true;
+      *top = st;
+      *layer = *last_layer = l;
+      if (!S_ISDIR(st.st_mode))
+        break;
+    } else {
+      if (!S_ISDIR(st.st_mode))
+        break;
+      *last_layer = l;
+    }
+    if (l == parent->last_layer || layer_dir_is_opaque(fs, l, path))
+      break;
+  }
+  return found ? 0 : -ENOENT;
+}
+
+int node_child(struct ovl_fs *fs, struct ovl_node *parent, const char *name,
+               struct ovl_node **out, struct stat *st) {
+  if (is_whiteout_name(name))
+    return -ENOENT;
+  struct ovl_node *n = node_find(fs, parent, name);
+  if (n) {
+    if (st) {
+      int r = node_stat(fs, n, -1, st);
+      if (r < 0)
+        return r;
+    }
+    node_pin(n);
+    *out = n;
+    return 0;
+  }
+  unsigned int layer = 0, last = 0;
+  struct stat top;
+  int r = resolve(fs, parent, name, &layer, &last, &top);
+  if (r < 0)
+    return r;
+  n = node_alloc(fs, parent, name);
+  n->layer = layer;
+  n->last_layer = last;
+  n->type = top.st_mode & S_IFMT;
+  n->number = ino_get(fs, top.st_dev, top.st_ino)->number;
+  if (st)
+    *st = top;
+  node_pin(n);
+  *out = n;
+  return 0;
+}
+
+struct ovl_node *node_new_upper(struct ovl_fs *fs, struct ovl_node *parent, const char *name,
+                                const struct stat *st, unsigned int last_layer) {
+  struct ovl_node *old = node_find(fs, parent, name);
+  if (old)
+    node_detach(fs, old);
+  struct ovl_node *n = node_alloc(fs, parent, name);
+  n->layer = 0;
+  n->last_layer = last_layer;
+  n->type = st->st_mode & S_IFMT;
+  n->number = ino_get(fs, st->st_dev, st->st_ino)->number;
+  return n;
+}
+
+int node_stat(struct ovl_fs *fs, struct ovl_node *n, int fh, struct stat *st) {
+  if (fh >= 0)
+    return fstat(fh, st) < 0 ? -errno : 0;
+  char path[PATH_MAX];
+  int r = node_path(n, path);
+  if (r < 0)
+    return r;
+  if (fstatat(fs->layers[n->layer].fd, path, st, AT_SYMLINK_NOFOLLOW) < 0)
+    return -errno;
+  return 0;
+}
+
+static unsigned int map_id(const struct ovl_mapping *m, size_t n, unsigned int id,
+                           bool to_presented) {
+  if (n == 0)
+    return id;
+  for (size_t i = 0; i < n; i++) {
+    unsigned int from = to_presented ? m[i].disk : m[i].presented;
+    unsigned int to = to_presented ? m[i].presented : m[i].disk;
+    if (id >= from && id - from < m[i].len)
+      return to + (id - from);
+  }
+  return 65534;
+}
+
+void ovl_present_stat(struct ovl_fs *fs, struct ovl_node *n, struct stat *st) {
+  st->st_ino = n->number;
+  if (fs->opt.squash_to_uid >= 0)
+    st->st_uid = (uid_t)fs->opt.squash_to_uid;
+  else if (fs->opt.squash_to_root)
+    st->st_uid = 0;
+  else
+    st->st_uid = map_id(fs->opt.uid_map, fs->opt.n_uid_map, st->st_uid, true);
+  if (fs->opt.squash_to_gid >= 0)
+    st->st_gid = (gid_t)fs->opt.squash_to_gid;
+  else if (fs->opt.squash_to_root)
+    st->st_gid = 0;
+  else
+    st->st_gid = map_id(fs->opt.gid_map, fs->opt.n_gid_map, st->st_gid, true);
+}
+
+uid_t ovl_disk_uid(struct ovl_fs *fs, uid_t presented) {
+  return map_id(fs->opt.uid_map, fs->opt.n_uid_map, presented, false);
+}
+
+gid_t ovl_disk_gid(struct ovl_fs *fs, gid_t presented) {
+  return map_id(fs->opt.gid_map, fs->opt.n_gid_map, presented, false);
+}
