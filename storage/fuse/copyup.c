@@ -213,10 +213,19 @@ int copy_up(struct ovl_fs *fs, struct ovl_node *n, off_t keep_size) {
     }
   }
 
+  /* The parent's times stay what they were: a copy-up is no change. */
+  char ppath[PATH_MAX] = ".";
+  struct stat pst;
+  bool have_parent = n->parent && node_path(n->parent, ppath) == 0 &&
+                     fstatat(upper, ppath, &pst, AT_SYMLINK_NOFOLLOW) == 0;
   _cleanup_free_ char *tmp = work_name(fs);
   r = make_copy(fs, src_dirfd, path, &st, keep_size, tmp);
   if (r == 0 && renameat(fs->workfd, tmp, upper, path) < 0)
     r = -errno;
+  if (r == 0 && have_parent) {
+    struct timespec times[2] = {pst.st_atim, pst.st_mtim};
+    utimensat(upper, ppath, times, AT_SYMLINK_NOFOLLOW);
+  }
   if (r < 0) {
     rm_rf_at(fs->workfd, tmp);
     return r;
@@ -224,12 +233,16 @@ int copy_up(struct ovl_fs *fs, struct ovl_node *n, off_t keep_size) {
   n->layer = 0;
   struct stat up;
   if (fstatat(upper, path, &up, AT_SYMLINK_NOFOLLOW) == 0) {
-    ino_alias(fs, up.st_dev, up.st_ino, n->number);
+    ino_alias(fs, up.st_dev, up.st_ino, n->inode->number);
     if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
       free(origin->upper_path);
       origin->upper_path = xstrdup(path);
       origin->upper_dev = up.st_dev;
       origin->upper_ino = up.st_ino;
+      /* The other names the kernel knows follow now, linked. */
+      for (struct ovl_node *o = n->inode->nodes; o; o = o->inext)
+        if (o != n && o->attached && o->layer > 0)
+          copy_up(fs, o, -1);
     }
   }
   return 0;

@@ -119,9 +119,11 @@ static int setup_layers(struct ovl_fs *fs, nook_error *err) {
 static void setup_root(struct ovl_fs *fs) {
   struct ovl_node *root = xcalloc(1, sizeof(*root));
   root->attached = true;
-  root->number = 1;
   root->type = S_IFDIR;
-  root->nlookup = 1;
+  root->inode = xcalloc(1, sizeof(*root->inode));
+  root->inode->number = 1;
+  root->inode->nlookup = 1;
+  root->inode->nodes = root;
   root->layer = fs->opt.upperdir ? 0 : 1;
   root->last_layer = fs->n_layers - 1;
   for (unsigned int l = root->layer; l < fs->n_layers; l++) {

@@ -32,6 +32,8 @@ void ovl_nodes_init(struct ovl_fs *fs) {
   fs->children = xcalloc(fs->children_mask + 1, sizeof(*fs->children));
   fs->inos_mask = 1023;
   fs->inos = xcalloc(fs->inos_mask + 1, sizeof(*fs->inos));
+  fs->inodes_mask = 1023;
+  fs->inodes = xcalloc(fs->inodes_mask + 1, sizeof(*fs->inodes));
   fs->next_number = 2; /* 1 is the root's */
   fs->next_generation = 1;
 }
@@ -175,13 +177,91 @@ int child_path_str(const char *parent_path, const char *name, char buf[PATH_MAX]
 
 void node_pin(struct ovl_node *n) { n->pins++; }
 
+fuse_ino_t node_id(struct ovl_fs *fs, struct ovl_node *n) {
+  return n == fs->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n->inode;
+}
+
+struct ovl_inode *id_inode(struct ovl_fs *fs, fuse_ino_t id) {
+  return id == FUSE_ROOT_ID ? fs->root->inode : (struct ovl_inode *)(uintptr_t)id;
+}
+
+struct ovl_node *id_node(struct ovl_fs *fs, fuse_ino_t id) {
+  if (id == FUSE_ROOT_ID)
+    return fs->root;
+  struct ovl_inode *ino = (struct ovl_inode *)(uintptr_t)id;
+  struct ovl_node *any_attached = NULL;
+  for (struct ovl_node *n = ino->nodes; n; n = n->inext) {
+    if (n->attached && n->layer == 0)
+      return n;
+    if (n->attached && !any_attached)
+      any_attached = n;
+  }
+  return any_attached ? any_attached : ino->nodes;
+}
+
+static uint64_t number_hash(uint64_t number) { return hash_mix(number); }
+
+static struct ovl_inode *inode_get(struct ovl_fs *fs, uint64_t number) {
+  size_t b = number_hash(number) & fs->inodes_mask;
+  for (struct ovl_inode *i = fs->inodes[b]; i; i = i->hnext)
+    if (i->number == number)
+      return i;
+  if (fs->n_inodes > fs->inodes_mask) {
+    size_t mask = fs->inodes_mask * 2 + 1;
+    struct ovl_inode **t = xcalloc(mask + 1, sizeof(*t));
+    for (size_t k = 0; k <= fs->inodes_mask; k++) {
+      struct ovl_inode *i = fs->inodes[k];
+      while (i) {
+        struct ovl_inode *next = i->hnext;
+        size_t nb = number_hash(i->number) & mask;
+        i->hnext = t[nb];
+        t[nb] = i;
+        i = next;
+      }
+    }
+    free(fs->inodes);
+    fs->inodes = t;
+    fs->inodes_mask = mask;
+    b = number_hash(number) & mask;
+  }
+  struct ovl_inode *i = xcalloc(1, sizeof(*i));
+  i->number = number;
+  i->generation = fs->next_generation++;
+  i->hnext = fs->inodes[b];
+  fs->inodes[b] = i;
+  fs->n_inodes++;
+  return i;
+}
+
+static void inode_drop_node(struct ovl_fs *fs, struct ovl_node *n) {
+  struct ovl_inode *ino = n->inode;
+  for (struct ovl_node **p = &ino->nodes; *p; p = &(*p)->inext) {
+    if (*p == n) {
+      *p = n->inext;
+      break;
+    }
+  }
+  if (ino->nodes)
+    return;
+  size_t b = number_hash(ino->number) & fs->inodes_mask;
+  for (struct ovl_inode **p = &fs->inodes[b]; *p; p = &(*p)->hnext) {
+    if (*p == ino) {
+      *p = ino->hnext;
+      fs->n_inodes--;
+      break;
+    }
+  }
+  free(ino);
+}
+
 static void node_free_if_unused(struct ovl_fs *fs, struct ovl_node *n) {
-  while (n && n != fs->root && n->nlookup == 0 && n->pins == 0) {
+  while (n && n != fs->root && n->inode->nlookup == 0 && n->pins == 0) {
     struct ovl_node *parent = NULL;
     if (n->attached) {
       children_remove(fs, n);
       parent = n->parent;
     }
+    inode_drop_node(fs, n);
     free(n->name);
     free(n);
     if (!parent)
@@ -196,9 +276,25 @@ void node_unpin(struct ovl_fs *fs, struct ovl_node *n) {
   node_free_if_unused(fs, n);
 }
 
-void node_forget(struct ovl_fs *fs, struct ovl_node *n, uint64_t nlookup) {
-  n->nlookup = nlookup > n->nlookup ? 0 : n->nlookup - nlookup;
-  node_free_if_unused(fs, n);
+void inode_forget(struct ovl_fs *fs, struct ovl_inode *ino, uint64_t nlookup) {
+  ino->nlookup = nlookup > ino->nlookup ? 0 : ino->nlookup - nlookup;
+  if (ino->nlookup > 0)
+    return;
+  /* Freeing the last name frees the inode: count the names first. */
+  size_t count = 0;
+  for (struct ovl_node *n = ino->nodes; n; n = n->inext)
+    count++;
+  while (count-- > 0) {
+    struct ovl_node *unused = NULL;
+    for (struct ovl_node *n = ino->nodes; n; n = n->inext)
+      if (n->pins == 0 && n != fs->root) {
+        unused = n;
+        break;
+      }
+    if (!unused)
+      break;
+    node_free_if_unused(fs, unused);
+  }
 }
 
 void node_detach(struct ovl_fs *fs, struct ovl_node *n) {
@@ -239,12 +335,15 @@ void node_for_each_below(struct ovl_fs *fs, struct ovl_node *dir,
   }
 }
 
-static struct ovl_node *node_alloc(struct ovl_fs *fs, struct ovl_node *parent, const char *name) {
+static struct ovl_node *node_alloc(struct ovl_fs *fs, struct ovl_node *parent, const char *name,
+                                   uint64_t number) {
   struct ovl_node *n = xcalloc(1, sizeof(*n));
   n->name = xstrdup(name);
   n->parent = parent;
-  n->generation = fs->next_generation++;
   n->attached = true;
+  n->inode = inode_get(fs, number);
+  n->inext = n->inode->nodes;
+  n->inode->nodes = n;
   node_pin(parent);
   children_insert(fs, n);
   return n;
@@ -311,14 +410,20 @@ int node_child(struct ovl_fs *fs, struct ovl_node *parent, const char *name,
   int r = resolve(fs, parent, name, &layer, &last, &top);
   if (r < 0)
     return r;
-  n = node_alloc(fs, parent, name);
+  struct ovl_ino *id = ino_get(fs, top.st_dev, top.st_ino);
+  n = node_alloc(fs, parent, name, id->number);
   n->layer = layer;
   n->last_layer = last;
   n->type = top.st_mode & S_IFMT;
-  n->number = ino_get(fs, top.st_dev, top.st_ino)->number;
+  node_pin(n);
+  if (layer > 0 && !S_ISDIR(top.st_mode) && top.st_nlink > 1 && id->upper_path &&
+      fs->has_upper) {
+    /* Another name of this file was copied up: this one joins it. */
+    if (copy_up(fs, n, -1) == 0)
+      fstatat(fs->layers[0].fd, id->upper_path, &top, AT_SYMLINK_NOFOLLOW);
+  }
   if (st)
     *st = top;
-  node_pin(n);
   *out = n;
   return 0;
 }
@@ -328,11 +433,10 @@ struct ovl_node *node_new_upper(struct ovl_fs *fs, struct ovl_node *parent, cons
   struct ovl_node *old = node_find(fs, parent, name);
   if (old)
     node_detach(fs, old);
-  struct ovl_node *n = node_alloc(fs, parent, name);
+  struct ovl_node *n = node_alloc(fs, parent, name, ino_get(fs, st->st_dev, st->st_ino)->number);
   n->layer = 0;
   n->last_layer = last_layer;
   n->type = st->st_mode & S_IFMT;
-  n->number = ino_get(fs, st->st_dev, st->st_ino)->number;
   return n;
 }
 
@@ -362,7 +466,7 @@ static unsigned int map_id(const struct ovl_mapping *m, size_t n, unsigned int i
 }
 
 void ovl_present_stat(struct ovl_fs *fs, struct ovl_node *n, struct stat *st) {
-  st->st_ino = n->number;
+  st->st_ino = n->inode->number;
   if (fs->opt.squash_to_uid >= 0)
     st->st_uid = (uid_t)fs->opt.squash_to_uid;
   else if (fs->opt.squash_to_root)

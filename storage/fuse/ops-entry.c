@@ -15,11 +15,11 @@ void ovl_fill_entry(struct ovl_fs *fs, struct ovl_node *n, struct stat *st,
                     struct fuse_entry_param *e) {
   ovl_present_stat(fs, n, st);
   e->ino = node_id(fs, n);
-  e->generation = n->generation;
+  e->generation = n->inode->generation;
   e->attr = *st;
   e->attr_timeout = fs->opt.timeout;
   e->entry_timeout = fs->opt.timeout;
-  n->nlookup++;
+  n->inode->nlookup++;
 }
 
 static void reply_entry_or_err(fuse_req_t req, int r, struct fuse_entry_param *e) {
@@ -54,7 +54,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
   struct ovl_fs *fs = req_fs(req);
   pthread_mutex_lock(&fs->lock);
-  node_forget(fs, id_node(fs, ino), nlookup);
+  inode_forget(fs, id_inode(fs, ino), nlookup);
   pthread_mutex_unlock(&fs->lock);
   fuse_reply_none(req);
 }
@@ -63,7 +63,7 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
   struct ovl_fs *fs = req_fs(req);
   pthread_mutex_lock(&fs->lock);
   for (size_t i = 0; i < count; i++)
-    node_forget(fs, id_node(fs, forgets[i].ino), forgets[i].nlookup);
+    inode_forget(fs, id_inode(fs, forgets[i].ino), forgets[i].nlookup);
   pthread_mutex_unlock(&fs->lock);
   fuse_reply_none(req);
 }

@@ -74,14 +74,25 @@ struct ovl_ino {
   struct ovl_ino *hnext;
 };
 
+/* What the kernel sees as one inode: every name of a file (hard links)
+ * shares it, so the kernel caches one size and one set of pages for all of
+ * them. Its nodeid is its address. */
+struct ovl_inode {
+  uint64_t number; /* st_ino */
+  uint64_t nlookup; /* the kernel's references */
+  uint64_t generation;
+  struct ovl_node *nodes; /* the names, chained by inext */
+  struct ovl_inode *hnext;
+};
+
+/* A name in the merged tree. */
 struct ovl_node {
   struct ovl_node *parent; /* NULL for the root and for detached nodes */
   char *name;
   struct ovl_node *hnext; /* chain in the (parent, name) table */
-  uint64_t nlookup;       /* the kernel's references */
-  uint64_t pins;          /* attached children, open handles, callers */
-  uint64_t number;        /* st_ino */
-  uint64_t generation;
+  struct ovl_inode *inode;
+  struct ovl_node *inext;  /* next name of the same inode */
+  uint64_t pins;           /* attached children, callers */
   unsigned int layer;      /* topmost layer holding the file */
   unsigned int last_layer; /* lowest layer merged (directories) */
   mode_t type;             /* S_IFMT bits */
@@ -104,18 +115,18 @@ struct ovl_fs {
   size_t children_mask, n_children;
   struct ovl_ino **inos;
   size_t inos_mask, n_inos;
+  struct ovl_inode **inodes;
+  size_t inodes_mask, n_inodes;
   uint64_t next_number;
   uint64_t next_generation;
   uint64_t work_counter;
 };
 
-/* The kernel's nodeid for a node and back. */
-static inline fuse_ino_t node_id(struct ovl_fs *fs, struct ovl_node *n) {
-  return n == fs->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
-}
-static inline struct ovl_node *id_node(struct ovl_fs *fs, fuse_ino_t id) {
-  return id == FUSE_ROOT_ID ? fs->root : (struct ovl_node *)(uintptr_t)id;
-}
+/* The kernel's nodeid for a node's inode, and the node to work on for a
+ * nodeid (the name in the upper layer if any: all names share the data). */
+fuse_ino_t node_id(struct ovl_fs *fs, struct ovl_node *n);
+struct ovl_node *id_node(struct ovl_fs *fs, fuse_ino_t id);
+struct ovl_inode *id_inode(struct ovl_fs *fs, fuse_ino_t id);
 
 /* nodes.c: the node table and lookup across layers (fs->lock held). */
 void ovl_nodes_init(struct ovl_fs *fs);
@@ -134,7 +145,7 @@ struct ovl_node *node_new_upper(struct ovl_fs *fs, struct ovl_node *parent, cons
                                 const struct stat *st, unsigned int last_layer);
 void node_pin(struct ovl_node *n);
 void node_unpin(struct ovl_fs *fs, struct ovl_node *n);
-void node_forget(struct ovl_fs *fs, struct ovl_node *n, uint64_t nlookup);
+void inode_forget(struct ovl_fs *fs, struct ovl_inode *ino, uint64_t nlookup);
 /* Takes a node out of the namespace (unlinked or replaced); open files keep
  * working through their fds. */
 void node_detach(struct ovl_fs *fs, struct ovl_node *n);

@@ -95,8 +95,8 @@ int dir_list(struct ovl_fs *fs, struct ovl_node *dir, struct ovl_dir *out) {
   size_t cap = 0;
   out->n = 0;
   out->entries = NULL;
-  dir_push(out, &cap, ".", dir->number, DT_DIR);
-  dir_push(out, &cap, "..", dir->parent ? dir->parent->number : dir->number, DT_DIR);
+  dir_push(out, &cap, ".", dir->inode->number, DT_DIR);
+  dir_push(out, &cap, "..", (dir->parent ? dir->parent : dir)->inode->number, DT_DIR);
 
   struct name_set seen = {0};
   char **hidden = NULL;
@@ -183,9 +183,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
   struct ovl_dir *d = (struct ovl_dir *)(uintptr_t)fi->fh;
   _cleanup_free_ char *buf = xmalloc(size);
   size_t used = 0;
-  struct ovl_node *dir = id_node(fs, ino);
-  if (plus)
+  struct ovl_node *dir = NULL;
+  if (plus) {
     pthread_mutex_lock(&fs->lock);
+    dir = id_node(fs, ino);
+  }
   for (size_t i = (size_t)off; i < d->n; i++) {
     struct ovl_dirent *de = &d->entries[i];
     size_t want;
@@ -211,7 +213,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     want = fuse_add_direntry_plus(req, buf + used, size - used, de->name, &e, (off_t)i + 1);
     if (want > size - used) {
       if (n) {
-        node_forget(fs, n, 1);
+        inode_forget(fs, n->inode, 1);
         node_unpin(fs, n);
       }
       break;

@@ -34,7 +34,6 @@ ln -s ../a d/rel_link
 rm s
 chmod 600 c                         # chmod after copy-up
 chmod 700 keep                      # chmod of a lower directory
-chmod 604 hl1                       # copy-up of one hard link
 mkfifo fifo
 echo over > od/p3                   # inside an opaque lower dir
 echo back > gone                    # create over a lower whiteout
@@ -125,4 +124,141 @@ test_remount_keeps_the_changes() {
   run_ops fuse "$TEST_TMP/fuse"
   list_readonly fuse "$TEST_TMP/fuse/upper:$TEST_TMP/layers/l1:$TEST_TMP/layers/l2" "$TEST_TMP/again"
   assert_same_file "$TEST_TMP/fuse/merged" "$TEST_TMP/again" "a second mount shows something else"
+}
+
+test_oci_whiteout_form_is_read() {
+  local l=$TEST_TMP/layers
+  mkdir -p "$l"/top/od "$l"/bottom/od "$l"/bottom/d u w m
+  echo keep > "$l/bottom/keep"; echo gone > "$l/bottom/gone"
+  echo hidden > "$l/bottom/od/hidden"; echo shown > "$l/top/od/shown"
+  echo dd > "$l/bottom/d/f"
+  : > "$l/top/.wh.gone"; : > "$l/top/od/.wh..wh..opq"; : > "$l/top/.wh.d"
+  fuse_mount "$l/top:$l/bottom" u w m
+  trap 'fusermount3 -u "$TEST_TMP/m" 2>/dev/null || true' EXIT
+  assert_eq "keep od" "$(cd m && echo *)" "whiteouts in the .wh. form"
+  assert_eq "shown" "$(cd m/od && echo *)" "opaque directory in the .wh..wh..opq form"
+  assert_fails test -e m/.wh.gone
+  # Removing and recreating through the mount works over that form too.
+  rm m/keep; echo again > m/gone; mkdir m/d; ls m/d > "$TEST_TMP/d.list"
+  assert_eq "" "$(cat "$TEST_TMP/d.list")" "a directory made over a whiteout is opaque"
+  assert_eq "d gone od" "$(cd m && echo *)"
+  fusermount3 -u m
+  "$(fuse_bin)" -o "lowerdir=$TEST_TMP/u:$l/top:$l/bottom" m
+  assert_eq "again" "$(cat m/gone)" "after a remount"
+  assert_eq "d gone od" "$(cd m && echo *)" "after a remount"
+  fusermount3 -u m
+}
+
+test_copy_up_keeps_data_and_metadata() {
+  local l=$TEST_TMP/lower
+  mkdir -p "$l/dir" u w m
+  head -c 5000000 /dev/urandom > "$l/dir/big"
+  chmod 750 "$l/dir/big"; touch -d '2001-02-03 04:05:06' "$l/dir/big" "$l/dir"
+  setxattr "$l/dir/big" user.k v
+  local sum; sum=$(sha256sum < "$l/dir/big")
+  fuse_mount "$l" u w m
+  trap 'fusermount3 -u "$TEST_TMP/m" 2>/dev/null || true' EXIT
+  touch -a m/dir/big  # metadata change: copy-up
+  assert_eq "$sum" "$(sha256sum < u/dir/big)" "copied-up data"
+  assert_eq "750 2001-02-03" "$(stat -c %a u/dir/big) $(date -r u/dir/big +%F)" "copied-up mode and mtime"
+  assert_eq "750 2001-02-03" "$(stat -c %a m/dir/big) $(date -r m/dir/big +%F)" "mode and mtime in the mount"
+  assert_eq "v" "$(python3 -c 'import os; print(os.getxattr("u/dir/big", "user.k").decode())')" "copied-up xattr"
+  assert_eq "2001-02-03" "$(date -r u/dir +%F)" "copied-up parent keeps its mtime"
+  local ino; ino=$(stat -c %i m/dir/big)
+  echo more >> m/dir/big
+  assert_eq "$ino" "$(stat -c %i m/dir/big)" "inode number stable across copy-up"
+  python3 -c 'import os; fd = os.open("m/dir/big", os.O_RDWR); os.write(fd, b"x"); os.fsync(fd); os.close(fd)'
+  # statfs is the upper's
+  assert_eq "$(stat -f -c %b u)" "$(stat -f -c %b m)" "statfs of the upper layer"
+  fusermount3 -u m
+}
+
+test_hard_links_stay_linked_after_copy_up() {
+  local l=$TEST_TMP/lower
+  mkdir -p "$l" u w m
+  echo one > "$l/h1"; ln "$l/h1" "$l/h2"
+  fuse_mount "$l" u w m
+  trap 'fusermount3 -u "$TEST_TMP/m" 2>/dev/null || true' EXIT
+  echo two >> m/h1
+  chmod 600 m/h2   # the second name joins the first one's copy
+  assert_eq "$(stat -c %i u/h1)" "$(stat -c %i u/h2)" "one upper inode for both names"
+  assert_eq "one
+two" "$(cat m/h2)" "h2 shows the write through h1"
+  assert_eq "2 2" "$(stat -c %h m/h1) $(stat -c %h m/h2)"
+  fusermount3 -u m
+}
+
+test_entry_points_and_argument_forms() {
+  local l=$TEST_TMP/lower
+  mkdir -p "$l" u w m
+  echo hi > "$l/f"
+  # nook fuse-overlayfs, mount.fuse3 form (SOURCE MOUNTPOINT -o OPTIONS)
+  "$NOOK" fuse-overlayfs overlay m -o "lowerdir=$l,upperdir=u,workdir=w,noacl,context=x,fsync=0"
+  assert_eq "hi" "$(cat m/f)" "nook fuse-overlayfs, mount.fuse3 form"
+  grep " $TEST_TMP/m " /proc/self/mounts | grep -q "^overlay .* fuse.nook-overlayfs " || fail "source and type in /proc/mounts"
+  fusermount3 -u m
+  # nook run under the name nook-fuse-overlayfs
+  ln -s "$NOOK" "$TEST_TMP/nook-fuse-overlayfs"
+  "$TEST_TMP/nook-fuse-overlayfs" -o "lowerdir=$l" -o "upperdir=u,workdir=w" m
+  assert_eq "hi" "$(cat m/f)" "nook as nook-fuse-overlayfs"
+  fusermount3 -u m
+  "$NOOK" fuse-overlayfs --help | grep -q "lowerdir="
+}
+
+test_bad_input_is_one_clear_line() {
+  mkdir -p l u w m
+  local out
+  out=$("$(fuse_bin)" -o upperdir=u,workdir=w m 2>&1) && fail "mounted without lowerdir"
+  assert_eq 1 "$(echo "$out" | wc -l)"; assert_contains "$out" "lowerdir"
+  out=$("$(fuse_bin)" -o lowerdir=nope,upperdir=u,workdir=w m 2>&1) && fail "mounted a missing layer"
+  assert_contains "$out" "lowerdir \`nope\`: No such file or directory"
+  out=$("$(fuse_bin)" -o lowerdir=l,upperdir=u,workdir=w,bogus=1 m 2>&1) && fail "took an unknown option"
+  assert_contains "$out" "unknown option \`bogus=1\`"
+  out=$("$(fuse_bin)" -o lowerdir=l,upperdir=u m 2>&1) && fail "mounted without workdir"
+  assert_contains "$out" "workdir"
+  out=$("$(fuse_bin)" -o lowerdir=l,uidmapping=0:1 m 2>&1) && fail "took a bad mapping"
+  assert_contains "$out" "uidmapping"
+  if [ -d /dev/shm ] && [ "$(stat -c %d /dev/shm)" != "$(stat -c %d .)" ]; then
+    local wd; wd=$(mktemp -d /dev/shm/nookwd.XXXX)
+    out=$("$(fuse_bin)" -o "lowerdir=l,upperdir=u,workdir=$wd" m 2>&1) && fail "workdir on another fs"
+    rmdir "$wd"
+    assert_contains "$out" "not on the filesystem of upperdir"
+  fi
+  assert_fails mountpoint -q m
+}
+
+test_uid_mapping_and_squash() {
+  mkdir -p l u w m
+  echo x > l/f
+  local me; me=$(id -u)
+  "$(fuse_bin)" -o "lowerdir=l,upperdir=u,workdir=w,uidmapping=$me:4000:1,gidmapping=$(id -g):4000:1" m
+  assert_eq "4000:4000" "$(stat -c %u:%g m/f)" "ids mapped from disk to the mount"
+  fusermount3 -u m
+  "$(fuse_bin)" -o "lowerdir=l,upperdir=u,workdir=w,squash_to_root" m
+  assert_eq "0:0" "$(stat -c %u:%g m/f)" "squash_to_root"
+  fusermount3 -u m
+}
+
+test_podman_uses_it_as_mount_program() {
+  command -v podman >/dev/null || skip "podman is not installed"
+  [ -n "${BUSYBOX_ROOTFS:-}" ] || skip "no BUSYBOX_ROOTFS"
+  export XDG_CONFIG_HOME=$TEST_TMP/config
+  mkdir -p "$XDG_CONFIG_HOME/containers"
+  cat > "$XDG_CONFIG_HOME/containers/storage.conf" <<CONF
+[storage]
+driver = "overlay"
+graphroot = "$TEST_TMP/graph"
+runroot = "$TEST_TMP/run"
+[storage.options.overlay]
+mount_program = "$NOOK_BUILD/nook-fuse-overlayfs"
+CONF
+  trap 'podman unshare rm -rf "$TEST_TMP/graph" "$TEST_TMP/run" 2>/dev/null || true' EXIT
+  tar -C "$BUSYBOX_ROOTFS" -cf busybox.tar .
+  podman import -q busybox.tar localhost/nook-fuse-test:1 > /dev/null
+  local out
+  out=$(podman run --rm --net=none --cgroup-manager=cgroupfs --events-backend=file \
+    localhost/nook-fuse-test:1 sh -c 'cat /etc/passwd; echo written > /etc/new; cat /etc/new; grep " / / " /proc/self/mountinfo')
+  assert_contains "$out" "root:"
+  assert_contains "$out" "written"
+  assert_contains "$out" "fuse.nook-overlayfs"
 }
