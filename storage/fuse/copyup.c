@@ -209,6 +209,7 @@ int copy_up(struct ovl_fs *fs, struct ovl_node *n, off_t keep_size) {
         up.st_dev == origin->upper_dev && up.st_ino == origin->upper_ino &&
         linkat(upper, origin->upper_path, upper, path, 0) == 0) {
       n->layer = 0;
+      fs->changes++;
       return 0;
     }
   }
@@ -231,6 +232,7 @@ int copy_up(struct ovl_fs *fs, struct ovl_node *n, off_t keep_size) {
     return r;
   }
   n->layer = 0;
+  fs->changes++;
   struct stat up;
   if (fstatat(upper, path, &up, AT_SYMLINK_NOFOLLOW) == 0) {
     ino_alias(fs, up.st_dev, up.st_ino, n->inode->number);

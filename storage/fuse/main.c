@@ -159,7 +159,7 @@ static int serve(struct ovl_fs *fs, nook_error *err) {
   ovl_fill_ops(&ops);
   _cleanup_free_ char *source = escape_commas(fs->opt.source);
   _cleanup_free_ char *mount_opts = xasprintf(
-      "fsname=%s,subtype=nook-overlayfs,default_permissions%s%s%s", source,
+      "fsname=%s,subtype=nook-overlayfs,default_permissions,noatime%s%s%s", source,
       fs->opt.allow_other || (geteuid() == 0 && !fs->opt.allow_root) ? ",allow_other" : "",
       fs->opt.allow_root ? ",allow_root" : "", fs->opt.read_only ? ",ro" : "");
   char *fargv[] = {"nook-fuse-overlayfs", "-o", mount_opts, fs->opt.debug ? "-d" : NULL, NULL};

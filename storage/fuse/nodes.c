@@ -300,6 +300,7 @@ void inode_forget(struct ovl_fs *fs, struct ovl_inode *ino, uint64_t nlookup) {
 void node_detach(struct ovl_fs *fs, struct ovl_node *n) {
   if (!n->attached)
     return;
+  fs->changes++;
   children_remove(fs, n);
   n->attached = false;
   struct ovl_node *parent = n->parent;
@@ -312,6 +313,7 @@ void node_detach(struct ovl_fs *fs, struct ovl_node *n) {
 void node_move(struct ovl_fs *fs, struct ovl_node *n, struct ovl_node *newparent,
                const char *newname) {
   struct ovl_node *oldparent = n->parent;
+  fs->changes++;
   children_remove(fs, n);
   free(n->name);
   n->name = xstrdup(newname);
@@ -390,8 +392,8 @@ static int resolve(struct ovl_fs *fs, struct ovl_node *parent, const char *name,
   return found ? 0 : -ENOENT;
 }
 
-int node_child(struct ovl_fs *fs, struct ovl_node *parent, const char *name,
-               struct ovl_node **out, struct stat *st) {
+int node_child_hint(struct ovl_fs *fs, struct ovl_node *parent, const char *name, int hint_layer,
+                    struct ovl_node **out, struct stat *st) {
   if (is_whiteout_name(name))
     return -ENOENT;
   struct ovl_node *n = node_find(fs, parent, name);
@@ -407,7 +409,20 @@ int node_child(struct ovl_fs *fs, struct ovl_node *parent, const char *name,
   }
   unsigned int layer = 0, last = 0;
   struct stat top;
-  int r = resolve(fs, parent, name, &layer, &last, &top);
+  int r = -ENOENT;
+  if (hint_layer >= 0) {
+    /* The caller's listing says where the name is on top, and it is no
+     * directory: one stat instead of a walk down the layers. */
+    char path[PATH_MAX];
+    r = child_path(parent, name, path);
+    if (r == 0 && fstatat(fs->layers[hint_layer].fd, path, &top, AT_SYMLINK_NOFOLLOW) < 0)
+      r = -errno;
+    if (r == 0 && (S_ISDIR(top.st_mode) || stat_is_whiteout(&top)))
+      r = -EAGAIN;
+    layer = last = (unsigned int)hint_layer;
+  }
+  if (r < 0)
+    r = resolve(fs, parent, name, &layer, &last, &top);
   if (r < 0)
     return r;
   struct ovl_ino *id = ino_get(fs, top.st_dev, top.st_ino);
@@ -428,11 +443,17 @@ int node_child(struct ovl_fs *fs, struct ovl_node *parent, const char *name,
   return 0;
 }
 
+int node_child(struct ovl_fs *fs, struct ovl_node *parent, const char *name,
+               struct ovl_node **out, struct stat *st) {
+  return node_child_hint(fs, parent, name, -1, out, st);
+}
+
 struct ovl_node *node_new_upper(struct ovl_fs *fs, struct ovl_node *parent, const char *name,
                                 const struct stat *st, unsigned int last_layer) {
   struct ovl_node *old = node_find(fs, parent, name);
   if (old)
     node_detach(fs, old);
+  fs->changes++;
   struct ovl_node *n = node_alloc(fs, parent, name, ino_get(fs, st->st_dev, st->st_ino)->number);
   n->layer = 0;
   n->last_layer = last_layer;

@@ -120,6 +120,7 @@ struct ovl_fs {
   uint64_t next_number;
   uint64_t next_generation;
   uint64_t work_counter;
+  uint64_t changes; /* bumped by every change of the merged namespace */
 };
 
 /* The kernel's nodeid for a node's inode, and the node to work on for a
@@ -139,6 +140,10 @@ int child_path_str(const char *parent_path, const char *name, char buf[PATH_MAX]
  * merged view. st, when not NULL, gets the raw stat of the topmost file. */
 int node_child(struct ovl_fs *fs, struct ovl_node *parent, const char *name,
                struct ovl_node **out, struct stat *st);
+/* The same, told by a directory listing taken while nothing changed that
+ * the name is a non-directory on top in hint_layer (-1: unknown). */
+int node_child_hint(struct ovl_fs *fs, struct ovl_node *parent, const char *name, int hint_layer,
+                    struct ovl_node **out, struct stat *st);
 struct ovl_node *node_find(struct ovl_fs *fs, struct ovl_node *parent, const char *name);
 /* A node for a name just created in the upper layer (replacing any entry). */
 struct ovl_node *node_new_upper(struct ovl_fs *fs, struct ovl_node *parent, const char *name,
@@ -198,11 +203,13 @@ char *work_name(struct ovl_fs *fs);
 struct ovl_dirent {
   char *name;
   uint64_t number;
+  unsigned int layer; /* where the entry is on top */
   unsigned char type; /* DT_* */
 };
 struct ovl_dir {
   struct ovl_dirent *entries;
   size_t n;
+  uint64_t changes; /* fs->changes when listed */
 };
 /* The merged listing of a directory node, "." and ".." first. */
 int dir_list(struct ovl_fs *fs, struct ovl_node *dir, struct ovl_dir *out);

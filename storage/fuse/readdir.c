@@ -71,12 +71,13 @@ static void set_free(struct name_set *s) {
 }
 
 static void dir_push(struct ovl_dir *d, size_t *cap, const char *name, uint64_t number,
-                     unsigned char type) {
+                     unsigned int layer, unsigned char type) {
   if (d->n == *cap) {
     *cap = *cap ? *cap * 2 : 32;
     d->entries = xrealloc(d->entries, *cap * sizeof(*d->entries));
   }
-  d->entries[d->n++] = (struct ovl_dirent){.name = xstrdup(name), .number = number, .type = type};
+  d->entries[d->n++] =
+      (struct ovl_dirent){.name = xstrdup(name), .number = number, .layer = layer, .type = type};
 }
 
 void dir_free(struct ovl_dir *d) {
@@ -95,8 +96,9 @@ int dir_list(struct ovl_fs *fs, struct ovl_node *dir, struct ovl_dir *out) {
   size_t cap = 0;
   out->n = 0;
   out->entries = NULL;
-  dir_push(out, &cap, ".", dir->inode->number, DT_DIR);
-  dir_push(out, &cap, "..", (dir->parent ? dir->parent : dir)->inode->number, DT_DIR);
+  out->changes = fs->changes;
+  dir_push(out, &cap, ".", dir->inode->number, dir->layer, DT_DIR);
+  dir_push(out, &cap, "..", (dir->parent ? dir->parent : dir)->inode->number, dir->layer, DT_DIR);
 
   struct name_set seen = {0};
   char **hidden = NULL;
@@ -138,7 +140,7 @@ int dir_list(struct ovl_fs *fs, struct ovl_node *dir, struct ovl_dir *out) {
       if (set_contains(&seen, name))
         continue;
       set_add(&seen, name);
-      dir_push(out, &cap, name, ino_get(fs, fs->layers[l].dev, de->d_ino)->number, type);
+      dir_push(out, &cap, name, ino_get(fs, fs->layers[l].dev, de->d_ino)->number, l, type);
     }
     closedir(d);
     for (size_t i = 0; hidden && hidden[i]; i++)
@@ -163,17 +165,14 @@ int dir_check_empty(struct ovl_fs *fs, struct ovl_node *dir) {
 }
 
 void ovl_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  struct ovl_fs *fs = req_fs(req);
+  /* The listing is made at the first readdir: while the kernel has it
+   * cached, none comes. */
   struct ovl_dir *d = xcalloc(1, sizeof(*d));
-  pthread_mutex_lock(&fs->lock);
-  int r = dir_list(fs, id_node(fs, ino), d);
-  pthread_mutex_unlock(&fs->lock);
-  if (r < 0) {
-    free(d);
-    fuse_reply_err(req, -r);
-    return;
-  }
   fi->fh = (uint64_t)(uintptr_t)d;
+  /* The kernel may keep the listing: it drops it itself when the directory
+   * changes through the mount, and nothing else changes it. */
+  fi->cache_readdir = 1;
+  fi->keep_cache = 1;
   fuse_reply_open(req, fi);
 }
 
@@ -181,13 +180,21 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                        struct fuse_file_info *fi, bool plus) {
   struct ovl_fs *fs = req_fs(req);
   struct ovl_dir *d = (struct ovl_dir *)(uintptr_t)fi->fh;
+  pthread_mutex_lock(&fs->lock);
+  struct ovl_node *dir = id_node(fs, ino);
+  if (!d->entries || off == 0) {
+    dir_free(d);
+    int r = dir_list(fs, dir, d);
+    if (r < 0) {
+      pthread_mutex_unlock(&fs->lock);
+      fuse_reply_err(req, -r);
+      return;
+    }
+  }
+  if (!plus)
+    pthread_mutex_unlock(&fs->lock);
   _cleanup_free_ char *buf = xmalloc(size);
   size_t used = 0;
-  struct ovl_node *dir = NULL;
-  if (plus) {
-    pthread_mutex_lock(&fs->lock);
-    dir = id_node(fs, ino);
-  }
   for (size_t i = (size_t)off; i < d->n; i++) {
     struct ovl_dirent *de = &d->entries[i];
     size_t want;
@@ -206,7 +213,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
       e.attr.st_mode = S_IFDIR;
     } else {
       struct stat st;
-      if (node_child(fs, dir, de->name, &n, &st) < 0)
+      int hint = d->changes == fs->changes && de->type != DT_DIR ? (int)de->layer : -1;
+      if (node_child_hint(fs, dir, de->name, hint, &n, &st) < 0)
         continue; /* gone since opendir */
       ovl_fill_entry(fs, n, &st, &e);
     }
