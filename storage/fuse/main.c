@@ -80,7 +80,8 @@ static int setup_layers(struct ovl_fs *fs, nook_error *err) {
     return nook_errx(err, EINVAL, "lowerdir=%s names no directory", fs->opt.lowerdir);
   fs->n_layers = (unsigned int)n_lower + 1;
   fs->layers = xcalloc(fs->n_layers, sizeof(*fs->layers));
-  fs->layers[0].fd = -1;
+  for (unsigned int l = 0; l < fs->n_layers; l++)
+    fs->layers[l].fd = -1;
   fs->workfd = -1;
   if (fs->opt.upperdir) {
     int r = open_layer("upperdir", fs->opt.upperdir, &fs->layers[0], err);
@@ -200,7 +201,7 @@ static int serve(struct ovl_fs *fs, nook_error *err) {
 int main(int argc, char **argv) {
   nook_error err;
   nook_err_clear(&err);
-  struct ovl_fs fs = {0};
+  struct ovl_fs fs = {.workfd = -1};
   int r = ovl_parse_args(argc, argv, &fs.opt, &err);
   if (r == 1)
     return 0;
@@ -217,6 +218,15 @@ int main(int argc, char **argv) {
     setup_root(&fs);
     r = serve(&fs, &err);
   }
+  ovl_nodes_free(&fs);
+  for (unsigned int l = 0; fs.layers && l < fs.n_layers; l++) {
+    if (fs.layers[l].fd >= 0)
+      close(fs.layers[l].fd);
+    free(fs.layers[l].path);
+  }
+  free(fs.layers);
+  if (fs.workfd >= 0)
+    close(fs.workfd);
   ovl_options_free(&fs.opt);
   if (r < 0) {
     fprintf(stderr, "nook-fuse-overlayfs: %s\n", err.msg);

@@ -509,3 +509,36 @@ uid_t ovl_disk_uid(struct ovl_fs *fs, uid_t presented) {
 gid_t ovl_disk_gid(struct ovl_fs *fs, gid_t presented) {
   return map_id(fs->opt.gid_map, fs->opt.n_gid_map, presented, false);
 }
+
+void ovl_nodes_free(struct ovl_fs *fs) {
+  /* Every node is a name of an inode, attached or not. */
+  for (size_t i = 0; fs->inodes && i <= fs->inodes_mask; i++) {
+    struct ovl_inode *ino = fs->inodes[i];
+    while (ino) {
+      struct ovl_inode *next = ino->hnext;
+      for (struct ovl_node *n = ino->nodes, *nn; n; n = nn) {
+        nn = n->inext;
+        free(n->name);
+        free(n);
+      }
+      free(ino);
+      ino = next;
+    }
+  }
+  for (size_t i = 0; fs->inos && i <= fs->inos_mask; i++) {
+    struct ovl_ino *id = fs->inos[i];
+    while (id) {
+      struct ovl_ino *next = id->hnext;
+      free(id->upper_path);
+      free(id);
+      id = next;
+    }
+  }
+  free(fs->children);
+  free(fs->inodes);
+  free(fs->inos);
+  if (fs->root) {
+    free(fs->root->inode);
+    free(fs->root);
+  }
+}

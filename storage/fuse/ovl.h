@@ -131,6 +131,8 @@ struct ovl_inode *id_inode(struct ovl_fs *fs, fuse_ino_t id);
 
 /* nodes.c: the node table and lookup across layers (fs->lock held). */
 void ovl_nodes_init(struct ovl_fs *fs);
+/* At exit: frees every node, inode and inode number. */
+void ovl_nodes_free(struct ovl_fs *fs);
 /* Relative path of a node in every layer ("." for the root). */
 int node_path(struct ovl_node *n, char buf[PATH_MAX]);
 int child_path(struct ovl_node *parent, const char *name, char buf[PATH_MAX]);
