@@ -262,3 +262,32 @@ CONF
   assert_contains "$out" "written"
   assert_contains "$out" "fuse.nook-overlayfs"
 }
+
+test_rename_exchange_and_noreplace() {
+  mkdir -p l/dir u w m
+  echo lower-a > l/a; echo lower-b > l/dir/b; echo in-dir > l/dir/c
+  fuse_mount "$PWD/l" u w m
+  trap 'fusermount3 -u "$TEST_TMP/m" 2>/dev/null || true' EXIT
+  renameat2() {
+    python3 - "$@" <<'PY'
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+flags = {"exchange": 2, "noreplace": 1}[sys.argv[3]]
+r = libc.syscall(316, -100, sys.argv[1].encode(), -100, sys.argv[2].encode(), flags)
+if r != 0:
+    e = ctypes.get_errno()
+    print(os.strerror(e)); sys.exit(1)
+PY
+  }
+  renameat2 m/a m/dir/b exchange
+  assert_eq "lower-b lower-a" "$(cat m/a) $(cat m/dir/b)" "RENAME_EXCHANGE of two lower files"
+  assert_eq "File exists" "$(renameat2 m/a m/dir/c noreplace || true)" "RENAME_NOREPLACE over an entry"
+  renameat2 m/a m/new noreplace
+  assert_eq "lower-b" "$(cat m/new)"
+  assert_fails test -e m/a
+  fusermount3 -u m
+  "$(fuse_bin)" -o "lowerdir=$TEST_TMP/u:$TEST_TMP/l" m
+  assert_eq "lower-a lower-b" "$(cat m/dir/b) $(cat m/new)" "after a remount"
+  assert_fails test -e m/a
+  fusermount3 -u m
+}
