@@ -14,8 +14,10 @@ static bool hidden_xattr(const char *name) {
 
 /* The absolute path of the node's topmost file; copied up first if write. */
 static int xattr_path(struct ovl_fs *fs, fuse_ino_t ino, bool write, char out[PATH_MAX]) {
+  /* ENOSYS tells the kernel to stop asking: with noxattrs, a write no
+   * longer costs a request for security.capability. */
   if (fs->opt.noxattrs)
-    return -ENOTSUP;
+    return -ENOSYS;
   if (write && !fs->has_upper)
     return -EROFS;
   char rel[PATH_MAX];
