@@ -155,6 +155,15 @@ static char *escape_commas(const char *s) {
   return out;
 }
 
+static int check_mountpoint(const char *path, nook_error *err) {
+  struct stat st;
+  if (stat(path, &st) < 0)
+    return nook_err(err, errno, "mount point `%s`", path);
+  if (!S_ISDIR(st.st_mode))
+    return nook_errx(err, ENOTDIR, "mount point `%s` is not a directory", path);
+  return 0;
+}
+
 static int serve(struct ovl_fs *fs, nook_error *err) {
   struct fuse_lowlevel_ops ops;
   ovl_fill_ops(&ops);
@@ -212,7 +221,9 @@ int main(int argc, char **argv) {
     raise_fd_limit();
     pthread_mutex_init(&fs.lock, NULL);
     ovl_nodes_init(&fs);
-    r = setup_layers(&fs, &err);
+    r = check_mountpoint(fs.opt.mountpoint, &err);
+    if (r == 0)
+      r = setup_layers(&fs, &err);
   }
   if (r == 0) {
     setup_root(&fs);

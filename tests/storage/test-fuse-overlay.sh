@@ -216,6 +216,8 @@ test_bad_input_is_one_clear_line() {
   assert_contains "$out" "unknown option \`bogus=1\`"
   out=$("$(fuse_bin)" -o lowerdir=l,upperdir=u m 2>&1) && fail "mounted without workdir"
   assert_contains "$out" "workdir"
+  out=$("$(fuse_bin)" -o lowerdir=l,upperdir=u,workdir=w nowhere 2>&1) && fail "mounted on nothing"
+  assert_eq "nook-fuse-overlayfs: mount point \`nowhere\`: No such file or directory" "$out"
   out=$("$(fuse_bin)" -o lowerdir=l,uidmapping=0:1 m 2>&1) && fail "took a bad mapping"
   assert_contains "$out" "uidmapping"
   if [ -d /dev/shm ] && [ "$(stat -c %d /dev/shm)" != "$(stat -c %d .)" ]; then
