@@ -122,6 +122,7 @@ static void setup_root(struct ovl_fs *fs) {
   root->attached = true;
   root->type = S_IFDIR;
   root->inode = xcalloc(1, sizeof(*root->inode));
+  root->inode->kept_fd = -1;
   root->inode->number = 1;
   root->inode->nlookup = 1;
   root->inode->nodes = root;

@@ -227,6 +227,7 @@ static struct ovl_inode *inode_get(struct ovl_fs *fs, uint64_t number) {
   struct ovl_inode *i = xcalloc(1, sizeof(*i));
   i->number = number;
   i->generation = fs->next_generation++;
+  i->kept_fd = -1;
   i->hnext = fs->inodes[b];
   fs->inodes[b] = i;
   fs->n_inodes++;
@@ -251,7 +252,21 @@ static void inode_drop_node(struct ovl_fs *fs, struct ovl_node *n) {
       break;
     }
   }
+  if (ino->kept_fd >= 0)
+    close(ino->kept_fd);
   free(ino);
+}
+
+void node_keep_fd(struct ovl_fs *fs, struct ovl_node *n) {
+  struct ovl_inode *ino = n->inode;
+  if (ino->kept_fd >= 0 || ino->nlookup == 0)
+    return;
+  for (struct ovl_node *o = ino->nodes; o; o = o->inext)
+    if (o != n && o->attached)
+      return; /* another name stays */
+  char path[PATH_MAX];
+  if (node_path(n, path) == 0)
+    ino->kept_fd = openat(fs->layers[n->layer].fd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 }
 
 static void node_free_if_unused(struct ovl_fs *fs, struct ovl_node *n) {
@@ -449,12 +464,20 @@ int node_child(struct ovl_fs *fs, struct ovl_node *parent, const char *name,
 }
 
 struct ovl_node *node_new_upper(struct ovl_fs *fs, struct ovl_node *parent, const char *name,
-                                const struct stat *st, unsigned int last_layer) {
+                                const struct stat *st, unsigned int last_layer, bool fresh) {
   struct ovl_node *old = node_find(fs, parent, name);
   if (old)
     node_detach(fs, old);
   fs->changes++;
-  struct ovl_node *n = node_alloc(fs, parent, name, ino_get(fs, st->st_dev, st->st_ino)->number);
+  struct ovl_ino *id = ino_get(fs, st->st_dev, st->st_ino);
+  if (fresh && id->number != fs->next_number - 1) {
+    /* The filesystem reuses the inode numbers of deleted files: a new file
+     * must not take the identity (and kernel inode) of an old one. */
+    id->number = fs->next_number++;
+    free(id->upper_path);
+    id->upper_path = NULL;
+  }
+  struct ovl_node *n = node_alloc(fs, parent, name, id->number);
   n->layer = 0;
   n->last_layer = last_layer;
   n->type = st->st_mode & S_IFMT;
@@ -462,6 +485,8 @@ struct ovl_node *node_new_upper(struct ovl_fs *fs, struct ovl_node *parent, cons
 }
 
 int node_stat(struct ovl_fs *fs, struct ovl_node *n, int fh, struct stat *st) {
+  if (fh < 0 && !n->attached && n->inode->kept_fd >= 0)
+    fh = n->inode->kept_fd;
   if (fh >= 0)
     return fstat(fh, st) < 0 ? -errno : 0;
   char path[PATH_MAX];
@@ -521,6 +546,8 @@ void ovl_nodes_free(struct ovl_fs *fs) {
         free(n->name);
         free(n);
       }
+      if (ino->kept_fd >= 0)
+        close(ino->kept_fd);
       free(ino);
       ino = next;
     }

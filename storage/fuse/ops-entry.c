@@ -2,6 +2,7 @@
  * names, rename. Each runs under fs->lock: they read and change the node
  * table and the layers' namespace together. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -85,22 +86,25 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static int do_setattr(struct ovl_fs *fs, struct ovl_node *n, struct stat *attr, int to_set,
                       int fd) {
-  if (fd < 0) {
-    int r = copy_up(fs, n, (to_set & FUSE_SET_ATTR_SIZE) ? attr->st_size : -1);
-    if (r < 0)
-      return r;
-  }
   char path[PATH_MAX];
   int upper = fs->layers[0].fd;
-  if (fd < 0) {
-    int r = node_path(n, path);
+  int nofollow = AT_SYMLINK_NOFOLLOW;
+  if (fd < 0 && !n->attached && n->inode->kept_fd >= 0 && n->layer == 0) {
+    /* Unlinked but still open: through the fd kept at the unlink. */
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", n->inode->kept_fd);
+    upper = AT_FDCWD;
+    nofollow = 0;
+  } else if (fd < 0) {
+    int r = copy_up(fs, n, (to_set & FUSE_SET_ATTR_SIZE) ? attr->st_size : -1);
+    if (r == 0)
+      r = node_path(n, path);
     if (r < 0)
       return r;
   }
   if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
     uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? ovl_disk_uid(fs, attr->st_uid) : (uid_t)-1;
     gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? ovl_disk_gid(fs, attr->st_gid) : (gid_t)-1;
-    if ((fd >= 0 ? fchown(fd, uid, gid) : fchownat(upper, path, uid, gid, AT_SYMLINK_NOFOLLOW)) < 0)
+    if ((fd >= 0 ? fchown(fd, uid, gid) : fchownat(upper, path, uid, gid, nofollow)) < 0)
       return -errno;
   }
   if (to_set & FUSE_SET_ATTR_MODE) {
@@ -128,7 +132,7 @@ static int do_setattr(struct ovl_fs *fs, struct ovl_node *n, struct stat *attr, 
       t[1].tv_nsec = UTIME_NOW;
     else if (to_set & FUSE_SET_ATTR_MTIME)
       t[1] = attr->st_mtim;
-    if ((fd >= 0 ? futimens(fd, t) : utimensat(upper, path, t, AT_SYMLINK_NOFOLLOW)) < 0)
+    if ((fd >= 0 ? futimens(fd, t) : utimensat(upper, path, t, nofollow)) < 0)
       return -errno;
   }
   return 0;
@@ -228,11 +232,11 @@ static int set_owner(struct ovl_fs *fs, fuse_req_t req, struct ovl_node *parent,
 }
 
 static int finish_create(struct ovl_fs *fs, struct ovl_node *parent, const char *name,
-                         const char *path, unsigned int last_layer, struct fuse_entry_param *e) {
+                         const char *path, bool fresh, struct fuse_entry_param *e) {
   struct stat st;
   if (fstatat(fs->layers[0].fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return -errno;
-  struct ovl_node *n = node_new_upper(fs, parent, name, &st, last_layer);
+  struct ovl_node *n = node_new_upper(fs, parent, name, &st, 0, fresh);
   ovl_fill_entry(fs, n, &st, e);
   return 0;
 }
@@ -270,7 +274,7 @@ static void do_create(fuse_req_t req, fuse_ino_t parent_id, const char *name, mo
   if (r == 0)
     r = set_owner(fs, req, parent, path, -1);
   if (r == 0)
-    r = finish_create(fs, parent, name, path, 0, &e);
+    r = finish_create(fs, parent, name, path, true, &e);
   pthread_mutex_unlock(&fs->lock);
   reply_entry_or_err(req, r, &e);
 }
@@ -304,7 +308,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
   if (r == 0 && linkat(fs->layers[0].fd, src, fs->layers[0].fd, path, 0) < 0)
     r = -errno;
   if (r == 0)
-    r = finish_create(fs, parent, newname, path, 0, &e);
+    r = finish_create(fs, parent, newname, path, false, &e);
   pthread_mutex_unlock(&fs->lock);
   reply_entry_or_err(req, r, &e);
 }
@@ -330,6 +334,8 @@ static int do_remove(struct ovl_fs *fs, struct ovl_node *parent, const char *nam
     r = node_path(n, path);
   if (r == 0)
     r = node_path(parent, ppath);
+  if (r == 0 && !dir)
+    node_keep_fd(fs, n);
   if (r == 0 && n->layer == 0) {
     if (dir)
       r = upper_clear_dir(fs, path);
@@ -458,6 +464,8 @@ static int do_rename(struct ovl_fs *fs, struct ovl_node *oldp, const char *oldna
   }
   if (need_opaque && (r = upper_set_opaque(fs, oldpath)) < 0)
     goto out;
+  if (dst && dst->type != S_IFDIR)
+    node_keep_fd(fs, dst);
   if (renameat2(upper, oldpath, upper, newpath, flags & RENAME_NOREPLACE) < 0) {
     r = -errno;
     goto out;

@@ -83,6 +83,7 @@ struct ovl_inode {
   uint64_t generation;
   struct ovl_node *nodes; /* the names, chained by inext */
   struct ovl_inode *hnext;
+  int kept_fd; /* O_PATH on the file once its last name is gone, or -1 */
 };
 
 /* A name in the merged tree. */
@@ -147,15 +148,19 @@ int node_child(struct ovl_fs *fs, struct ovl_node *parent, const char *name,
 int node_child_hint(struct ovl_fs *fs, struct ovl_node *parent, const char *name, int hint_layer,
                     struct ovl_node **out, struct stat *st);
 struct ovl_node *node_find(struct ovl_fs *fs, struct ovl_node *parent, const char *name);
-/* A node for a name just created in the upper layer (replacing any entry). */
+/* A node for a name just created in the upper layer (replacing any entry):
+ * a new file when fresh, else a new name of the file st is (a link). */
 struct ovl_node *node_new_upper(struct ovl_fs *fs, struct ovl_node *parent, const char *name,
-                                const struct stat *st, unsigned int last_layer);
+                                const struct stat *st, unsigned int last_layer, bool fresh);
 void node_pin(struct ovl_node *n);
 void node_unpin(struct ovl_fs *fs, struct ovl_node *n);
 void inode_forget(struct ovl_fs *fs, struct ovl_inode *ino, uint64_t nlookup);
 /* Takes a node out of the namespace (unlinked or replaced); open files keep
  * working through their fds. */
 void node_detach(struct ovl_fs *fs, struct ovl_node *n);
+/* Before the last name of a file the kernel still knows goes away: keeps an
+ * fd on it, for its attributes while it stays open. */
+void node_keep_fd(struct ovl_fs *fs, struct ovl_node *n);
 void node_move(struct ovl_fs *fs, struct ovl_node *n, struct ovl_node *newparent,
                const char *newname);
 /* Calls fn for every attached node below dir (any depth), for renames. */

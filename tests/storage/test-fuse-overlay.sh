@@ -293,3 +293,20 @@ PY
   assert_fails test -e m/a
   fusermount3 -u m
 }
+
+test_unlinked_open_file_and_new_files_stay_apart() {
+  mkdir -p l u w m
+  fuse_mount "$PWD/l" u w m
+  trap 'exec 3<&-; fusermount3 -u "$TEST_TMP/m" 2>/dev/null || true' EXIT
+  for i in $(seq 20); do
+    echo "old $i" > m/f$i
+    exec 3< m/f$i
+    local old_ino; old_ino=$(stat -c %i m/f$i)
+    rm m/f$i
+    echo "new $i" > m/g$i   # the upper filesystem may reuse the inode number
+    assert_eq "new $i" "$(cat m/g$i)" "a new file after a deleted one"
+    assert_eq "old $i" "$(cat <&3)" "the deleted file, still open"
+    [ "$(stat -c %i m/g$i)" != "$old_ino" ] || fail "g$i got the inode number of the deleted f$i"
+    exec 3<&-
+  done
+}
