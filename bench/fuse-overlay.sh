@@ -6,7 +6,8 @@
 #                                         defaults to ./build)
 # Env: BENCH_DIR (scratch: default /dev/shm, a tmpfs, so that the disk and
 #      other users of it do not drown the filesystems' own cost), BIG_MB (512), TREE_FILES (20000),
-#      FIO_SECONDS (10), REPEAT (3), CONTENDERS ("nook fuse-overlayfs native").
+#      FIO_SECONDS (10), REPEAT (3), CONTENDERS ("nook fuse-overlayfs native";
+#      also "nook-st": nook with threaded=0, one thread as fuse-overlayfs runs).
 #
 # Workloads: create 2000 small files; stat a 20k-file tree (cold: first walk
 # after mounting; warm: second walk); sequential read of a 512 MiB lower
@@ -58,6 +59,7 @@ measure() {
     opts="lowerdir=$lower,upperdir=$d/upper,workdir=$d/work"
     case $who in
       nook) "$nook_fuse" -o "$opts" "$d/mnt" ;;
+      nook-st) "$nook_fuse" -o "$opts,threaded=0" "$d/mnt" ;;
       fuse-overlayfs) fuse-overlayfs -o "$opts" "$d/mnt" ;;
       native) mount -t overlay overlay -o "$opts,userxattr" "$d/mnt" ;;
     esac

@@ -197,7 +197,8 @@ static int serve(struct ovl_fs *fs, nook_error *err) {
   } else {
     struct fuse_loop_config *cfg = fuse_loop_cfg_create();
     fuse_loop_cfg_set_max_threads(cfg, fs->opt.max_threads ? fs->opt.max_threads : 16);
-    fuse_loop_cfg_set_idle_threads(cfg, 8);
+    fuse_loop_cfg_set_idle_threads(
+        cfg, fs->opt.max_idle_threads > 0 ? (unsigned int)fs->opt.max_idle_threads : 8);
     r = fuse_session_loop_mt(se, cfg);
     fuse_loop_cfg_destroy(cfg);
   }

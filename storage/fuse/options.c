@@ -39,7 +39,7 @@ static const char *const ignored_flags[] = {
 static const char *const ignored_values[] = {
     "context", "fscontext", "defcontext", "rootcontext", "redirect_dir", "index", "metacopy",
     "xino", "uuid", "nfs_export", "plugins", "xattr_permissions", "fast_ino", "fsname",
-    "subtype", "max_idle_threads", "max_read", "blksize", "umask", "uid", "gid", "volatile",
+    "subtype", "max_read", "blksize", "umask", "uid", "gid", "volatile",
     NULL};
 
 static bool in_list(const char *const *list, const char *s) {
@@ -153,6 +153,11 @@ static int parse_one(struct ovl_options *o, char *opt, nook_error *err) {
     if (!parse_u64(value, &v) || v == 0 || v > 1024)
       return nook_errx(err, EINVAL, "option max_threads=%s: want 1 to 1024", value);
     o->max_threads = (unsigned int)v;
+  } else if (strcmp(name, "max_idle_threads") == 0) {
+    unsigned long long v;
+    if (!parse_u64(value, &v) || v == 0 || v > 1024)
+      return nook_errx(err, EINVAL, "option max_idle_threads=%s: want 1 to 1024", value);
+    o->max_idle_threads = (int)v;
   } else if (strcmp(name, "debug") == 0) {
     r = parse_bool(name, value, &o->debug, err);
   } else if (!in_list(ignored_values, name)) {
@@ -187,7 +192,7 @@ static int parse_option_list(struct ovl_options *o, const char *list, nook_error
 int ovl_parse_args(int argc, char **argv, struct ovl_options *o, nook_error *err) {
   *o = (struct ovl_options){
       .squash_to_uid = -1, .squash_to_gid = -1, .fsync = true, .writeback = true,
-      .timeout = 1000000.0};
+      .timeout = 1000000.0, .max_idle_threads = -1};
   char *positional[2];
   int npos = 0;
   for (int i = 1; i < argc; i++) {

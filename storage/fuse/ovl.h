@@ -45,7 +45,8 @@ struct ovl_options {
   bool allow_root;
   bool read_only;
   double timeout;          /* entry and attribute cache timeout, seconds */
-  unsigned int max_threads; /* 0: libfuse's default */
+  unsigned int max_threads; /* 0: our default */
+  int max_idle_threads;     /* -1: our default */
 };
 
 /* Options: the fuse-overlayfs command line (also the mount.fuse3 form). Fills
