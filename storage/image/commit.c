@@ -278,8 +278,6 @@ int image_commit(struct image_ctx *ctx, const char *manifest, size_t manifest_le
       store_image_free(&img);
       return nook_errx(err, EINVAL, "config %s: diff id %zu is not a string", config_digest, i);
     }
-    if (!ctx->quiet && !ctx->progress)
-      fprintf(stderr, "Unpacking layer %s\n", ld);
     r = layer_unpack(ctx, ld, YAJL_GET_STRING(diff), err);
     if (r < 0) {
       store_image_free(&img);

@@ -296,6 +296,8 @@ int layer_unpack(struct image_ctx *ctx, const char *blob_digest, const char *dif
   _cleanup_free_ char *name = xasprintf("layer-%s", diff_id + 7);
   _cleanup_free_ char *dest = xasprintf("%s/%s", ctx->work, name);
   struct unpack_job job = {.blob = blob, .dest = dest, .digest = blob_digest, .diff_id = diff_id};
+  if (!ctx->quiet)
+    fprintf(stderr, "Unpacking layer %s\n", blob_digest);
   unsigned long long t0 = now_ns();
   int r = store_run_in_userns(unpack_in_ns, &job, 0, err);
   if (r < 0) {
