@@ -24,13 +24,14 @@ static int extract_archive(const char *path, const char *dir, nook_error *err) {
                                           ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
   int ret = 0;
   _cleanup_close_ int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (chdir(dir) < 0) {
-    ret = nook_err(err, errno, "enter `%s`", dir);
-    goto out;
-  }
   if (archive_read_open_filename(in, path, 1 << 20) != ARCHIVE_OK) {
     ret = nook_errx(err, EINVAL, "`%s`: not an image archive (%s)", path,
                     archive_error_string(in));
+    goto out;
+  }
+  /* archive_write_disk writes relative to the working directory */
+  if (chdir(dir) < 0) {
+    ret = nook_err(err, errno, "enter `%s`", dir);
     goto out;
   }
   struct archive_entry *e;
@@ -53,7 +54,7 @@ static int extract_archive(const char *path, const char *dir, nook_error *err) {
       size_t size;
       la_int64_t off;
       while ((r = archive_read_data_block(in, &buf, &size, &off)) == ARCHIVE_OK) {
-        if (archive_write_data_block(out, buf, size, off) < ARCHIVE_WARN) {
+        if (archive_write_data_block(out, buf, size, off) != ARCHIVE_OK) {
           r = ARCHIVE_FATAL;
           break;
         }

@@ -204,6 +204,7 @@ static int unpack_in_ns(void *arg, nook_error *err) {
   archive_write_disk_set_options(out, flags);
 
   unsigned long devices = 0;
+  unsigned warned = 0;
   bool wh_files = false;
   for (;;) {
     int r = archive_read_next_header(in, &entry);
@@ -251,12 +252,16 @@ static int unpack_in_ns(void *arg, nook_error *err) {
         if (r < ARCHIVE_WARN)
           return nook_errx(err, EINVAL, "layer %s: corrupt archive at `%s`: %s; nothing was "
                                         "stored", layer, path, archive_error_string(in));
-        if (archive_write_data_block(out, buf, size, offset) < ARCHIVE_WARN)
+        /* libarchive reports a failed write(2) as a mere warning */
+        if (archive_write_data_block(out, buf, size, offset) != ARCHIVE_OK)
           return write_fail(err, out, layer, path);
       }
     }
-    if (archive_write_finish_entry(out) < ARCHIVE_WARN)
+    r = archive_write_finish_entry(out);
+    if (r < ARCHIVE_WARN)
       return write_fail(err, out, layer, path);
+    if (r == ARCHIVE_WARN && !warned++)
+      nook_warn("layer %s: `%s`: %s", layer, path, archive_error_string(out));
   }
   if (archive_write_close(out) < ARCHIVE_WARN)
     return write_fail(err, out, layer, "directory times");
