@@ -276,8 +276,10 @@ int store_image_config(const char *root, const struct store_image *img, struct i
   return r < 0 ? nook_err_prefix(err, r, "image %s", img->id) : 0;
 }
 
-int store_run_in_userns(int (*fn)(void *arg, nook_error *err), void *arg, int extra_flags,
-                        nook_error *err) {
+int store_userns_start(int (*fn)(void *arg, nook_error *err), void *arg, int extra_flags,
+                       struct store_userns_child *child, nook_error *err) {
+  child->pid = -1;
+  child->msg_fd = -1;
   int ready[2], go[2], msg[2];
   if (pipe2(ready, O_CLOEXEC) < 0)
     return nook_err(err, errno, "pipe");
@@ -324,10 +326,13 @@ int store_run_in_userns(int (*fn)(void *arg, nook_error *err), void *arg, int ex
   close(ready[1]);
   close(go[0]);
   close(msg[1]);
+  child->pid = pid;
+  child->msg_fd = msg[0];
   char c = 0;
   int r = 0;
+  err->msg[0] = '\0';
   if (read(ready[0], &c, 1) != 1 || c != 'u') {
-    r = -1;
+    r = -1; /* the child says why, through wait */
   } else {
     bool single = false;
     r = idmap_setup_rootless(pid, &single, err);
@@ -344,16 +349,32 @@ int store_run_in_userns(int (*fn)(void *arg, nook_error *err), void *arg, int ex
   }
   close(ready[0]);
   close(go[1]);
+  if (r < 0 && err->msg[0]) {
+    /* The maps failed: the child ends when it sees go closed. */
+    close(child->msg_fd);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+    child->pid = -1;
+    child->msg_fd = -1;
+    return r;
+  }
+  return 0;
+}
+
+int store_userns_wait(struct store_userns_child *child, nook_error *err) {
+  if (child->pid < 0)
+    return 0;
   _cleanup_free_ char *text = NULL;
-  if (read_all(msg[0], &text, NULL) < 0)
+  if (read_all(child->msg_fd, &text, NULL) < 0)
     text = NULL;
-  close(msg[0]);
+  close(child->msg_fd);
+  child->msg_fd = -1;
   int status;
+  pid_t pid = child->pid;
+  child->pid = -1;
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR)
       return nook_err(err, errno, "wait for the user namespace child");
-  if (r < 0 && err->msg[0])
-    return r;
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
     return 0;
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : EINTR;
@@ -363,6 +384,15 @@ int store_run_in_userns(int (*fn)(void *arg, nook_error *err), void *arg, int ex
     return nook_errx(err, EINTR, "the user namespace child was killed by signal %d",
                      WTERMSIG(status));
   return nook_errx(err, code, "the user namespace child failed with status %d", code);
+}
+
+int store_run_in_userns(int (*fn)(void *arg, nook_error *err), void *arg, int extra_flags,
+                        nook_error *err) {
+  struct store_userns_child child;
+  int r = store_userns_start(fn, arg, extra_flags, &child, err);
+  if (r < 0)
+    return r;
+  return store_userns_wait(&child, err);
 }
 
 struct rm_args {

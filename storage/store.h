@@ -81,6 +81,15 @@ int store_rm_rf_in_userns(const char *dir, const char *name, nook_error *err);
 int store_run_in_userns(int (*fn)(void *arg, nook_error *err), void *arg, int extra_flags,
                         nook_error *err);
 
+/* The same in two steps, so that several children can run at once. */
+struct store_userns_child {
+  pid_t pid;
+  int msg_fd;
+};
+int store_userns_start(int (*fn)(void *arg, nook_error *err), void *arg, int extra_flags,
+                       struct store_userns_child *child, nook_error *err);
+int store_userns_wait(struct store_userns_child *child, nook_error *err);
+
 /* Normalizes a user-given reference to the stored form: a tag defaults to
  * latest. Returns malloc'd. */
 char *store_normalize_name(const char *ref);

@@ -270,6 +270,8 @@ int image_commit(struct image_ctx *ctx, const char *manifest, size_t manifest_le
   _cleanup_strv_ char **blobs = NULL;
   strv_push(&blobs, manifest_digest);
   strv_push(&blobs, config_digest);
+  _cleanup_strv_ char **layer_blobs = xcalloc(1, sizeof(char *));
+  _cleanup_strv_ char **diffs = xcalloc(1, sizeof(char *));
   for (size_t i = 0; i < layers->u.array.len; i++) {
     yajl_val l = layers->u.array.values[i];
     yajl_val diff = diff_ids->u.array.values[i];
@@ -278,16 +280,18 @@ int image_commit(struct image_ctx *ctx, const char *manifest, size_t manifest_le
       store_image_free(&img);
       return nook_errx(err, EINVAL, "config %s: diff id %zu is not a string", config_digest, i);
     }
-    r = layer_unpack(ctx, ld, YAJL_GET_STRING(diff), err);
-    if (r < 0) {
-      store_image_free(&img);
-      return r;
-    }
+    strv_push(&layer_blobs, ld);
+    strv_push(&diffs, YAJL_GET_STRING(diff));
     strv_push(&img.layers, YAJL_GET_STRING(diff) + 7);
     strv_push(&blobs, ld);
     yajl_val size = jget(l, "size", yajl_t_number);
     if (size && YAJL_IS_INTEGER(size))
       img.size += (uint64_t)YAJL_GET_INTEGER(size);
+  }
+  r = layers_unpack(ctx, layer_blobs, diffs, err);
+  if (r < 0) {
+    store_image_free(&img);
+    return r;
   }
   r = blob_store_data(ctx, manifest, manifest_len, manifest_digest, err);
   _cleanup_close_ int lock = -1;

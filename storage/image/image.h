@@ -53,10 +53,11 @@ int blob_store_data(struct image_ctx *ctx, const void *data, size_t len, const c
 enum media_kind { MEDIA_UNKNOWN, MEDIA_MANIFEST, MEDIA_INDEX, MEDIA_CONFIG, MEDIA_LAYER };
 enum media_kind media_kind_of(const char *media_type);
 
-/* Unpacks the layer blob into the store as layers/DIFFID, checking that its
- * uncompressed content is diff_id. A no-op when that layer is there. */
-int layer_unpack(struct image_ctx *ctx, const char *blob_digest, const char *diff_id,
-                 nook_error *err);
+/* Unpacks each layer blob into the store as layers/DIFFID (several at once),
+ * checking that its uncompressed content is the diff id. Layers there
+ * already are skipped. */
+int layers_unpack(struct image_ctx *ctx, char **blob_digests, char **diff_ids,
+                  nook_error *err);
 
 /* Checks the manifest (its blobs all in the store), unpacks its layers and
  * writes the image record, giving it names (moved from other images). */

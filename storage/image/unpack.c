@@ -290,38 +290,123 @@ static int unpack_in_ns(void *arg, nook_error *err) {
   return 0;
 }
 
-int layer_unpack(struct image_ctx *ctx, const char *blob_digest, const char *diff_id,
-                 nook_error *err) {
-  if (!digest_valid(diff_id))
-    return nook_errx(err, EINVAL, "unsupported diff id `%s` in the image config", diff_id);
-  _cleanup_free_ char *final = xasprintf("%s/layers/%s", ctx->root, diff_id + 7);
-  if (access(final, F_OK) == 0)
-    return 0;
-  _cleanup_free_ char *blob = blob_path(ctx, blob_digest);
-  _cleanup_free_ char *name = xasprintf("layer-%s", diff_id + 7);
-  _cleanup_free_ char *dest = xasprintf("%s/%s", ctx->work, name);
-  struct unpack_job job = {.blob = blob, .dest = dest, .digest = blob_digest, .diff_id = diff_id};
+struct layer_job {
+  char *blob;
+  char *name;  /* scratch dir name under ctx->work */
+  char *dest;
+  char *final; /* layers/DIFFID */
+  const char *digest;
+  const char *diff_id;
+  struct unpack_job uj;
+  struct store_userns_child child;
+  unsigned long long t0;
+  bool running;
+};
+
+static int job_start(struct image_ctx *ctx, struct layer_job *j, nook_error *err) {
   if (!ctx->quiet)
-    fprintf(stderr, "Unpacking layer %s\n", blob_digest);
-  unsigned long long t0 = now_ns();
-  int r = store_run_in_userns(unpack_in_ns, &job, 0, err);
+    fprintf(stderr, "Unpacking layer %s\n", j->digest);
+  j->uj = (struct unpack_job){.blob = j->blob, .dest = j->dest, .digest = j->digest,
+                              .diff_id = j->diff_id};
+  j->t0 = now_ns();
+  int r = store_userns_start(unpack_in_ns, &j->uj, 0, &j->child, err);
+  j->running = r == 0;
+  return r;
+}
+
+/* Waits for the child; on success renames its layer into place. */
+static int job_finish(struct image_ctx *ctx, struct layer_job *j, nook_error *err) {
+  j->running = false;
+  int r = store_userns_wait(&j->child, err);
+  nook_error ignore;
   if (r < 0) {
-    nook_error ignore;
-    store_rm_rf_in_userns(ctx->work, name, &ignore);
+    store_rm_rf_in_userns(ctx->work, j->name, &ignore);
     return r;
   }
-  nook_debug("unpacked layer %s in %.1f ms", blob_digest, (double)(now_ns() - t0) / 1e6);
+  nook_debug("unpacked layer %s in %.1f ms", j->digest, (double)(now_ns() - j->t0) / 1e6);
   _cleanup_close_ int lock = -1;
   r = image_commit_lock(ctx, &lock, err);
   if (r < 0)
     return r;
-  if (rename(dest, final) < 0) {
+  if (rename(j->dest, j->final) < 0) {
     int e = errno;
-    nook_error ignore;
-    store_rm_rf_in_userns(ctx->work, name, &ignore);
+    store_rm_rf_in_userns(ctx->work, j->name, &ignore);
     if (e == EEXIST || e == ENOTEMPTY)
       return 0; /* a parallel writer put the same layer in first */
-    return nook_err(err, e, "rename the unpacked layer into `%s`", final);
+    return nook_err(err, e, "rename the unpacked layer into `%s`", j->final);
   }
   return 0;
+}
+
+static unsigned parallel_unpacks(void) {
+  const char *env = getenv("NOOK_UNPACK_JOBS");
+  unsigned long long n;
+  if (env && parse_u64(env, &n) && n > 0 && n < 64)
+    return (unsigned)n;
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  return cpus < 1 ? 1 : cpus > 4 ? 4 : (unsigned)cpus;
+}
+
+int layers_unpack(struct image_ctx *ctx, char **blob_digests, char **diff_ids,
+                  nook_error *err) {
+  size_t n = strv_len(diff_ids);
+  struct layer_job *jobs = xcalloc(n + 1, sizeof(*jobs));
+  size_t njobs = 0;
+  int r = 0;
+  for (size_t i = 0; i < n && r == 0; i++) {
+    if (!digest_valid(diff_ids[i])) {
+      r = nook_errx(err, EINVAL, "unsupported diff id `%s` in the image config", diff_ids[i]);
+      break;
+    }
+    bool dup = false;
+    for (size_t k = 0; k < njobs; k++)
+      dup = dup || !strcmp(jobs[k].diff_id, diff_ids[i]);
+    _cleanup_free_ char *final = xasprintf("%s/layers/%s", ctx->root, diff_ids[i] + 7);
+    if (dup || access(final, F_OK) == 0)
+      continue;
+    struct layer_job *j = &jobs[njobs++];
+    j->final = steal_pointer(&final);
+    j->blob = blob_path(ctx, blob_digests[i]);
+    j->name = xasprintf("layer-%s", diff_ids[i] + 7);
+    j->dest = xasprintf("%s/%s", ctx->work, j->name);
+    j->digest = blob_digests[i];
+    j->diff_id = diff_ids[i];
+  }
+  unsigned width = parallel_unpacks();
+  size_t next = 0, running = 0;
+  while (r == 0 && next < njobs) {
+    while (r == 0 && next < njobs && running < width) {
+      r = job_start(ctx, &jobs[next++], err);
+      running += r == 0;
+    }
+    /* Finish the oldest running job: layers complete in order. */
+    for (size_t k = 0; r == 0 && k < next; k++) {
+      if (jobs[k].running) {
+        r = job_finish(ctx, &jobs[k], err);
+        running--;
+        break;
+      }
+    }
+  }
+  for (size_t k = 0; k < njobs; k++) {
+    if (jobs[k].running) {
+      nook_error later;
+      if (r == 0)
+        r = job_finish(ctx, &jobs[k], err);
+      else
+        job_finish(ctx, &jobs[k], &later); /* the first error is the one said */
+    }
+  }
+  if (r < 0) {
+    /* Layers that made it into place are complete and verified; they stay
+     * for the next try (prune collects them if none comes). */
+  }
+  for (size_t k = 0; k < njobs; k++) {
+    free(jobs[k].blob);
+    free(jobs[k].name);
+    free(jobs[k].dest);
+    free(jobs[k].final);
+  }
+  free(jobs);
+  return r;
 }
