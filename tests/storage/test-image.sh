@@ -201,6 +201,54 @@ test_pull_from_registry() {
   assert_eq 1 "$(wc -l <<<"$assert_output")" "one line"
 }
 
+# A registry with token authentication (docker-registry's "token" auth, a
+# token server signing real JWTs): the pull gets a bearer token for
+# repository:test:pull and uses it.
+test_pull_with_token_auth() {
+  make_image
+  use_store
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 2 \
+    -subj /CN=nook-test 2>/dev/null
+  local tport port
+  tport=$(free_port)
+  python3 "$here/token-server.py" "$tport" key.pem cert.pem tokens.log 2>token.err &
+  echo $! >token.pid
+  port=$(free_port)
+  cat >registry.yml <<EOF2
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $TEST_TMP/registry
+http:
+  addr: 127.0.0.1:$port
+auth:
+  token:
+    realm: http://127.0.0.1:$tport/token
+    service: nook-test
+    issuer: nook-test-issuer
+    rootcertbundle: $TEST_TMP/cert.pem
+EOF2
+  docker-registry serve registry.yml >registry.log 2>&1 &
+  echo $! >registry.pid
+  trap 'stop_registry; kill $(cat token.pid) 2>/dev/null || true' EXIT
+  REGISTRY=127.0.0.1:$port
+  wait_for "curl -s http://$REGISTRY/v2/ | grep -q UNAUTHORIZED" 20
+  skopeo copy -q --dest-tls-verify=false oci:oci:t "docker://$REGISTRY/test:1"
+  : >tokens.log
+  "$NOOK" image pull -q --tls-verify=false "$REGISTRY/test:1" >/dev/null 2>err || { cat err; fail "pull"; }
+  check_layers "$REGISTRY/test:1"
+  assert_contains "$(cat tokens.log)" '"scope": ["repository:test:pull"], "service": ["nook-test"]' "token request"
+  # Without the token server, one line says what failed.
+  kill "$(cat token.pid)"
+  wait "$(cat token.pid)" 2>/dev/null || true
+  "$NOOK" image rm test:1 >/dev/null
+  assert_fails "$NOOK" image pull -q --tls-verify=false "$REGISTRY/test:1"
+  assert_one_error
+  assert_contains "$assert_output" "token"
+}
+
 # A multi-arch index pushed with skopeo copy --all: the pull picks
 # linux/amd64 (NOOK_IMAGE_ARCH picks another).
 test_pull_manifest_list() {
