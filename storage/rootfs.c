@@ -218,6 +218,8 @@ static int mount_fuse(const struct rootfs_info *info, const char *target, nook_e
   _cleanup_free_ char *lower = lower_option(info->lowerdirs, NULL);
   _cleanup_free_ char *opts =
       xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, info->upper, info->work);
+  nook_debug("rootfs at `%s`: FUSE overlay (%s) of %zu layers", target, helper,
+             strv_len(info->lowerdirs));
   fflush(NULL);
   pid_t pid = fork();
   if (pid < 0)
@@ -243,6 +245,7 @@ int rootfs_mount_in_userns(const struct rootfs_info *info, const char *target, n
   _cleanup_free_ char *lower = lower_option(info->lowerdirs, NULL);
   _cleanup_free_ char *opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s,userxattr", lower,
                                         info->upper, info->work);
+  nook_debug("rootfs at `%s`: native overlay of %zu layers", target, strv_len(info->lowerdirs));
   if (strlen(opts) < 4000) {
     if (mount("overlay", target, "overlay", 0, opts) < 0)
       return nook_err(err, errno, "mount the container's rootfs (overlay) at `%s`", target);

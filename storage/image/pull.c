@@ -186,7 +186,7 @@ static int http_get(const struct registry *reg, const char *url, const char *acc
     if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR)
       hint = " (for a registry without a valid certificate or without TLS, pass "
              "--tls-verify=false)";
-    return nook_errx(err, EHOSTUNREACH, "cannot reach registry %s: %s%s", reg->host,
+    return nook_errx(err, EHOSTUNREACH, "cannot reach %s: %s%s", url,
                      *ebuf ? ebuf : curl_easy_strerror(rc), hint);
   }
   return 0;
