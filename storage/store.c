@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -315,6 +316,9 @@ int store_userns_start(int (*fn)(void *arg, nook_error *err), void *arg, int ext
       _exit(3); /* the parent could not write our maps and said so itself */
     if (r == 0 && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
       r = nook_err(&cerr, errno, "become root in the user namespace");
+    /* Work for a parent that was killed is work nobody will trust. */
+    if (r == 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1))
+      _exit(4);
     if (r == 0)
       r = fn(arg, &cerr);
     if (r < 0) {

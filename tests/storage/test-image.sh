@@ -344,6 +344,29 @@ EOF2
   assert_eq "" "$(ls -A "$NOOK_STORAGE/tmp")" "scratch left after the second pull"
 }
 
+# An import killed while it unpacks leaves no layer a later import trusts.
+test_import_interrupted() {
+  use_store
+  python3 - <<'EOF2'
+import io, tarfile
+with tarfile.open("many.tar", "w") as t:
+    for i in range(6000):
+        ti = tarfile.TarInfo("d%02d/f%05d" % (i // 500, i)); data = b"x" * (i % 300)
+        ti.size = len(data); t.addfile(ti, io.BytesIO(data))
+EOF2
+  python3 "$here/mklayout.py" --gzip img many.tar >/dev/null
+  "$NOOK" image import img many:1 >/dev/null 2>&1 &
+  local pid=$!
+  wait_for "ls -d $NOOK_STORAGE/tmp/*/layer-*/diff/d00 >/dev/null 2>&1" 30
+  kill -9 $pid
+  wait $pid 2>/dev/null || true
+  assert_eq "" "$(ls "$NOOK_STORAGE/layers")" "layers after the kill"
+  assert_eq "[]" "$("$NOOK" image list --format json | jq -c .)" "images after the kill"
+  "$NOOK" image import img many:1 >/dev/null 2>&1
+  assert_eq 6000 "$(find "$NOOK_STORAGE/layers" -type f | wc -l)" "files of the layer"
+  assert_eq "" "$(ls -A "$NOOK_STORAGE/tmp")" "scratch left"
+}
+
 # Bad input: one line each, nothing stored.
 bad_import() { # LAYOUT-ARGS... ; then checks the message
   python3 "$here/mklayout.py" bad "$@" >/dev/null
