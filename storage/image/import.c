@@ -117,8 +117,8 @@ static char *layout_blob_text(const char *dir, const char *digest, size_t *len, 
 
 static bool usable_name(const char *n) { return n && *n && (strchr(n, ':') || strchr(n, '/')); }
 
-static int import_layout(struct image_ctx *ctx, const char *dir, bool scratch, const char *name,
-                         nook_error *err) {
+static int import_layout(struct image_ctx *ctx, const char *dir, const char *ref, bool scratch,
+                         const char *name, nook_error *err) {
   _cleanup_free_ char *index_text = read_small(dir, "index.json", err);
   if (!index_text)
     return nook_err_prefix(err, -EINVAL, "OCI layout `%s`", dir);
@@ -131,7 +131,18 @@ static int import_layout(struct image_ctx *ctx, const char *dir, bool scratch, c
     return nook_errx(err, EINVAL, "OCI layout `%s`: index.json lists no image", dir);
   yajl_val entry = list->u.array.values[0];
   _cleanup_free_ char *digest = NULL, *media_type = NULL;
-  if (list->u.array.len > 1) {
+  if (ref) {
+    entry = NULL;
+    for (size_t i = 0; i < list->u.array.len && !entry; i++) {
+      const char *n = jstr(jget(list->u.array.values[i], "annotations", yajl_t_object),
+                           "org.opencontainers.image.ref.name");
+      if (n && !strcmp(n, ref))
+        entry = list->u.array.values[i];
+    }
+    if (!entry)
+      return nook_errx(err, ENOENT, "OCI layout `%s` has no image named `%s` "
+                                    "(org.opencontainers.image.ref.name)", dir, ref);
+  } else if (list->u.array.len > 1) {
     r = index_pick_manifest(index, "index.json", &digest, &media_type, err);
     if (r < 0)
       return r;
@@ -330,13 +341,25 @@ static int import_docker(struct image_ctx *ctx, const char *dir, const char *nam
 
 int image_import(struct image_ctx *ctx, const char *path, const char *name, nook_error *err) {
   struct stat st;
-  if (stat(path, &st) < 0)
-    return nook_err(err, errno, "import `%s`", path);
+  _cleanup_free_ char *layout = NULL;
+  const char *ref = NULL;
+  if (stat(path, &st) < 0) {
+    /* DIR:REF picks one image of a layout, as skopeo's oci:DIR:REF does */
+    const char *colon = strrchr(path, ':');
+    int e = errno;
+    if (colon && colon[1]) {
+      layout = xstrndup(path, (size_t)(colon - path));
+      ref = colon + 1;
+    }
+    if (!layout || stat(layout, &st) < 0 || !S_ISDIR(st.st_mode))
+      return nook_err(err, e, "import `%s`", path);
+    path = layout;
+  }
   if (S_ISDIR(st.st_mode)) {
     _cleanup_free_ char *idx = xasprintf("%s/index.json", path);
     if (access(idx, F_OK) < 0)
       return nook_errx(err, EINVAL, "`%s` is not an OCI image layout (no index.json)", path);
-    return import_layout(ctx, path, false, name, err);
+    return import_layout(ctx, path, ref, false, name, err);
   }
   _cleanup_free_ char *dir = xasprintf("%s/archive", ctx->work);
   if (mkdir(dir, 0700) < 0)
@@ -347,7 +370,7 @@ int image_import(struct image_ctx *ctx, const char *path, const char *name, nook
   _cleanup_free_ char *idx = xasprintf("%s/index.json", dir);
   _cleanup_free_ char *dm = xasprintf("%s/manifest.json", dir);
   if (access(idx, F_OK) == 0)
-    return import_layout(ctx, dir, true, name, err);
+    return import_layout(ctx, dir, NULL, true, name, err);
   if (access(dm, F_OK) == 0)
     return import_docker(ctx, dir, name, err);
   return nook_errx(err, EINVAL, "`%s` is not an oci-archive or docker-archive (it has no "

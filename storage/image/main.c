@@ -15,7 +15,8 @@
 static const char usage[] =
     "Usage: nook image [--storage-root DIR] COMMAND [ARGS]\n\n"
     "Commands:\n"
-    "  import PATH [NAME[:TAG]]   import an OCI layout dir, oci-archive or docker-archive\n"
+    "  import PATH [NAME[:TAG]]   import an OCI layout dir (DIR or DIR:REF), oci-archive or\n"
+    "                             docker-archive\n"
     "  pull [--tls-verify=false] REF  pull an image from a registry\n"
     "  list [--format json]       list the images\n"
     "  inspect NAME               print an image's record and config as JSON\n"

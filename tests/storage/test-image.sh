@@ -90,6 +90,14 @@ test_import_oci_layout() {
   # importing again changes nothing
   assert_eq "$out" "$("$NOOK" image import oci test:1 2>/dev/null)" "second import"
   assert_eq 3 "$(ls "$NOOK_STORAGE/layers" | wc -l)" "layer dirs"
+  # DIR:REF picks an image of a layout with several
+  umoci new --image oci:empty
+  local empty
+  empty=$("$NOOK" image import oci:empty empty:1 2>/dev/null)
+  [ "$empty" != "$out" ] || fail "oci:empty imported the image tagged t"
+  assert_eq "$out" "$("$NOOK" image import oci:t 2>/dev/null)" "oci:t"
+  assert_fails "$NOOK" image import oci:nosuch
+  assert_contains "$assert_output" "no image named \`nosuch\`"
 }
 
 test_import_oci_archive_and_docker_archive() {
