@@ -47,12 +47,15 @@ assert_fails() {
 }
 
 # wait_for 'SHELL CONDITION' [SECONDS]: polls until the condition holds;
-# fails after SECONDS (default 10).
+# fails after SECONDS (default 10, fractions allowed).
 wait_for() {
   local cond=$1 seconds=${2:-10}
-  local deadline=$((SECONDS + seconds))
+  local limit start now
+  limit=$(awk -v s="$seconds" 'BEGIN { printf "%d", s * 1000000 }')
+  start=${EPOCHREALTIME//[.,]/}
   while ! eval "$cond"; do
-    if [ $SECONDS -ge $deadline ]; then
+    now=${EPOCHREALTIME//[.,]/}
+    if ((now - start >= limit)); then
       fail "timed out after ${seconds}s waiting for: $cond"
     fi
     sleep 0.05
@@ -138,6 +141,8 @@ make_bundle() {
   local dir=$1
   mkdir -p "$dir"
   cp -a "$BUSYBOX_ROOTFS" "$dir/rootfs"
+  # The source is read-only; the copy is the test's to change.
+  chmod -R u+w "$dir/rootfs"
   rm -f "$dir/config.json"
   if ! "$NOOK" spec --rootless --bundle "$dir" >/dev/null 2>&1 ||
     ! jq -e '.ociVersion' "$dir/config.json" >/dev/null 2>&1; then
