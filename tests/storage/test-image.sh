@@ -243,6 +243,7 @@ EOF2
   trap 'stop_registry; kill $(cat token.pid) 2>/dev/null || true' EXIT
   REGISTRY=127.0.0.1:$port
   wait_for "curl -s http://$REGISTRY/v2/ | grep -q UNAUTHORIZED" 20
+  wait_for "curl -sf 'http://127.0.0.1:$tport/token?service=probe' >/dev/null" 20
   skopeo copy -q --dest-tls-verify=false oci:oci:t "docker://$REGISTRY/test:1"
   : >tokens.log
   "$NOOK" image pull -q --tls-verify=false "$REGISTRY/test:1" >/dev/null 2>err || { cat err; fail "pull"; }
