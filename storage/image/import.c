@@ -45,9 +45,12 @@ static int extract_archive(const char *path, const char *dir, nook_error *err) {
       goto out;
     }
     mode_t type = archive_entry_filetype(e);
-    if (type != AE_IFREG && type != AE_IFDIR)
-      continue; /* an image archive holds files and dirs only */
-    archive_entry_set_perm(e, type == AE_IFDIR ? 0700 : 0600);
+    /* An image archive holds files, dirs, and (docker save) symlinks from
+     * one layer's file to another's. */
+    if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
+      continue;
+    if (type != AE_IFLNK)
+      archive_entry_set_perm(e, type == AE_IFDIR ? 0700 : 0600);
     r = archive_write_header(out, e);
     if (r >= ARCHIVE_WARN && archive_entry_size(e) > 0) {
       const void *buf;
@@ -235,13 +238,19 @@ static const char *layer_media_type(const char *path) {
 }
 
 /* A member name of manifest.json, which must stay inside the archive. */
+/* A member named by manifest.json, resolved through the archive's own
+ * symlinks, which must stay inside the archive. */
 static char *member(const char *dir, const char *name, nook_error *err) {
-  if (!name || name[0] == '/' || strstr(name, "..")) {
-    nook_errx(err, EINVAL, "docker-archive: manifest.json names the file `%s` outside the "
-                           "archive", name ? name : "(none)");
+  _cleanup_free_ char *real_dir = realpath(dir, NULL);
+  _cleanup_free_ char *path = name && *name ? xasprintf("%s/%s", dir, name) : NULL;
+  char *real = path ? realpath(path, NULL) : NULL;
+  if (!real_dir || !real || !str_has_prefix(real, real_dir) || real[strlen(real_dir)] != '/') {
+    nook_errx(err, EINVAL, "docker-archive: manifest.json names `%s`, which is not a file in "
+                           "the archive", name ? name : "(none)");
+    free(real);
     return NULL;
   }
-  return xasprintf("%s/%s", dir, name);
+  return real;
 }
 
 static int import_docker(struct image_ctx *ctx, const char *dir, const char *name,
@@ -288,16 +297,50 @@ static int import_docker(struct image_ctx *ctx, const char *dir, const char *nam
   yajl_gen_map_close(g);
   gen_str(g, "layers");
   yajl_gen_array_open(g);
+  /* The same file may be named twice (docker save links duplicates): it is
+   * moved into the store once and known by its path afterwards. */
+  _cleanup_strv_ char **seen_paths = xcalloc(1, sizeof(char *));
+  _cleanup_strv_ char **seen_info = xcalloc(1, sizeof(char *));
+  /* Every name is resolved before the first file moves into the store. */
+  _cleanup_strv_ char **paths = xcalloc(1, sizeof(char *));
   for (size_t i = 0; i < layers->u.array.len && r == 0; i++) {
     yajl_val l = layers->u.array.values[i];
-    _cleanup_free_ char *lpath = member(dir, YAJL_IS_STRING(l) ? YAJL_GET_STRING(l) : NULL, err);
+    _cleanup_free_ char *p = member(dir, YAJL_IS_STRING(l) ? YAJL_GET_STRING(l) : NULL, err);
+    if (!p)
+      r = -EINVAL;
+    else
+      strv_push(&paths, p);
+  }
+  for (size_t i = 0; i < layers->u.array.len && r == 0; i++) {
+    const char *lpath = paths[i];
     char ld[72];
-    r = lpath ? sha256_file(lpath, ld, err) : -EINVAL;
-    if (r < 0)
-      break;
-    const char *mt = layer_media_type(lpath);
-    long long size = stat(lpath, &st) == 0 ? (long long)st.st_size : 0;
-    r = blob_store_file(ctx, lpath, ld, true, err);
+    const char *mt = NULL;
+    long long size = 0;
+    size_t k = 0;
+    while (seen_paths[k] && strcmp(seen_paths[k], lpath))
+      k++;
+    if (seen_paths[k]) {
+      char mtbuf[128];
+      if (sscanf(seen_info[k], "%71s %lld %127s", ld, &size, mtbuf) != 3) {
+        r = nook_errx(err, EINVAL, "docker-archive: internal bookkeeping error");
+        break;
+      }
+      mt = !strcmp(mtbuf, "gzip")   ? "application/vnd.oci.image.layer.v1.tar+gzip"
+           : !strcmp(mtbuf, "zstd") ? "application/vnd.oci.image.layer.v1.tar+zstd"
+                                    : "application/vnd.oci.image.layer.v1.tar";
+    } else {
+      r = sha256_file(lpath, ld, err);
+      if (r < 0)
+        break;
+      mt = layer_media_type(lpath);
+      size = stat(lpath, &st) == 0 ? (long long)st.st_size : 0;
+      _cleanup_free_ char *info = xasprintf("%s %lld %s", ld, size,
+                                            strstr(mt, "gzip") ? "gzip"
+                                            : strstr(mt, "zstd") ? "zstd" : "tar");
+      strv_push(&seen_paths, lpath);
+      strv_push(&seen_info, info);
+      r = blob_store_file(ctx, lpath, ld, true, err);
+    }
     yajl_gen_map_open(g);
     gen_str(g, "mediaType");
     gen_str(g, mt);

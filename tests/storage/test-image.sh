@@ -138,6 +138,38 @@ test_import_docker_oci_in_tar() {
   "$NOOK" image inspect example/dockeroci:1 >/dev/null
 }
 
+# The classic docker save form links a layer file named twice to its first
+# copy; links out of the archive are refused.
+test_import_docker_legacy_links() {
+  use_store
+  python3 "$here/mktar.py" l.tar f:x:1
+  local diff
+  diff=sha256:$(sha256sum l.tar | cut -d' ' -f1)
+  mkdir -p d/a d/b d/c
+  cp l.tar d/a/layer.tar
+  ln -s ../a/layer.tar d/b/layer.tar
+  ln -s /etc/passwd d/c/layer.tar
+  jq -n --arg d "$diff" '{architecture: "amd64", os: "linux", config: {},
+    rootfs: {type: "layers", diff_ids: [$d, $d]}}' >config.json
+  local c
+  c=$(sha256sum config.json | cut -d' ' -f1)
+  cp config.json "d/$c.json"
+  jq -n --arg c "$c.json" '[{Config: $c, RepoTags: ["legacy:1"], Layers: ["a/layer.tar", "b/layer.tar"]}]' >d/manifest.json
+  tar -C d -cf legacy.tar .
+  "$NOOK" image import legacy.tar >/dev/null 2>err || { cat err; fail "import"; }
+  assert_eq 2 "$("$NOOK" image inspect legacy:1 | jq '.[0].Layers | length')" "layers of the image"
+  assert_eq 1 "$(ls "$NOOK_STORAGE/layers" | wc -l)" "layer dirs"
+  "$NOOK" image rm legacy:1 >/dev/null
+  for bad in c/layer.tar ../../../etc/passwd; do
+    jq -n --arg c "$c.json" --arg l "$bad" '[{Config: $c, RepoTags: ["legacy:1"], Layers: [$l, $l]}]' >d/manifest.json
+    tar -C d -cf legacy.tar .
+    assert_fails "$NOOK" image import legacy.tar
+    assert_one_error
+    assert_contains "$assert_output" "not a file in the archive"
+  done
+  assert_store_empty
+}
+
 # Layers written by nook-image read the same through the kernel's overlay
 # and the FUSE overlay.
 test_layers_mount_with_both_overlays() {
