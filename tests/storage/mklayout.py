@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import json
 import os
+import subprocess
 
 p = argparse.ArgumentParser()
 p.add_argument("dir")
@@ -15,6 +16,7 @@ p.add_argument("layers", nargs="+")
 p.add_argument("--media-type", default="application/vnd.oci.image.layer.v1.tar")
 p.add_argument("--name", default="latest")
 p.add_argument("--gzip", action="store_true", help="compress the layers (diff ids of the tars)")
+p.add_argument("--zstd", action="store_true", help="compress with the zstd command")
 a = p.parse_args()
 blobs = os.path.join(a.dir, "blobs", "sha256")
 os.makedirs(blobs, exist_ok=True)
@@ -35,6 +37,10 @@ for path in a.layers:
     if a.gzip:
         data = gzip.compress(data, mtime=0)
         mt = "application/vnd.oci.image.layer.v1.tar+gzip"
+    elif a.zstd:
+        data = subprocess.run(["zstd", "-q", "-c"], input=data, capture_output=True,
+                              check=True).stdout
+        mt = "application/vnd.oci.image.layer.v1.tar+zstd"
     d, n = put(data)
     layers.append({"mediaType": mt, "digest": d, "size": n})
 config = json.dumps({"architecture": "amd64", "os": "linux",

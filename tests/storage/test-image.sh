@@ -138,6 +138,29 @@ test_import_docker_oci_in_tar() {
   "$NOOK" image inspect example/dockeroci:1 >/dev/null
 }
 
+# Layers compressed with zstd, gzip, or not at all.
+test_import_compressions() {
+  use_store
+  command -v zstd >/dev/null || skip "zstd is not installed"
+  python3 "$here/mktar.py" z.tar d:zdir f:zdir/file:zstd-content@1000:1000
+  python3 "$here/mktar.py" g.tar f:gfile:gzip-content
+  python3 "$here/mktar.py" p.tar f:pfile:plain-content
+  mkdir z g p
+  python3 "$here/mklayout.py" --zstd z z.tar >/dev/null
+  python3 "$here/mklayout.py" --gzip g g.tar >/dev/null
+  python3 "$here/mklayout.py" p p.tar >/dev/null
+  local kind
+  for kind in z g p; do
+    "$NOOK" image import $kind "$kind:1" >/dev/null 2>&1 || fail "import of the $kind layer"
+  done
+  assert_eq zstd-content "$(cat "$(layer_dir z:1 1)/zdir/file")" "zstd layer"
+  assert_eq gzip-content "$(cat "$(layer_dir g:1 1)/gfile")" "gzip layer"
+  assert_eq plain-content "$(cat "$(layer_dir p:1 1)/pfile")" "plain layer"
+  local base
+  base=$(subuid_base)
+  [ -z "$base" ] || assert_eq $((base + 999)) "$(stat -c %u "$(layer_dir z:1 1)/zdir/file")" "owner"
+}
+
 # The classic docker save form links a layer file named twice to its first
 # copy; links out of the archive are refused.
 test_import_docker_legacy_links() {
@@ -239,6 +262,42 @@ test_pull_from_registry() {
   assert_fails "$NOOK" image pull --tls-verify=false "$REGISTRY/nosuch:1"
   assert_contains "$assert_output" "not found"
   assert_eq 1 "$(wc -l <<<"$assert_output")" "one line"
+}
+
+# HTTPS with a certificate nook cannot verify: refused with a hint, taken
+# with --tls-verify=false.
+test_pull_https_self_signed() {
+  make_image
+  use_store
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 2 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+  local port
+  port=$(free_port)
+  cat >registry.yml <<EOF2
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $TEST_TMP/registry
+http:
+  addr: 127.0.0.1:$port
+  tls:
+    certificate: $TEST_TMP/cert.pem
+    key: $TEST_TMP/key.pem
+EOF2
+  docker-registry serve registry.yml >registry.log 2>&1 &
+  echo $! >registry.pid
+  trap stop_registry EXIT
+  REGISTRY=127.0.0.1:$port
+  wait_for "curl -skf https://$REGISTRY/v2/ >/dev/null" 20
+  skopeo copy -q --dest-tls-verify=false oci:oci:t "docker://$REGISTRY/test:1"
+  assert_fails "$NOOK" image pull "$REGISTRY/test:1"
+  assert_eq 1 "$(wc -l <<<"$assert_output")" "one line"
+  assert_contains "$assert_output" "https://$REGISTRY"
+  assert_contains "$assert_output" "--tls-verify=false"
+  "$NOOK" image pull -q --tls-verify=false "$REGISTRY/test:1" >/dev/null 2>err || { cat err; fail "pull"; }
+  check_layers "$REGISTRY/test:1"
 }
 
 # A registry with token authentication (docker-registry's "token" auth, a
