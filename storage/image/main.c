@@ -333,6 +333,12 @@ int main(int argc, char **argv) {
   const char *cmd = argv[optind];
   int sub_argc = argc - optind;
   char **sub_argv = argv + optind;
+  for (int i = 1; i < sub_argc; i++) {
+    if (!strcmp(sub_argv[i], "-h") || !strcmp(sub_argv[i], "--help")) {
+      fputs(usage, stdout);
+      return 0;
+    }
+  }
   int r;
   if (!strcmp(cmd, "import"))
     r = cmd_import(root, sub_argc, sub_argv, &err);
