@@ -131,6 +131,46 @@ static int apply_whiteout(int rootfd, const char *layer, const char *path, bool 
   return 0;
 }
 
+/* Overlay attributes come only from whiteout entries: a layer's own
+ * user.overlay.* or trusted.overlay.* xattrs (opaque, redirect, origin)
+ * would change what the overlay shows. */
+static void strip_overlay_xattrs(struct archive_entry *entry) {
+  if (archive_entry_xattr_reset(entry) == 0)
+    return;
+  struct kept {
+    char *name;
+    void *value;
+    size_t size;
+  } *kept = NULL;
+  size_t n = 0;
+  bool dropped = false;
+  const char *name;
+  const void *value;
+  size_t size;
+  while (archive_entry_xattr_next(entry, &name, &value, &size) == ARCHIVE_OK) {
+    if (str_has_prefix(name, "user.overlay.") || str_has_prefix(name, "trusted.overlay.")) {
+      dropped = true;
+      continue;
+    }
+    kept = xrealloc(kept, (n + 1) * sizeof(*kept));
+    kept[n].name = xstrdup(name);
+    kept[n].value = xmalloc(size);
+    memcpy(kept[n].value, value, size);
+    kept[n].size = size;
+    n++;
+  }
+  if (dropped) {
+    archive_entry_xattr_clear(entry);
+    for (size_t i = 0; i < n; i++)
+      archive_entry_xattr_add_entry(entry, kept[i].name, kept[i].value, kept[i].size);
+  }
+  for (size_t i = 0; i < n; i++) {
+    free(kept[i].name);
+    free(kept[i].value);
+  }
+  free(kept);
+}
+
 static bool single_id_map(void) {
   _cleanup_free_ char *text = NULL;
   nook_error ignore;
@@ -238,6 +278,7 @@ static int unpack_in_ns(void *arg, nook_error *err) {
       archive_entry_set_hardlink(entry, target);
     }
     archive_entry_set_pathname(entry, path);
+    strip_overlay_xattrs(entry);
     r = archive_write_header(out, entry);
     if (r < ARCHIVE_WARN)
       return write_fail(err, out, layer, path);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """mktar.py OUT.tar ENTRY...: writes a layer tar with exact owners and types.
 
-ENTRY is TYPE:PATH[:ARG][@UID:GID][%MODE] with TYPE f (file, ARG = content),
+ENTRY is TYPE:PATH[:ARG][@UID:GID][%MODE][#XATTR=VALUE,...] with TYPE f (file, ARG = content),
 d (dir), l (symlink to ARG), h (hard link to ARG), c (char device 1:3), z (a file of ARG bytes).
 """
 import io
@@ -11,6 +11,12 @@ import tarfile
 out = sys.argv[1]
 with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as t:
     for spec in sys.argv[2:]:
+        xattrs = {}
+        if "#" in spec:
+            spec, xs = spec.split("#", 1)
+            for kv in xs.split(","):
+                k, v = kv.split("=", 1)
+                xattrs["SCHILY.xattr." + k] = v
         mode = None
         if "%" in spec:
             spec, m = spec.rsplit("%", 1)
@@ -44,4 +50,5 @@ with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as t:
             sys.exit("mktar.py: unknown entry type " + kind)
         if mode is not None:
             ti.mode = mode
+        ti.pax_headers = xattrs
         t.addfile(ti, io.BytesIO(data) if data is not None else None)

@@ -161,6 +161,24 @@ test_import_compressions() {
   [ -z "$base" ] || assert_eq $((base + 999)) "$(stat -c %u "$(layer_dir z:1 1)/zdir/file")" "owner"
 }
 
+# A layer cannot set overlay attributes itself (only whiteout entries make
+# them); its other xattrs stay.
+test_layer_overlay_xattrs_stripped() {
+  use_store
+  python3 "$here/mktar.py" l1.tar d:x f:x/a:lower
+  python3 "$here/mktar.py" l2.tar "d:x#user.overlay.opaque=y,user.note=kept" "f:y:1#trusted.overlay.redirect=/x"
+  python3 "$here/mklayout.py" img l1.tar l2.tar >/dev/null
+  "$NOOK" image import img x:1 >/dev/null 2>&1
+  local top
+  top=$(layer_dir x:1 2)
+  python3 - "$top/x" <<'EOF2' || fail "overlay xattrs were not stripped"
+import os, sys
+names = os.listxattr(sys.argv[1])
+assert "user.overlay.opaque" not in names, names
+assert os.getxattr(sys.argv[1], "user.note") == b"kept", names
+EOF2
+}
+
 # The classic docker save form links a layer file named twice to its first
 # copy; links out of the archive are refused.
 test_import_docker_legacy_links() {
