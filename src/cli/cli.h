@@ -63,6 +63,12 @@ void cli_cgroup_options(const struct nook_globals *g, struct create_options *o);
   X(features, "print the OCI features document")                                                  \
   X(checkpoint, "checkpoint a container (not supported)")                                         \
   X(restore, "restore a container (not supported)")                                               \
+  X(launch, "run a command in a new container made from an image")                                \
+  X(logs, "print the output of a detached container")                                            \
+  X(wait, "wait for a container to stop and print its exit code")                                \
+  X(stop, "stop a container: SIGTERM, then SIGKILL")                                             \
+  X(rm, "remove containers made by launch, with their files")                                    \
+  X(containers, "list containers with their image, command, status and ports")                   \
   X(image, "manage images: import, pull, list, inspect, rm, prune")                              \
   X(check, "examine the host and say what nook can use")                                          \
   X(slirp4netns, "slirp4netns-compatible network helper")                                         \

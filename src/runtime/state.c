@@ -145,6 +145,7 @@ void state_clear(struct container_state *st) {
   free(st->cgroup_path);
   free(st->cgroup_manager);
   free(st->cgroup_unit);
+  free(st->finished);
   memset(st, 0, sizeof(*st));
 }
 
@@ -202,6 +203,7 @@ int state_load(int dirfd, const char *id, struct container_state *st, nook_error
     st->has_exit_status = true;
     st->exit_status = (int)status;
   }
+  st->finished = dup_string_at(root, "finished");
   const char *apath[] = {"annotations", NULL};
   yajl_val ann = yajl_tree_get(root, apath, yajl_t_object);
   if (ann) {
@@ -276,6 +278,8 @@ int state_save(int dirfd, const struct container_state *st, nook_error *err) {
     gen_str(g, "exitStatus");
     yajl_gen_integer(g, st->exit_status);
   }
+  if (st->finished)
+    gen_kv_str(g, "finished", st->finished);
   gen_annotations(g, st);
   yajl_gen_map_close(g);
   _cleanup_free_ char *text = gen_finish(g);
@@ -300,6 +304,8 @@ char *state_to_oci_json(const struct container_state *st, enum container_status 
     gen_str(g, "exitStatus");
     yajl_gen_integer(g, st->exit_status);
   }
+  if (st->finished)
+    gen_kv_str(g, "finished", st->finished);
   yajl_gen_map_close(g);
   return gen_finish(g);
 }

@@ -35,6 +35,7 @@ struct container_state {
   bool use_systemd;
   bool has_exit_status;
   int exit_status;
+  char *finished;                       /* RFC 3339, when the exit status was recorded */
 };
 
 /* The state root: --root, else $XDG_RUNTIME_DIR/nook, else /tmp/nook-UID;

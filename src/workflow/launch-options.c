@@ -1,0 +1,341 @@
+/* `nook launch` flags, docker's names and meanings. */
+#include <ctype.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+#include "workflow.h"
+
+static const char usage[] =
+    "Usage: nook launch [OPTIONS] IMAGE [COMMAND [ARG...]]\n\n"
+    "Run a command in a new container made from IMAGE (pulled when missing).\n"
+    "Exit status: the command's, 125 when nook fails, 126 when the command cannot\n"
+    "be executed, 127 when it is not found.\n\n"
+    "Options:\n"
+    "      --rm                  remove the container when it exits\n"
+    "  -i, --interactive         keep stdin open\n"
+    "  -t, --tty                 allocate a terminal\n"
+    "  -d, --detach              run in the background and print the id\n"
+    "      --name NAME           the container's id (default: random)\n"
+    "      --net slirp|none|host network (default slirp)\n"
+    "  -p, --publish [IP:]HOST:CTR[/tcp|udp]  publish a port (slirp)\n"
+    "  -v, --volume SRC:DST[:ro] bind mount a host path\n"
+    "      --tmpfs DST[:OPTS]    mount a tmpfs\n"
+    "  -e, --env K=V|K           set an environment variable\n"
+    "      --env-file FILE       read K=V lines\n"
+    "  -w, --workdir DIR         working directory\n"
+    "  -u, --user USER[:GROUP]   user inside (names from the image's /etc/passwd)\n"
+    "      --entrypoint CMD      override the image's entrypoint (\"\" for none)\n"
+    "      --hostname NAME       hostname (default: the id's first 12 characters)\n"
+    "  -m, --memory SIZE         memory limit (b, k, m, g)\n"
+    "      --pids-limit N        process limit\n"
+    "      --cpus N              CPU limit (1.5 = one and a half CPUs)\n"
+    "      --read-only           read-only root filesystem\n"
+    "      --cap-add CAP         add a capability (ALL for all)\n"
+    "      --cap-drop CAP        drop a capability (ALL for all)\n"
+    "      --security-opt seccomp=FILE|unconfined\n"
+    "      --userns keep-id      the same uid and gid inside as outside\n"
+    "      --init                run a zombie-reaping init as pid 1\n";
+
+enum {
+  OPT_RM = 1000,
+  OPT_NAME,
+  OPT_NET,
+  OPT_TMPFS,
+  OPT_ENV_FILE,
+  OPT_ENTRYPOINT,
+  OPT_HOSTNAME,
+  OPT_PIDS,
+  OPT_CPUS,
+  OPT_READ_ONLY,
+  OPT_CAP_ADD,
+  OPT_CAP_DROP,
+  OPT_SECURITY,
+  OPT_USERNS,
+  OPT_INIT,
+};
+
+void launch_options_free(struct launch_options *o) {
+  strv_free(o->ports);
+  strv_free(o->volumes);
+  strv_free(o->tmpfs);
+  strv_free(o->env);
+  strv_free(o->cap_add);
+  strv_free(o->cap_drop);
+}
+
+static int bad(nook_error *err, const char *fmt, const char *arg) {
+  nook_errx(err, EINVAL, fmt, arg);
+  return nook_err_prefix(err, -EINVAL, "launch");
+}
+
+static bool parse_size(const char *s, long long *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || v <= 0)
+    return false;
+  double mult = 1;
+  switch (tolower((unsigned char)*end)) {
+  case 'b':
+    end++;
+    break;
+  case 'k':
+    mult = 1024.0, end++;
+    break;
+  case 'm':
+    mult = 1024.0 * 1024, end++;
+    break;
+  case 'g':
+    mult = 1024.0 * 1024 * 1024, end++;
+    break;
+  }
+  if (*end == 'b' || *end == 'B')
+    end++;
+  if (*end)
+    return false;
+  *out = (long long)(v * mult);
+  return *out > 0;
+}
+
+/* One published port: [IP:]HOST:CTR[/tcp|udp], numbers in range. */
+static bool valid_port_spec(const char *spec) {
+  _cleanup_free_ char *copy = xstrdup(spec);
+  char *proto = strchr(copy, '/');
+  if (proto) {
+    *proto++ = '\0';
+    if (strcmp(proto, "tcp") && strcmp(proto, "udp"))
+      return false;
+  }
+  char *last = strrchr(copy, ':');
+  if (!last)
+    return false;
+  *last = '\0';
+  char *host = strrchr(copy, ':');
+  host = host ? host + 1 : copy;
+  unsigned long long h, c;
+  return parse_u64(host, &h) && h > 0 && h < 65536 && parse_u64(last + 1, &c) && c > 0 &&
+         c < 65536;
+}
+
+/* Also a directory name in the store and the state root. */
+static bool valid_name(const char *s) {
+  return *s && *s != '.' && *s != '-' && strlen(s) <= 128 &&
+         strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
+             strlen(s);
+}
+
+static int read_env_file(const char *path, char ***env, nook_error *err) {
+  _cleanup_free_ char *text = NULL;
+  int r = read_file_at(AT_FDCWD, path, &text, NULL, err);
+  if (r < 0)
+    return nook_err_prefix(err, r, "launch: --env-file");
+  char *save = NULL;
+  for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    while (isspace((unsigned char)*line))
+      line++;
+    size_t n = strlen(line);
+    while (n && isspace((unsigned char)line[n - 1]))
+      line[--n] = '\0';
+    if (!*line || *line == '#')
+      continue;
+    if (!strchr(line, '=')) {
+      const char *v = getenv(line);
+      if (!v)
+        continue;
+      _cleanup_free_ char *kv = xasprintf("%s=%s", line, v);
+      strv_push(env, kv);
+    } else {
+      strv_push(env, line);
+    }
+  }
+  return 0;
+}
+
+int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *err) {
+  static const struct option opts[] = {
+      {"rm", no_argument, NULL, OPT_RM},
+      {"interactive", no_argument, NULL, 'i'},
+      {"tty", no_argument, NULL, 't'},
+      {"detach", no_argument, NULL, 'd'},
+      {"name", required_argument, NULL, OPT_NAME},
+      {"net", required_argument, NULL, OPT_NET},
+      {"network", required_argument, NULL, OPT_NET},
+      {"publish", required_argument, NULL, 'p'},
+      {"volume", required_argument, NULL, 'v'},
+      {"tmpfs", required_argument, NULL, OPT_TMPFS},
+      {"env", required_argument, NULL, 'e'},
+      {"env-file", required_argument, NULL, OPT_ENV_FILE},
+      {"workdir", required_argument, NULL, 'w'},
+      {"user", required_argument, NULL, 'u'},
+      {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
+      {"hostname", required_argument, NULL, OPT_HOSTNAME},
+      {"memory", required_argument, NULL, 'm'},
+      {"pids-limit", required_argument, NULL, OPT_PIDS},
+      {"cpus", required_argument, NULL, OPT_CPUS},
+      {"read-only", no_argument, NULL, OPT_READ_ONLY},
+      {"cap-add", required_argument, NULL, OPT_CAP_ADD},
+      {"cap-drop", required_argument, NULL, OPT_CAP_DROP},
+      {"security-opt", required_argument, NULL, OPT_SECURITY},
+      {"userns", required_argument, NULL, OPT_USERNS},
+      {"init", no_argument, NULL, OPT_INIT},
+      {"help", no_argument, NULL, 'h'},
+      {0},
+  };
+  memset(o, 0, sizeof(*o));
+  int c;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "+itdp:v:e:w:u:m:h", opts, NULL)) != -1) {
+    switch (c) {
+    case OPT_RM:
+      o->rm = true;
+      break;
+    case 'i':
+      o->interactive = true;
+      break;
+    case 't':
+      o->tty = true;
+      break;
+    case 'd':
+      o->detach = true;
+      break;
+    case OPT_NAME:
+      if (!valid_name(optarg))
+        return bad(err, "--name: `%s` is not a valid name (letters, digits, _ . -; not "
+                        "starting with . or -)", optarg);
+      o->name = optarg;
+      break;
+    case OPT_NET:
+      if (!strcmp(optarg, "slirp") || !strcmp(optarg, "slirp4netns"))
+        o->net = LAUNCH_NET_SLIRP;
+      else if (!strcmp(optarg, "none"))
+        o->net = LAUNCH_NET_NONE;
+      else if (!strcmp(optarg, "host"))
+        o->net = LAUNCH_NET_HOST;
+      else
+        return bad(err, "--net: `%s` is not one of slirp, none, host", optarg);
+      break;
+    case 'p':
+      if (!valid_port_spec(optarg))
+        return bad(err, "-p: `%s` is not [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp]", optarg);
+      strv_push(&o->ports, optarg);
+      break;
+    case 'v': {
+      const char *colon = strchr(optarg, ':');
+      if (!colon || colon == optarg || colon[1] != '/')
+        return bad(err, "-v: `%s` is not SRC:DST[:ro] with an absolute DST", optarg);
+      const char *mode = strchr(colon + 1, ':');
+      if (mode && strcmp(mode, ":ro") && strcmp(mode, ":rw"))
+        return bad(err, "-v: `%s`: the mode after DST must be ro or rw", optarg);
+      strv_push(&o->volumes, optarg);
+      break;
+    }
+    case OPT_TMPFS:
+      if (optarg[0] != '/')
+        return bad(err, "--tmpfs: `%s` is not an absolute path", optarg);
+      strv_push(&o->tmpfs, optarg);
+      break;
+    case 'e':
+      if (!*optarg || *optarg == '=')
+        return bad(err, "-e: `%s` is not K=V or K", optarg);
+      if (!strchr(optarg, '=')) {
+        const char *v = getenv(optarg);
+        if (v) {
+          _cleanup_free_ char *kv = xasprintf("%s=%s", optarg, v);
+          strv_push(&o->env, kv);
+        }
+      } else {
+        strv_push(&o->env, optarg);
+      }
+      break;
+    case OPT_ENV_FILE: {
+      int r = read_env_file(optarg, &o->env, err);
+      if (r < 0)
+        return r;
+      break;
+    }
+    case 'w':
+      if (optarg[0] != '/')
+        return bad(err, "-w: `%s` is not an absolute path", optarg);
+      o->workdir = optarg;
+      break;
+    case 'u':
+      if (!*optarg)
+        return bad(err, "-u: `%s` is empty: give USER[:GROUP]", optarg);
+      o->user = optarg;
+      break;
+    case OPT_ENTRYPOINT:
+      o->entrypoint = optarg;
+      break;
+    case OPT_HOSTNAME:
+      if (!*optarg || strlen(optarg) > 64)
+        return bad(err, "--hostname: `%s` must be 1 to 64 characters", optarg);
+      o->hostname = optarg;
+      break;
+    case 'm':
+      if (!parse_size(optarg, &o->memory))
+        return bad(err, "--memory: `%s` is not a size such as 512m or 1g", optarg);
+      break;
+    case OPT_PIDS: {
+      unsigned long long n;
+      if (!parse_u64(optarg, &n) || n == 0 || n > (1ULL << 31))
+        return bad(err, "--pids-limit: `%s` is not a positive number", optarg);
+      o->pids_limit = (long long)n;
+      break;
+    }
+    case OPT_CPUS: {
+      char *end;
+      double v = strtod(optarg, &end);
+      if (end == optarg || *end || !(v > 0) || v > 1024)
+        return bad(err, "--cpus: `%s` is not a positive number of CPUs", optarg);
+      o->cpu_quota = (long long)(v * 100000 + 0.5);
+      break;
+    }
+    case OPT_READ_ONLY:
+      o->read_only = true;
+      break;
+    case OPT_CAP_ADD:
+      strv_push(&o->cap_add, optarg);
+      break;
+    case OPT_CAP_DROP:
+      strv_push(&o->cap_drop, optarg);
+      break;
+    case OPT_SECURITY:
+      if (!str_has_prefix(optarg, "seccomp=") || !optarg[8])
+        return bad(err, "--security-opt: `%s` is not supported: use seccomp=FILE or "
+                        "seccomp=unconfined", optarg);
+      o->seccomp = optarg + 8;
+      break;
+    case OPT_USERNS:
+      if (strcmp(optarg, "keep-id"))
+        return bad(err, "--userns: `%s` is not supported: use keep-id", optarg);
+      o->keep_id = true;
+      break;
+    case OPT_INIT:
+      o->init = true;
+      break;
+    case 'h':
+      cli_print_usage(usage);
+      return 1;
+    default:
+      if (optopt && strchr("pvewum", optopt))
+        return bad(err, "option `%s` needs a value", argv[optind - 1]);
+      return bad(err, "unknown option `%s` (see nook launch --help)", argv[optind - 1]);
+    }
+  }
+  if (optind >= argc)
+    return bad(err, "%s: give an image, e.g. nook launch IMAGE [COMMAND...]", "missing image");
+  o->image = argv[optind];
+  o->command = argv + optind + 1;
+  o->n_command = argc - optind - 1;
+  if (o->detach && o->rm && o->tty)
+    return bad(err, "%s: a terminal needs the foreground: drop -t or -d", "-t with -d");
+  if (o->detach && o->tty)
+    return bad(err, "%s: a terminal needs the foreground: drop -t or -d", "-t with -d");
+  if (o->net != LAUNCH_NET_SLIRP && o->ports)
+    return bad(err, "%s: publishing ports needs --net slirp", "-p");
+  return 0;
+}

@@ -1,0 +1,250 @@
+/* `nook launch`: image -> rootfs -> bundle -> container, in the foreground
+ * or under a monitor; and the removal of all of it. */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "container.h"
+#include "log.h"
+#include "net/net.h"
+#include "storage/store.h"
+#include "util.h"
+#include "workflow.h"
+
+char *rfc3339_now(void) {
+  struct timespec ts;
+  struct tm tm;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  char buf[64];
+  size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buf + n, sizeof(buf) - n, ".%09ldZ", ts.tv_nsec);
+  return xstrdup(buf);
+}
+
+char *launch_bundle_dir(const char *root, const char *id) {
+  /* A dot name beside the containers: state_list_ids skips it. */
+  return xasprintf("%s/.launch/%s", root, id);
+}
+
+static char *random_id(void) {
+  unsigned char b[6];
+  if (getrandom(b, sizeof(b), 0) != sizeof(b)) {
+    unsigned long long t = now_ns() ^ (unsigned long long)getpid() << 32;
+    memcpy(b, &t, sizeof(b));
+  }
+  return xasprintf("%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
+}
+
+/* A reference that names its registry ("host.name/...", "host:port/...",
+ * "localhost/...") can be pulled without guessing one. */
+static bool names_a_registry(const char *ref) {
+  const char *slash = strchr(ref, '/');
+  if (!slash)
+    return false;
+  _cleanup_free_ char *host = xstrndup(ref, (size_t)(slash - ref));
+  return strchr(host, '.') || strchr(host, ':') || !strcmp(host, "localhost");
+}
+
+static int pull_image(const char *ref, bool debug, nook_error *err) {
+  _cleanup_free_ char *helper = nook_helper_path("nook-image");
+  if (!helper)
+    return nook_errx(err, ENOENT, "image `%s` is not in the store and nook-image (to pull it) is "
+                                  "not installed", ref);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0)
+    return nook_err(err, errno, "fork");
+  if (pid == 0) {
+    /* progress goes to stderr: stdout belongs to the container */
+    dup2(STDERR_FILENO, STDOUT_FILENO);
+    char *args[] = {"nook-image", debug ? "--debug" : NULL, "pull", (char *)ref, NULL};
+    if (!debug) {
+      args[1] = "pull";
+      args[2] = (char *)ref;
+      args[3] = NULL;
+    }
+    execv(helper, args);
+    _exit(127);
+  }
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return nook_err(err, errno, "wait for nook-image");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return nook_errx(err, ENOENT, "image `%s` could not be pulled (see above)", ref);
+  return 0;
+}
+
+static int resolve_image(const struct launch_options *o, bool debug, nook_error *err) {
+  _cleanup_free_ char *root = store_root(NULL);
+  int lockfd = -1;
+  int r = store_lock(root, false, &lockfd, err);
+  if (r < 0)
+    return r;
+  struct store_image img;
+  nook_error find_err;
+  r = store_find_image(root, o->image, &img, &find_err);
+  close(lockfd);
+  if (r == 0) {
+    store_image_free(&img);
+    return 0;
+  }
+  if (r != -ENOENT) {
+    *err = find_err;
+    return r;
+  }
+  if (!names_a_registry(o->image))
+    return nook_errx(err, ENOENT, "image `%s` is not in the store: import it (nook image import "
+                                  "ARCHIVE %s) or pull it with its registry (nook image pull "
+                                  "REGISTRY/%s)", o->image, o->image, o->image);
+  fprintf(stderr, "Pulling %s\n", o->image);
+  return pull_image(o->image, debug, err);
+}
+
+/* 126/127 for a command that cannot run, as docker tells them apart. */
+static int launch_error_status(const nook_error *err) {
+  if (strstr(err->msg, "exec: \"")) {
+    if (err->code == ENOENT)
+      return LAUNCH_EXIT_NOT_FOUND;
+    if (err->code == EACCES || err->code == EISDIR || err->code == ENOEXEC)
+      return LAUNCH_EXIT_NOT_EXECUTABLE;
+  }
+  return LAUNCH_EXIT_ERROR;
+}
+
+int launch_remove(const char *root, const char *id, bool force, nook_error *err) {
+  nook_error e;
+  int r = container_delete(root, id, force, &e);
+  if (r < 0 && r != -ENOENT && !strstr(e.msg, "does not exist")) {
+    *err = e;
+    return r;
+  }
+  _cleanup_free_ char *store = store_root(NULL);
+  _cleanup_free_ char *cdir = xasprintf("%s/containers/%s", store, id);
+  if (access(cdir, F_OK) == 0 && (r = rootfs_remove(id, err)) < 0)
+    return r;
+  _cleanup_free_ char *parent = xasprintf("%s/.launch", root);
+  _cleanup_close_ int pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (pfd >= 0)
+    rm_rf_at(pfd, id);
+  return 0;
+}
+
+void launch_record_exit(const char *root, const char *id, int status) {
+  nook_error err;
+  _cleanup_container_ struct container c = {.dirfd = -1};
+  if (container_load(root, id, &c, &err) < 0)
+    return;
+  _cleanup_close_ int lock = state_lock(c.dirfd, &err);
+  if (lock < 0)
+    return;
+  state_clear(&c.state);
+  if (state_load(c.dirfd, id, &c.state, &err) < 0)
+    return;
+  if (c.state.net_helper_pid > 0) {
+    _cleanup_free_ char *dir = xasprintf("%s/%s", root, id);
+    if (net_teardown(c.state.net_helper_pid, dir, &err) < 0)
+      nook_warn("%s", err.msg);
+    c.state.net_helper_pid = 0;
+  }
+  if (status >= 0) {
+    c.state.has_exit_status = true;
+    c.state.exit_status = status;
+    free(c.state.finished);
+    c.state.finished = rfc3339_now();
+  }
+  if (state_save(c.dirfd, &c.state, &err) < 0)
+    nook_warn("%s", err.msg);
+}
+
+static int make_bundle_dir(const char *root, const char *bundle, nook_error *err) {
+  _cleanup_free_ char *parent = xasprintf("%s/.launch", root);
+  int r = mkdir_p(parent, 0700, err);
+  if (r < 0)
+    return r;
+  if (mkdir(bundle, 0700) < 0) {
+    if (errno != EEXIST)
+      return nook_err(err, errno, "create `%s`", bundle);
+    /* left by a launch that died: the container itself is known gone */
+    _cleanup_close_ int pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (pfd >= 0)
+      rm_rf_at(pfd, strrchr(bundle, '/') + 1);
+    if (mkdir(bundle, 0700) < 0)
+      return nook_err(err, errno, "create `%s`", bundle);
+  }
+  return 0;
+}
+
+static int run_foreground(struct nook_globals *g, const struct launch_options *o,
+                          const char *root, const char *id, const char *bundle, nook_error *err) {
+  struct create_options co = {.root = root, .id = id, .bundle = bundle, .keep = true};
+  cli_cgroup_options(g, &co);
+  if (!o->interactive) {
+    _cleanup_close_ int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null >= 0)
+      dup2(null, STDIN_FILENO);
+  }
+  int status = container_run(&co, err);
+  if (status < 0)
+    return status;
+  nook_error e;
+  if (o->rm) {
+    if (launch_remove(root, id, true, &e) < 0)
+      nook_warn("%s", e.msg);
+  } else {
+    launch_record_exit(root, id, status);
+  }
+  return status;
+}
+
+int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *err) {
+  _cleanup_free_ char *root = NULL;
+  int r = cli_state_root(g, &root, err);
+  if (r < 0)
+    return r;
+  _cleanup_free_ char *id = o->name ? xstrdup(o->name) : random_id();
+  {
+    nook_error e;
+    int fd = state_dir_open(root, id, &e);
+    if (fd >= 0) {
+      close(fd);
+      return nook_errx(err, EEXIST, "the name `%s` is already in use by a container: remove it "
+                                    "(nook rm %s) or choose another --name", id, id);
+    }
+  }
+  if ((r = resolve_image(o, g->debug, err)) < 0)
+    return r;
+  struct rootfs_info info;
+  if ((r = rootfs_prepare(o->image, id, &info, err)) < 0)
+    return r;
+  _cleanup_free_ char *bundle = launch_bundle_dir(root, id);
+  struct launch_plan plan = {.opts = o, .id = id, .bundle = bundle, .rootfs = &info,
+                             .debug = g->debug};
+  r = make_bundle_dir(root, bundle, err);
+  if (r == 0)
+    r = launch_write_bundle(&plan, err);
+  rootfs_info_free(&info);
+  if (r == 0) {
+    if (o->detach) {
+      r = monitor_launch(root, id, bundle, g, o->rm, err);
+      if (r == 0) {
+        printf("%s\n", id);
+        return 0;
+      }
+    } else {
+      r = run_foreground(g, o, root, id, bundle, err);
+      if (r >= 0)
+        return r;
+    }
+    err->exit_status = launch_error_status(err);
+  }
+  nook_error e;
+  if (launch_remove(root, id, true, &e) < 0)
+    nook_warn("%s", e.msg);
+  return r;
+}

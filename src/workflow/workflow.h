@@ -1,0 +1,118 @@
+/* The image workflow: `nook launch IMAGE [COMMAND...]` turns an image and a
+ * few docker-like flags into a bundle (an overlay rootfs asked for through
+ * annotations, a generated config.json, /etc files) and runs it in the
+ * foreground or under a per-container monitor; logs, wait, stop, rm and the
+ * container list work on what it made. The OCI commands are untouched. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cli.h"
+#include "error.h"
+#include "spec.h"
+#include "storage/rootfs.h"
+
+/* Exit statuses as podman and docker give them, so CI can tell nook's own
+ * failure from the command's. */
+#define LAUNCH_EXIT_ERROR 125
+#define LAUNCH_EXIT_NOT_EXECUTABLE 126
+#define LAUNCH_EXIT_NOT_FOUND 127
+
+/* Annotations launch leaves on its containers (they reach the state). */
+#define LAUNCH_ANN_IMAGE "nook.launch.image"
+#define LAUNCH_ANN_COMMAND "nook.launch.command"
+#define LAUNCH_ANN_PORTS "nook.launch.ports"
+#define LAUNCH_ANN_BUNDLE "nook.launch.bundle"
+#define LAUNCH_ANN_RM "nook.launch.rm"
+
+#define LAUNCH_LOG_NAME "container.log"
+
+enum launch_net { LAUNCH_NET_SLIRP, LAUNCH_NET_NONE, LAUNCH_NET_HOST };
+
+struct launch_options {
+  const char *image;
+  char **command; /* after the image; not owned */
+  int n_command;
+  const char *name;
+  bool rm, interactive, tty, detach, read_only, init, keep_id;
+  enum launch_net net;
+  char **ports;   /* [IP:]HOST:CTR[/proto] */
+  char **volumes; /* SRC:DST[:ro] */
+  char **tmpfs;   /* DST[:options] */
+  char **env;     /* K=V, flags in order (env files first) */
+  const char *workdir;
+  const char *user;
+  const char *entrypoint; /* NULL: the image's; "": none */
+  const char *hostname;
+  long long memory;     /* bytes, 0: none */
+  long long pids_limit; /* 0: none */
+  long long cpu_quota;  /* microseconds per 100 ms period, 0: none */
+  char **cap_add;
+  char **cap_drop;
+  const char *seccomp; /* NULL: default profile; "unconfined"; a file */
+};
+
+void launch_options_free(struct launch_options *o);
+
+/* Parses `launch`'s arguments (argv[0] is the command). 1 after --help. */
+int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *err);
+
+/* Everything a container's config is made from. */
+struct launch_plan {
+  const struct launch_options *opts;
+  const char *id;
+  const char *bundle; /* absolute */
+  const struct rootfs_info *rootfs;
+  bool debug;
+};
+
+/* Writes BUNDLE/config.json, BUNDLE/etc/{hosts,hostname,resolv.conf} and
+ * BUNDLE/rootfs (empty: the overlay is mounted there). */
+int launch_write_bundle(const struct launch_plan *plan, nook_error *err);
+
+/* A user spec ("name", "uid", "name:group", "uid:gid") resolved against the
+ * image's /etc/passwd and /etc/group, read from the layers top-down. */
+struct launch_user {
+  uint32_t uid, gid;
+  char *home;
+};
+int launch_resolve_user(char *const *lowerdirs, const char *spec, struct launch_user *out,
+                        nook_error *err);
+
+/* containers-common's seccomp.json (or an OCI profile) resolved for the
+ * given capabilities and this machine's architecture into the OCI form,
+ * generated as the value of linux.seccomp. */
+struct yajl_gen_t;
+int seccomp_profile_gen(struct yajl_gen_t *g, const char *path, char *const *caps,
+                        nook_error *err);
+#define DEFAULT_SECCOMP_PROFILE "/usr/share/containers/seccomp.json"
+
+/* The whole command. */
+int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *err);
+
+/* The per-container monitor of a detached container: forks itself away,
+ * creates and starts the container with its output in the log, and returns
+ * (in the caller) once the container runs or failed to. */
+int monitor_launch(const char *root, const char *id, const char *bundle,
+                   const struct nook_globals *g, bool rm, nook_error *err);
+
+/* Directory of launch's bundles under the state root. */
+char *launch_bundle_dir(const char *root, const char *id);
+/* Removes what launch made for id: the container (force), its rootfs, its
+ * bundle. Missing parts are fine. */
+int launch_remove(const char *root, const char *id, bool force, nook_error *err);
+/* Records the exit status and finish time in the container's state and stops
+ * its network helper. */
+void launch_record_exit(const char *root, const char *id, int status);
+
+/* logs, wait, stop, list */
+int logs_print(const char *root, const char *id, bool follow, const char *since, nook_error *err);
+int launch_wait(const char *root, const char *id, int *status, nook_error *err);
+int launch_stop(const char *root, const char *id, int timeout_s, nook_error *err);
+int containers_list(const char *root, bool all, bool json, nook_error *err);
+
+char *rfc3339_now(void);
+
+/* The value of key among annotations, NULL when absent. */
+const char *spec_kv_find(const struct spec_kv *kv, size_t n, const char *key);
