@@ -113,8 +113,12 @@ static void net_down(const char *root, const char *id) {
 static __attribute__((noreturn)) void monitor_main(const char *root, const char *id,
                                                    const char *bundle, struct nook_globals g,
                                                    bool rm, int report_fd) {
+  /* nothing of the caller's stdio stays open here: a caller reading our
+   * output (`id=$(nook launch -d ...)`) waits for every holder to close */
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   dup2(null, STDIN_FILENO);
+  dup2(null, STDOUT_FILENO);
+  dup2(null, STDERR_FILENO);
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   signal(SIGHUP, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
