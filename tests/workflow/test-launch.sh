@@ -1,0 +1,293 @@
+# nook launch and its companions (logs, wait, stop, rm, containers): an image
+# imported from an OCI layout made here, run as a developer or a CI job would.
+TEST_TIMEOUT=120
+
+# A busybox image in the test's own store: a user `app` (1000), /srv with an
+# index page, a file that is not executable, and an image config with an
+# env, a working dir and a command.
+make_launch_image() {
+  export NOOK_STORAGE=$TEST_TMP/store
+  umoci init --layout oci >/dev/null
+  umoci new --image oci:bb >/dev/null
+  umoci unpack --rootless --image oci:bb ub >/dev/null
+  cp -a "$BUSYBOX_ROOTFS/." ub/rootfs/
+  chmod -R u+w ub/rootfs
+  echo 'app:x:1000:1000:app:/home/app:/bin/sh' >>ub/rootfs/etc/passwd
+  echo 'app:x:1000:' >>ub/rootfs/etc/group
+  mkdir -p ub/rootfs/srv ub/rootfs/home/app
+  echo hello-web >ub/rootfs/srv/index.html
+  printf '#!/bin/sh\necho never\n' >ub/rootfs/srv/noexec
+  chmod 644 ub/rootfs/srv/noexec
+  umoci repack --image oci:bb ub >/dev/null
+  rm -rf ub
+  umoci config --image oci:bb --config.cmd sh --config.cmd -c --config.cmd 'echo from-image-cmd' \
+    --config.env FOO=from-image --config.workingdir /srv >/dev/null
+  "$NOOK" image import oci:bb bb:1 >/dev/null 2>&1 || "$NOOK" image import oci:bb bb:1
+}
+
+# What launch leaves for id: state, bundle, rootfs.
+assert_nothing_left() { # ID
+  local root=${XDG_RUNTIME_DIR:-/tmp/nook-$(id -u)}/nook
+  [ ! -e "$root/$1" ] || fail "state of $1 is left"
+  [ ! -e "$root/.launch/$1" ] || fail "bundle of $1 is left"
+  [ ! -e "$NOOK_STORAGE/containers/$1" ] || fail "rootfs (upper dir) of $1 is left"
+}
+
+launch_status() { # ID: the container's status as state says
+  "$NOOK" state "$1" | jq -r .status
+}
+
+test_run_imported_image() {
+  make_launch_image
+  assert_eq hi "$("$NOOK" launch --rm --name "$(unique_id run)" bb:1 echo hi)" "output"
+  local id
+  id=$(unique_id run2)
+  assert_eq from-image-cmd "$("$NOOK" launch --rm --name "$id" bb:1)" "the image's command"
+  assert_nothing_left "$id"
+  # without --rm the stopped container stays, with its exit code
+  "$NOOK" launch --name "$id" bb:1 sh -c 'exit 4' || true
+  assert_eq stopped "$(launch_status "$id")"
+  assert_eq 4 "$("$NOOK" state "$id" | jq -r .exitStatus)" "exit status in the state"
+  "$NOOK" rm "$id" >/dev/null
+  assert_nothing_left "$id"
+}
+
+test_image_config_and_flags() {
+  make_launch_image
+  local out
+  out=$("$NOOK" launch --rm bb:1 sh -c 'echo $FOO $PWD $(id -u):$(id -g) $HOME')
+  assert_eq "from-image /srv 0:0 /root" "$out" "env, workdir, user from the image"
+  out=$("$NOOK" launch --rm -u app -e FOO=flag -e NEW=1 -w /tmp bb:1 sh -c 'echo $FOO $NEW $PWD $(id -u):$(id -g) $HOME')
+  assert_eq "flag 1 /tmp 1000:1000 /home/app" "$out" "flags over the image"
+  printf 'A=from-file\n# comment\n\nB=2\n' >envs
+  out=$("$NOOK" launch --rm --env-file envs -u 1000:0 bb:1 sh -c 'echo $A $B $(id -u):$(id -g)')
+  assert_eq "from-file 2 1000:0" "$out" "env file and numeric user"
+  out=$("$NOOK" launch --rm --entrypoint echo bb:1 a b)
+  assert_eq "a b" "$out" "entrypoint"
+  out=$("$NOOK" launch --rm --hostname box --net none bb:1 sh -c 'hostname; cat /etc/hostname; grep -c box /etc/hosts')
+  assert_eq "box box 1" "$(echo $out)" "hostname and /etc files"
+  out=$("$NOOK" launch --rm bb:1 cat /etc/resolv.conf)
+  assert_contains "$out" "nameserver 10.0.2.3" "resolv.conf with slirp"
+  out=$("$NOOK" launch --rm --userns keep-id bb:1 id -u)
+  assert_eq "$(id -u)" "$out" "keep-id"
+  assert_fails "$NOOK" launch --rm -u nobody-here bb:1 true
+  assert_contains "$assert_output" "unable to find user nobody-here"
+}
+
+test_default_security() {
+  make_launch_image
+  local out
+  out=$("$NOOK" launch --rm bb:1 sh -c 'grep -E "^(Seccomp|CapEff):" /proc/self/status')
+  # podman's eleven capabilities
+  assert_contains "$out" "CapEff:	00000000800405fb" "default capabilities"
+  if [ -r /usr/share/containers/seccomp.json ]; then
+    assert_contains "$out" "Seccomp:	2" "default seccomp profile"
+  fi
+  out=$("$NOOK" launch --rm --security-opt seccomp=unconfined --cap-drop ALL --cap-add NET_RAW bb:1 \
+    grep -E "^(Seccomp|CapEff):" /proc/self/status)
+  assert_contains "$out" "Seccomp:	0" "unconfined"
+  assert_contains "$out" "CapEff:	0000000000002000" "only NET_RAW"
+  # the default profile refuses what podman's does
+  assert_fails "$NOOK" launch --rm bb:1 sh -c 'unshare -U true'
+  "$NOOK" launch --rm --read-only bb:1 sh -c 'touch /x' 2>err && fail "wrote to a read-only rootfs"
+  assert_contains "$(cat err)" "Read-only file system"
+}
+
+test_init_reaps_zombies() {
+  make_launch_image
+  [ -x /usr/bin/catatonit ] || skip "catatonit is not installed (scripts/install-deps)"
+  local out
+  out=$("$NOOK" launch --rm --init bb:1 sh -c 'cat /proc/1/cmdline | tr "\0" " "; (sleep 0 &); sleep 0.3; ps -o stat | grep -c Z || true')
+  assert_contains "$out" "/run/nook-init -- sh -c" "pid 1 is the init"
+  assert_eq 0 "$(echo "$out" | tail -1)" "zombies left"
+}
+
+test_tty_session_through_a_pty() {
+  make_launch_image
+  local out
+  out=$(printf 'echo typed-$((40+2))\nexit 5\n' |
+    script -qec "\"$NOOK\" launch --rm -it bb:1 sh -c 'tty; stty size; exec sh'" /dev/null) || true
+  assert_contains "$out" "/dev/pts/0" "a terminal inside"
+  assert_contains "$out" "typed-42" "input relayed"
+  local status=0
+  script -qec "\"$NOOK\" launch --rm -t bb:1 sh -c 'exit 3'" /dev/null </dev/null >/dev/null || status=$?
+  assert_eq 3 "$status" "exit status through the pty"
+}
+
+test_exit_codes() {
+  make_launch_image
+  local s
+  s=0; "$NOOK" launch --rm no-such-image true 2>err || s=$?
+  assert_eq 125 "$s" "unknown image"
+  assert_eq 1 "$(wc -l <err)" "one error line"
+  assert_contains "$(cat err)" "nook image import"
+  s=0; "$NOOK" launch --no-such-flag bb:1 true 2>err || s=$?
+  assert_eq 125 "$s" "bad flag"
+  s=0; "$NOOK" launch -p nonsense bb:1 true 2>err || s=$?
+  assert_eq 125 "$s" "bad port"
+  s=0; "$NOOK" launch --rm bb:1 /srv/noexec 2>err || s=$?
+  assert_eq 126 "$s" "not executable"
+  s=0; "$NOOK" launch --rm bb:1 no-such-command 2>err || s=$?
+  assert_eq 127 "$s" "not found"
+  assert_contains "$(cat err)" 'exec: "no-such-command": executable file not found in $PATH'
+  s=0; "$NOOK" launch --rm bb:1 sh -c 'exit 42' || s=$?
+  assert_eq 42 "$s" "the command's own"
+  local id
+  id=$(unique_id dup)
+  "$NOOK" launch -d --name "$id" bb:1 sleep 30 >/dev/null
+  s=0; "$NOOK" launch --name "$id" bb:1 true 2>err || s=$?
+  assert_eq 125 "$s" "name in use"
+  assert_contains "$(cat err)" "already in use"
+  "$NOOK" rm -f "$id" >/dev/null
+  assert_nothing_left "$id"
+  # failures leave nothing
+  assert_eq "" "$(ls "$NOOK_STORAGE/containers")" "rootfs dirs after failures"
+}
+
+test_volume_written_inside_read_outside() {
+  make_launch_image
+  mkdir vol
+  echo from-host >vol/in
+  "$NOOK" launch --rm -v "$TEST_TMP/vol:/data" bb:1 sh -c 'cat /data/in; echo from-ctr >/data/out; stat -c %u /data/in'
+  assert_eq from-ctr "$(cat vol/out)" "file written inside"
+  assert_eq "$(id -u)" "$(stat -c %u vol/out)" "owned by the user on the host"
+  assert_eq 0 "$("$NOOK" launch --rm -v "$TEST_TMP/vol:/data" bb:1 stat -c %u /data/in)" "owned by root inside"
+  assert_fails "$NOOK" launch --rm -v "$TEST_TMP/vol:/data:ro" bb:1 sh -c 'echo x >/data/out'
+  "$NOOK" launch --rm --tmpfs /scratch:size=1m bb:1 sh -c 'grep " /scratch " /proc/mounts' >m
+  assert_contains "$(cat m)" "tmpfs" "tmpfs"
+}
+
+test_detached_logs_wait_stop_rm() {
+  make_launch_image
+  local id out
+  id=$("$NOOK" launch -d bb:1 sh -c 'echo out1; echo err1 >&2; sleep 1; echo out2; exit 7')
+  [[ $id =~ ^[0-9a-f]{12}$ ]] || fail "generated id '$id' is not 12 hex digits"
+  assert_eq 7 "$("$NOOK" wait "$id")" "wait"
+  assert_eq "out1 out2" "$(echo $("$NOOK" logs "$id" 2>/dev/null))" "stdout in the log"
+  assert_eq "err1" "$("$NOOK" logs "$id" 2>&1 >/dev/null)" "stderr in the log"
+  assert_eq "" "$("$NOOK" logs --since 2030-01-01T00:00:00Z "$id" 2>&1)" "--since a later time"
+  assert_eq 3 "$("$NOOK" logs --since 1h "$id" 2>&1 | wc -l)" "--since an hour"
+  out=$("$NOOK" state "$id")
+  assert_eq 7 "$(jq -r .exitStatus <<<"$out")" "exit status in state"
+  jq -e '.finished | test("^20")' <<<"$out" >/dev/null || fail "no finish time in state: $out"
+  "$NOOK" rm "$id" >/dev/null
+  assert_nothing_left "$id"
+
+  # follow a running one; stop it (TERM ignored by a pid 1 shell: KILL)
+  id=$("$NOOK" launch -d bb:1 sh -c 'i=0; while true; do echo tick$i; i=$((i+1)); sleep 0.2; done')
+  "$NOOK" logs -f "$id" >follow.out &
+  local follower=$!
+  wait_for 'grep -q tick2 follow.out'
+  assert_fails "$NOOK" rm "$id"
+  assert_contains "$assert_output" "is running"
+  local t0=$SECONDS
+  "$NOOK" stop -t 1 "$id" >/dev/null
+  [ $((SECONDS - t0)) -lt 5 ] || fail "stop -t 1 took $((SECONDS - t0)) s"
+  wait "$follower" || fail "logs -f did not end with the container"
+  assert_eq 137 "$("$NOOK" wait "$id")" "killed"
+  # with --init, SIGTERM ends it at once
+  local id2
+  id2=$("$NOOK" launch -d --init bb:1 sleep 100)
+  t0=$SECONDS
+  "$NOOK" stop "$id2" >/dev/null
+  [ $((SECONDS - t0)) -lt 5 ] || fail "stop of an init took $((SECONDS - t0)) s"
+  "$NOOK" rm "$id" "$id2" >/dev/null
+  assert_nothing_left "$id"
+  assert_nothing_left "$id2"
+  # --rm with -d: gone by itself
+  id=$("$NOOK" launch -d --rm bb:1 true)
+  wait_for "[ ! -e \"\${XDG_RUNTIME_DIR}/nook/$id\" ]"
+  assert_nothing_left "$id"
+}
+
+test_container_survives_its_creators_shell() {
+  make_launch_image
+  local id pid
+  id=$(unique_id surv)
+  setsid bash -c "\"$NOOK\" launch -d --name $id bb:1 sleep 60 >/dev/null; sleep 60" &
+  local shell=$!
+  wait_for "\"$NOOK\" state $id 2>/dev/null | grep -q running"
+  kill -KILL -- -"$shell" 2>/dev/null || kill -KILL "$shell"
+  sleep 0.5
+  assert_eq running "$(launch_status "$id")" "after its shell was killed"
+  pid=$("$NOOK" state "$id" | jq -r .pid)
+  "$NOOK" rm -f "$id" >/dev/null
+  process_gone "$pid" || fail "the init $pid is alive after rm -f"
+  assert_nothing_left "$id"
+}
+
+test_limits_reach_the_scope() {
+  make_launch_image
+  systemctl --user is-system-running >/dev/null 2>&1 ||
+    [ "$(systemctl --user is-system-running 2>/dev/null)" = degraded ] ||
+    skip "no systemd user manager"
+  local id
+  id=$(unique_id lim)
+  "$NOOK" launch -d --name "$id" --memory 64m --pids-limit 40 --cpus 0.5 bb:1 sleep 30 >/dev/null
+  local props
+  props=$(systemctl --user show "nook-$id.scope" -p MemoryMax -p TasksMax -p CPUQuotaPerSecUSec)
+  "$NOOK" rm -f "$id" >/dev/null
+  assert_contains "$props" "MemoryMax=67108864" "memory"
+  assert_contains "$props" "TasksMax=40" "pids"
+  assert_contains "$props" "CPUQuotaPerSecUSec=500ms" "cpus"
+}
+
+test_containers_list() {
+  make_launch_image
+  local a b
+  a=$(unique_id lista)
+  b=$(unique_id listb)
+  "$NOOK" launch -d --name "$a" bb:1 sleep 30 >/dev/null
+  "$NOOK" launch --name "$b" bb:1 sh -c 'exit 2' || true
+  local table
+  table=$("$NOOK" containers)
+  assert_contains "$(head -1 <<<"$table")" "ID"
+  for col in IMAGE COMMAND STATUS CREATED PORTS; do
+    assert_contains "$(head -1 <<<"$table")" "$col"
+  done
+  assert_contains "$table" "$a"
+  assert_contains "$table" '"sleep 30"'
+  assert_contains "$table" "Up "
+  [[ $table != *"$b"* ]] || fail "a stopped container in the list without -a"
+  table=$("$NOOK" containers -a)
+  assert_contains "$(grep "$b" <<<"$table")" "Exited (2)"
+  local json
+  json=$("$NOOK" containers -a --format json)
+  assert_eq "bb:1" "$(jq -r --arg id "$a" '.[] | select(.Id == $id) | .Image' <<<"$json")" "image"
+  assert_eq "running" "$(jq -r --arg id "$a" '.[] | select(.Id == $id) | .State' <<<"$json")" "state"
+  assert_eq 2 "$(jq -r --arg id "$b" '.[] | select(.Id == $id) | .ExitCode' <<<"$json")" "exit code"
+  "$NOOK" rm -f "$a" "$b" >/dev/null
+}
+
+net_available() {
+  [ -x "$NOOK_BUILD/nook-net" ] || skip "the network module (nook-net) is not in this build yet"
+}
+
+test_detached_web_server_on_a_published_port() {
+  make_launch_image
+  net_available
+  local port id
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  id=$("$NOOK" launch -d -p "127.0.0.1:$port:8080" bb:1 httpd -f -p 8080 -h /srv)
+  wait_for "python3 -c 'import urllib.request,sys; sys.exit(0 if b\"hello-web\" in urllib.request.urlopen(\"http://127.0.0.1:$port/\", timeout=2).read() else 1)' 2>/dev/null" 15
+  assert_contains "$("$NOOK" containers)" "127.0.0.1:$port:8080" "ports column"
+  "$NOOK" stop -t 1 "$id" >/dev/null
+  "$NOOK" rm "$id" >/dev/null
+  assert_nothing_left "$id"
+  # the network helper went with it
+  ! python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null ||
+    fail "port $port still open after rm"
+}
+
+test_completion_of_flags_and_images() {
+  make_launch_image
+  local script=$NOOK_SRC/completions/nook.bash
+  [ -r "$script" ] || skip "no bash completion script in this tree"
+  local out
+  out=$(bash -c "source '$script'; nook() { \"$NOOK\" \"\$@\"; };
+    COMP_WORDS=(nook launch --re); COMP_CWORD=2; _nook; echo \"\${COMPREPLY[*]}\"")
+  assert_contains "$out" "--read-only" "flag completion"
+  out=$(bash -c "source '$script'; nook() { \"$NOOK\" \"\$@\"; };
+    COMP_WORDS=(nook launch --rm b); COMP_CWORD=3; _nook; echo \"\${COMPREPLY[*]}\"")
+  assert_contains "$out" "bb:1" "image completion"
+}
