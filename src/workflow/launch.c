@@ -118,12 +118,11 @@ static int launch_error_status(const nook_error *err) {
 }
 
 int launch_remove(const char *root, const char *id, bool force, nook_error *err) {
-  nook_error e;
-  int r = container_delete(root, id, force, &e);
-  if (r < 0 && r != -ENOENT && !strstr(e.msg, "does not exist")) {
-    *err = e;
+  /* Killed first, then its files, then its state: once the state is gone,
+   * everything is (what a watcher of the state dir relies on). */
+  int r = launch_kill(root, id, err);
+  if (r < 0 && r != -ENOENT)
     return r;
-  }
   _cleanup_free_ char *store = store_root(NULL);
   _cleanup_free_ char *cdir = xasprintf("%s/containers/%s", store, id);
   if (access(cdir, F_OK) == 0 && (r = rootfs_remove(id, err)) < 0)
@@ -132,6 +131,12 @@ int launch_remove(const char *root, const char *id, bool force, nook_error *err)
   _cleanup_close_ int pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (pfd >= 0)
     rm_rf_at(pfd, id);
+  nook_error e;
+  r = container_delete(root, id, force, &e);
+  if (r < 0 && !strstr(e.msg, "does not exist")) {
+    *err = e;
+    return r;
+  }
   return 0;
 }
 

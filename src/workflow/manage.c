@@ -203,6 +203,19 @@ static bool wait_pid_gone(pid_t pid, unsigned long long start, int timeout_ms) {
   return n > 0;
 }
 
+int launch_kill(const char *root, const char *id, nook_error *err) {
+  _cleanup_container_ struct container c = {.dirfd = -1};
+  nook_error e;
+  if (container_load(root, id, &c, &e) < 0)
+    return -ENOENT;
+  if (c.status == STATUS_STOPPED)
+    return 0;
+  container_kill(root, id, SIGKILL, true, &e);
+  if (c.state.pid > 0 && !wait_pid_gone(c.state.pid, c.state.pid_start_time, 10000))
+    return nook_errx(err, ETIMEDOUT, "container `%s` did not die after SIGKILL", id);
+  return 0;
+}
+
 int launch_wait(const char *root, const char *id, int *status, nook_error *err) {
   int stopped_polls = 0;
   for (;;) {

@@ -102,6 +102,9 @@ char *launch_bundle_dir(const char *root, const char *id);
 /* Removes what launch made for id: the container (force), its rootfs, its
  * bundle. Missing parts are fine. */
 int launch_remove(const char *root, const char *id, bool force, nook_error *err);
+/* SIGKILLs every process of a running container and waits for its init.
+ * -ENOENT when there is no such container. */
+int launch_kill(const char *root, const char *id, nook_error *err);
 /* Records the exit status and finish time in the container's state and stops
  * its network helper. */
 void launch_record_exit(const char *root, const char *id, int status);
@@ -116,3 +119,6 @@ char *rfc3339_now(void);
 
 /* The value of key among annotations, NULL when absent. */
 const char *spec_kv_find(const struct spec_kv *kv, size_t n, const char *key);
+
+/* Prints the store's image names, one a line (for `__complete`). */
+int workflow_complete_images(void);
