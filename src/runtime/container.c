@@ -493,14 +493,22 @@ static int supervise(pid_t pid, int sigfd, int master) {
       if (read(sigfd, &si, sizeof(si)) != sizeof(si))
         continue;
       if (si.ssi_signo == SIGCHLD) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid) {
+        /* SIGCHLDs merge: reap every child that ended, keeping the init's
+         * status when it is among them (a short command can end between a
+         * helper's exit and this loop). */
+        bool init_done = false;
+        int st;
+        pid_t w;
+        while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+          if (w == pid) {
+            status = st;
+            init_done = true;
+          }
+        if (init_done) {
           while (master >= 0 && relay(master, STDOUT_FILENO))
             ;
           break;
         }
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-          ;
       } else if (si.ssi_signo == SIGWINCH) {
         if (tty)
           terminal_copy_size(STDIN_FILENO, master);
