@@ -123,9 +123,15 @@ int launch_remove(const char *root, const char *id, bool force, nook_error *err)
   int r = launch_kill(root, id, err);
   if (r < 0 && r != -ENOENT)
     return r;
+  /* What a container wrote as its root is ours on the host and goes
+   * without a user namespace; files made for other ids (or the kernel's
+   * 000 work dirs) take rootfs_remove's. */
   _cleanup_free_ char *store = store_root(NULL);
-  _cleanup_free_ char *cdir = xasprintf("%s/containers/%s", store, id);
-  if (access(cdir, F_OK) == 0 && (r = rootfs_remove(id, err)) < 0)
+  _cleanup_free_ char *cparent = xasprintf("%s/containers", store);
+  _cleanup_close_ int cfd = open(cparent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (cfd >= 0 && faccessat(cfd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
+      (rm_rf_at(cfd, id) < 0 || faccessat(cfd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0) &&
+      (r = rootfs_remove(id, err)) < 0)
     return r;
   _cleanup_free_ char *parent = xasprintf("%s/.launch", root);
   _cleanup_close_ int pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
