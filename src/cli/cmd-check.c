@@ -83,9 +83,9 @@ static int print_text(const struct hostcheck_report *rep, nook_error *err) {
       printf("; fix: %s", it->fix);
     putchar('\n');
   }
-  printf("\n%s (%zu ok, %zu warnings, %zu missing)\n",
+  printf("\n%s (%zu ok, %zu warning%s, %zu missing)\n",
          rep->can_run ? "nook can run containers here" : "nook cannot run containers here",
-         rep->n - warnings - missing, warnings, missing);
+         rep->n - warnings - missing, warnings, warnings == 1 ? "" : "s", missing);
   if (fflush(stdout) != 0)
     return nook_err(err, errno, "check: write to stdout");
   return 0;

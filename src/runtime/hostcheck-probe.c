@@ -349,7 +349,7 @@ int hostcheck_run_capture(char *const argv[], char **out, int timeout_ms) {
   }
   if (pid == 0) {
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null < 0 || dup2(p[1], 1) < 0 || dup2(null, 0) < 0 || dup2(null, 2) < 0)
+    if (null < 0 || dup2(p[1], 1) < 0 || dup2(null, 0) < 0 || dup2(p[1], 2) < 0)
       _exit(127);
     execvp(argv[0], argv);
     _exit(127);

@@ -171,7 +171,11 @@ static bool check_userns(struct hostcheck_report *rep, const char *dir) {
     return true;
   }
   char *fix;
-  if (max == 0)
+  if (r == -ENOSPC)
+    fix = xstrdup("the count of user namespaces hit its limit (user.max_user_namespaces here or "
+                  "in an enclosing user namespace): raise it, as root: sysctl -w "
+                  "user.max_user_namespaces=28633");
+  else if (max == 0)
     fix = xstrdup("as root: sysctl -w user.max_user_namespaces=28633 (and in /etc/sysctl.d/)");
   else if (clone == 0)
     fix = xstrdup("as root: sysctl -w kernel.unprivileged_userns_clone=1 (and in "
@@ -336,9 +340,10 @@ static void check_cgroup(struct hostcheck_report *rep, bool manager_ok) {
     }
     if (*lacking)
       add(rep, HOSTCHECK_WARNING, "cgroup controllers",
-          xasprintf("%s has `%s`, not %s: limits on those (--memory, --cpus, --pids-limit, "
+          xasprintf("%s has %s%s%s, not %s: limits on those (--memory, --cpus, --pids-limit, "
                     "blkio, cpuset) cannot take effect",
-                    path, ctrls, lacking),
+                    path, *ctrls ? "`" : "", *ctrls ? ctrls : "no controller", *ctrls ? "`" : "",
+                    lacking),
           xstrdup("as root: delegate them to the user manager (systemctl edit user@.service: "
                   "[Service] Delegate=cpu cpuset io memory pids), then log in again"));
     else
@@ -433,8 +438,14 @@ static bool check_runtime_dir(struct hostcheck_report *rep) {
                   (unsigned)uid));
     return tmp_ok;
   }
+  _cleanup_free_ char *own = xasprintf("/run/user/%u", (unsigned)uid);
   _cleanup_free_ char *fix_mk =
-      xasprintf("as root: mkdir -p %s && chown %u %s && chmod 0700 %s", xdg, (unsigned)uid, xdg, xdg);
+      strcmp(xdg, own) == 0
+          ? xasprintf("as root: mkdir -p %s && chown %u %s && chmod 0700 %s", own, (unsigned)uid,
+                      own, own)
+          : xasprintf("export XDG_RUNTIME_DIR=%s, a directory of your own (as root: mkdir -p %s "
+                      "&& chown %u %s && chmod 0700 %s)",
+                      own, own, (unsigned)uid, own, own);
   struct stat st;
   if (stat(xdg, &st) < 0) {
     add(rep, HOSTCHECK_MISSING, item, xasprintf("%s: %s", xdg, strerror(errno)),
