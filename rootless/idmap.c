@@ -191,7 +191,8 @@ int idmap_write_direct(pid_t pid, bool gid, const struct spec_idmap *maps, size_
 int idmap_setup_rootless(pid_t pid, bool *single_id, nook_error *err) {
   _cleanup_free_ struct spec_idmap *umaps = NULL, *gmaps = NULL;
   size_t nu = 0, ng = 0;
-  int r = idmap_build_rootless(idmap_subid_file(false), getuid(), (uint32_t)geteuid(), &umaps, &nu, err);
+  int r = idmap_build_rootless(idmap_subid_file(false), getuid(), (uint32_t)geteuid(), &umaps,
+                               &nu, err);
   if (r < 0)
     return r;
   r = idmap_build_rootless(idmap_subid_file(true), getuid(), (uint32_t)getegid(), &gmaps, &ng, err);

@@ -290,8 +290,8 @@ int hostcheck_probe_user_bus(char **where, char *why, size_t whylen) {
   struct timeval tv = {.tv_sec = 3};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  if (connect(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen)) <
-      0) {
+  socklen_t salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
+  if (connect(fd, (struct sockaddr *)&sa, salen) < 0) {
     int e = errno;
     snprintf(why, whylen, "connect to `%s`: %s", *where, strerror(e));
     return -e;

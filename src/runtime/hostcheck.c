@@ -19,7 +19,8 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-#define FIX_UIDMAP "apt-get install uidmap (as root; the package may be called shadow or shadow-utils)"
+#define FIX_UIDMAP                                                                                 \
+  "apt-get install uidmap (as root; the package may be called shadow or shadow-utils)"
 #define FIX_LINGER "as root: loginctl enable-linger %s (or log in through a PAM session), with " \
                    "dbus-user-session installed"
 
@@ -188,10 +189,12 @@ static bool check_userns(struct hostcheck_report *rep, const char *dir) {
                   "(its seccomp profile and capabilities)");
   add(rep, HOSTCHECK_MISSING, "user namespaces",
       xasprintf("%s (max_user_namespaces=%lld%s%s)", why, max,
-                clone >= 0 ? clone ? ", unprivileged_userns_clone=1" : ", unprivileged_userns_clone=0" : "",
-                apparmor >= 0 ? apparmor ? ", apparmor_restrict_unprivileged_userns=1"
-                                         : ", apparmor_restrict_unprivileged_userns=0"
-                              : ""),
+                clone < 0    ? ""
+                : clone      ? ", unprivileged_userns_clone=1"
+                             : ", unprivileged_userns_clone=0",
+                apparmor < 0 ? ""
+                : apparmor   ? ", apparmor_restrict_unprivileged_userns=1"
+                             : ", apparmor_restrict_unprivileged_userns=0"),
       fix);
   return false;
 }
@@ -379,8 +382,8 @@ static bool check_device(struct hostcheck_report *rep, const char *path, unsigne
                          unsigned min, const char *without, const char *fix) {
   _cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
-    add(rep, HOSTCHECK_MISSING, path, xasprintf("open read-write: %s: %s", strerror(errno), without),
-        xstrdup(fix));
+    add(rep, HOSTCHECK_MISSING, path,
+        xasprintf("open read-write: %s: %s", strerror(errno), without), xstrdup(fix));
     return false;
   }
   struct stat st;
