@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -210,7 +211,11 @@ static bool check_idmap(struct hostcheck_report *rep, bool userns_ok, bool have_
   char why[1024] = "";
   unsigned long uids = 0;
   bool single = false;
-  if (hostcheck_probe_idmap(&uids, &single, why, sizeof(why)) < 0) {
+  /* The probe child may be gone when the go-ahead is written to it. */
+  void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);
+  int r = hostcheck_probe_idmap(&uids, &single, why, sizeof(why));
+  signal(SIGPIPE, old_pipe);
+  if (r < 0) {
     add(rep, HOSTCHECK_MISSING, item, xstrdup(why),
         xasprintf("newuidmap/newgidmap setuid root (as root: apt-get install --reinstall "
                   "uidmap) and %s's ranges in /etc/subuid and /etc/subgid",

@@ -145,3 +145,14 @@ test_check_runtime_dir_not_ours() {
   assert_eq 0 "$status" "exit status"
   assert_contains "$(line_of XDG_RUNTIME_DIR)" "warning XDG_RUNTIME_DIR: $PWD/open has mode 0755"
 }
+
+# In a user namespace where real root is not mapped, newuidmap's setuid bit
+# does nothing: with subordinate ranges to map, ids cannot be mapped.
+test_check_map_helpers_not_setuid() {
+  run_check unshare -Ur unshare -U --map-user="$(id -u)" --map-group="$(id -g)"
+  assert_eq 1 "$status" "exit status"
+  assert_contains "$(line_of newgidmap)" "missing newgidmap: /usr/bin/newgidmap is neither setuid"
+  assert_contains "$(line_of newgidmap)" "fix: as root: setcap cap_setgid+ep /usr/bin/newgidmap"
+  assert_contains "$(line_of "id mapping")" "missing id mapping: newuidmap for pid"
+  assert_contains "$(tail -n1 check.out)" "nook cannot run containers here"
+}
