@@ -13,13 +13,13 @@
  */
 #include <ctype.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <yajl/yajl_tree.h>
 
 #include "cli.h"
+#include "signals.h"
 #include "util.h"
 
 /* Runs nook itself with args and returns what it printed on stdout; stderr is
@@ -91,42 +91,86 @@ static void help_flags_free(struct help_flag *flags) {
 static void help_flags_freep(struct help_flag **flags) { help_flags_free(*flags); }
 #define _cleanup_help_flags_ _cleanup_(help_flags_freep)
 
-/* Reads the option lines of a --help text ("  -b, --bundle DIR   text"):
- * every -x/--name before the description column, with the argument name
- * that follows it, if any. Returns a {NULL}-terminated array. */
+/* Records flag (with its argument name, may be NULL) once; a second
+ * mention keeps the more telling argument name ("table|json" over FORMAT). */
+static size_t add_flag(struct help_flag **flags, size_t *n, const char *flag, size_t flag_len,
+                       const char *arg, size_t arg_len) {
+  for (size_t i = 0; i < *n; i++) {
+    struct help_flag *f = &(*flags)[i];
+    if (strlen(f->flag) != flag_len || strncmp(f->flag, flag, flag_len) != 0)
+      continue;
+    if (arg && (!f->arg || (!strchr(f->arg, '|') && memchr(arg, '|', arg_len)))) {
+      free(f->arg);
+      f->arg = xstrndup(arg, arg_len);
+    }
+    return i;
+  }
+  *flags = xrealloc(*flags, (*n + 2) * sizeof(**flags));
+  (*flags)[*n].flag = xstrndup(flag, flag_len);
+  (*flags)[*n].arg = arg ? xstrndup(arg, arg_len) : NULL;
+  (*flags)[++*n] = (struct help_flag){0};
+  return *n - 1;
+}
+
+/* Parses "-x", "--name", "--name ARG" or "--name=ARG" at *pp (before end);
+ * moves *pp past it. Returns false when there is no option there. */
+static bool parse_one_flag(const char **pp, const char *end, const char **flag, size_t *flag_len,
+                           const char **arg, size_t *arg_len) {
+  const char *p = *pp;
+  if (!(p + 1 < end && p[0] == '-' && p[1] != ' '))
+    return false;
+  *flag = p;
+  while (p < end && (isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
+    p++;
+  *flag_len = (size_t)(p - *flag);
+  *arg = NULL;
+  *arg_len = 0;
+  if (p < end && (*p == '=' || (*p == ' ' && p + 1 < end && p[1] != ' ' && p[1] != '-'))) {
+    const char *a = p + 1;
+    const char *q = a;
+    while (q < end && *q != ' ' && *q != ',' && *q != ']')
+      q++;
+    if (q > a && is_metavar(a, (size_t)(q - a))) {
+      *arg = a;
+      *arg_len = (size_t)(q - a);
+      p = q;
+    }
+  }
+  *pp = p;
+  return *flag_len > 1 && !(*flag_len == 2 && (*flag)[1] == '-');
+}
+
+/* Reads the options of a --help text: the option lines
+ * ("  -b, --bundle DIR   text", every -x/--name before the description
+ * column, with the argument name that follows it) and the bracketed options
+ * of the usage line ("Usage: nook kill [--all] ID"). Returns a
+ * {NULL}-terminated array. */
 static struct help_flag *parse_help_flags(const char *help) {
   size_t n = 0;
   struct help_flag *flags = xcalloc(1, sizeof(*flags));
+  const char *flag, *arg;
+  size_t flag_len, arg_len;
   for (const char *line = help; line && *line;) {
     const char *end = strchrnul(line, '\n');
     const char *p = line;
     while (p < end && *p == ' ')
       p++;
-    /* One option line names the option once or twice ("-b, --bundle DIR"). */
-    size_t first = n;
-    while (p + 1 < end && p[0] == '-' && p[1] != ' ') {
-      const char *flag = p;
-      while (p < end && (isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
-        p++;
-      size_t flag_len = (size_t)(p - flag);
-      const char *arg = NULL;
-      size_t arg_len = 0;
-      if (p < end && (*p == '=' || (*p == ' ' && p + 1 < end && p[1] != ' ' && p[1] != '-'))) {
-        const char *a = p + 1;
-        const char *q = a;
-        while (q < end && *q != ' ' && *q != ',')
-          q++;
-        if (q > a && is_metavar(a, (size_t)(q - a))) {
-          arg = a;
-          arg_len = (size_t)(q - a);
-          p = q;
-        }
+    if (str_has_prefix(p, "Usage:")) {
+      for (const char *b = p; (b = memchr(b, '[', (size_t)(end - b))) != NULL;) {
+        b++;
+        const char *q = b;
+        if (parse_one_flag(&q, end, &flag, &flag_len, &arg, &arg_len))
+          add_flag(&flags, &n, flag, flag_len, arg, arg_len);
       }
-      if (flag_len > 1 && !(flag_len == 2 && flag[1] == '-')) {
-        flags = xrealloc(flags, (n + 2) * sizeof(*flags));
-        flags[n].flag = xstrndup(flag, flag_len);
-        flags[n].arg = arg ? xstrndup(arg, arg_len) : NULL;
-        flags[++n] = (struct help_flag){0};
+    }
+    /* One option line names the option once or twice ("-b, --bundle DIR"). */
+    size_t on_line[8];
+    size_t n_on_line = 0;
+    while (p + 1 < end && p[0] == '-' && p[1] != ' ') {
+      if (parse_one_flag(&p, end, &flag, &flag_len, &arg, &arg_len)) {
+        size_t i = add_flag(&flags, &n, flag, flag_len, arg, arg_len);
+        if (n_on_line < ARRAY_SIZE(on_line))
+          on_line[n_on_line++] = i;
       }
       if (p < end && (*p == ',' || *p == '|'))
         p++;
@@ -134,9 +178,13 @@ static struct help_flag *parse_help_flags(const char *help) {
         p++;
     }
     /* "-b, --bundle DIR": the short form takes the argument written once. */
-    for (size_t i = first; i < n; i++)
-      if (!flags[i].arg && flags[n - 1].arg)
-        flags[i].arg = xstrdup(flags[n - 1].arg);
+    const char *line_arg = NULL;
+    for (size_t i = 0; i < n_on_line; i++)
+      if (flags[on_line[i]].arg)
+        line_arg = flags[on_line[i]].arg;
+    for (size_t i = 0; line_arg && i < n_on_line; i++)
+      if (!flags[on_line[i]].arg)
+        flags[on_line[i]].arg = xstrdup(line_arg);
     line = *end ? end + 1 : end;
   }
   return flags;
@@ -208,12 +256,12 @@ static int complete_containers(struct nook_globals *g, char **statuses, nook_err
   return 0;
 }
 
+static void print_name(const char *name, void *data) { printf("%s\n", name); }
+
 static int complete_signals(void) {
-  for (int sig = 1; sig < NSIG; sig++) {
-    const char *name = sigabbrev_np(sig);
-    if (name)
-      printf("%s\n", name);
-  }
+  signal_list_names(print_name, NULL);
+  return 0;
+}
   return 0;
 }
 

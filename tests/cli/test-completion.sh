@@ -77,14 +77,14 @@ test_bash_container_ids_by_state() {
   local created=$(unique_id created) running=$(unique_id running) paused=$(unique_id paused)
   make_bundle b1; cfg b1 '.process.args = ["sleep", "100"]'
   make_bundle b2; cfg b2 '.process.args = ["sleep", "100"]'
-  "$NOOK" --root "$root" create --bundle b1 "$created"
-  "$NOOK" --root "$root" run -d --bundle b2 "$running"
+  # the containers' stdio must not hold the test's output open
+  "$NOOK" --root "$root" create --bundle b1 "$created" </dev/null >/dev/null 2>&1
+  "$NOOK" --root "$root" run -d --bundle b2 "$running" </dev/null >/dev/null 2>&1
   local have_paused=0
   make_bundle b3; cfg b3 '.process.args = ["sleep", "100"]'
-  "$NOOK" --root "$root" run -d --bundle b3 "$paused"
+  "$NOOK" --root "$root" run -d --bundle b3 "$paused" </dev/null >/dev/null 2>&1
   if "$NOOK" --root "$root" pause "$paused" 2>/dev/null; then have_paused=1; fi
-  trap '"$NOOK" --root "$root" delete -f "$created" "$running" "$paused" 2>/dev/null;
-        for c in "$created" "$running" "$paused"; do "$NOOK" --root "$root" delete -f "$c" 2>/dev/null; done; true' EXIT
+  trap 'for c in "$created" "$running" "$paused"; do "$NOOK" --root "$root" delete -f "$c" 2>/dev/null; done; true' EXIT
 
   assert_eq "$created" "$(bash_complete --root "$root" start '')" "start offers created"
   assert_eq "$running" "$(bash_complete --root "$root" exec '')" "exec offers running"
