@@ -262,8 +262,6 @@ static int complete_signals(void) {
   signal_list_names(print_name, NULL);
   return 0;
 }
-  return 0;
-}
 
 /* The states in which a command makes sense for a container, NULL-ended;
  * an empty list means any state. Commands not listed take no container. */
