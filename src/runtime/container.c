@@ -209,8 +209,11 @@ static int creation_run(struct creation *c, bool keep_pty, const sigset_t *saved
   if (c->fifo_write < 0)
     return nook_err(err, errno, "open the exec fifo");
 
+  /* A dot name: state_list_ids skips it, and no container id starts so. */
+  _cleanup_free_ char *seccomp_cache = xasprintf("%s/.seccomp-cache", o->root);
   struct init_request req = {
       .spec = spec,
+      .seccomp_cache_dir = seccomp_cache,
       .rootless = linux_running_rootless(),
       .idmap_fallback = spec_annotation(spec, "nook.idmap.fallback") &&
                         strcmp(spec_annotation(spec, "nook.idmap.fallback"), "single") == 0,

@@ -94,6 +94,7 @@ struct init_child {
   bool setgroups_allowed;
   pid_t host_pid; /* the init's pid as the runtime sees it, for hook state */
   int ns_fds[SPEC_NS_COUNT];
+  const struct seccomp_program *seccomp; /* compiled by the runtime; NULL: none */
 };
 
 __attribute__((noreturn)) static void init_fail(struct init_child *c, const nook_error *err) {
@@ -231,12 +232,43 @@ static char **build_env(const struct spec_process *p) {
   return env;
 }
 
+static int cmp_int(const void *a, const void *b) {
+  return *(const int *)a - *(const int *)b;
+}
+
+/* Closes every fd from 3 up that is not in keep: the init must not hold the
+ * runtime's fds (a container lock would block `start` for good). */
+static void close_fds_except(int *keep, size_t n) {
+  qsort(keep, n, sizeof(int), cmp_int);
+  int from = 3;
+  for (size_t i = 0; i < n; i++) {
+    if (keep[i] < from)
+      continue;
+    if (keep[i] > from)
+      syscall(SYS_close_range, from, keep[i] - 1, 0);
+    from = keep[i] + 1;
+  }
+  syscall(SYS_close_range, from, ~0U, 0);
+}
+
 __attribute__((noreturn)) static void init_main(struct init_child *c) {
   const struct init_request *req = c->req;
   const struct spec *spec = req->spec;
   nook_error err;
   nook_err_clear(&err);
   struct sync_msg m;
+
+  int keep[SPEC_NS_COUNT + 3 + 65536];
+  size_t nkeep = 0;
+  for (int i = 0; i < req->preserve_fds; i++)
+    keep[nkeep++] = 3 + i;
+  keep[nkeep++] = c->sync_fd;
+  keep[nkeep++] = req->exec_fifo_fd;
+  keep[nkeep++] = req->exec_fifo_keepalive_fd;
+  for (int t = 0; t < SPEC_NS_COUNT; t++)
+    if (c->ns_fds[t] >= 0)
+      keep[nkeep++] = c->ns_fds[t];
+  close_fds_except(keep, nkeep);
 
   reset_signals(req->saved_sigmask);
   init_expect(c, SYNC_MAPS_DONE, &m);
@@ -356,7 +388,7 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
   }
   if (!req->no_new_keyring)
     (void)syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL);
-  if (process_apply_security(p, spec->seccomp, c->setgroups_allowed, &err) < 0)
+  if (process_apply_security(p, c->seccomp, c->setgroups_allowed, &err) < 0)
     goto fail_late;
   /* Nothing of nook's may reach the container: only stdio and the fds the
    * caller asked to preserve survive exec. */
@@ -503,7 +535,16 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
                        "yet",
                        t == SPEC_NS_PID ? "pid" : "user namespace together with another");
 
-  struct init_child child = {.req = req};
+  /* Compiled here, before anything exists, so a bad profile fails `create`
+   * cleanly; the init gets its own copy of it with the clone. */
+  __attribute__((cleanup(seccomp_program_clear))) struct seccomp_program seccomp = {0};
+  if (spec->seccomp) {
+    int r = seccomp_program_prepare(spec->seccomp, req->seccomp_cache_dir, &seccomp, err);
+    if (r < 0)
+      return r;
+  }
+
+  struct init_child child = {.req = req, .seccomp = spec->seccomp ? &seccomp : NULL};
   int r = open_ns_paths(spec, child.ns_fds, err);
   if (r < 0) {
     for (int t = 0; t < SPEC_NS_COUNT; t++)

@@ -32,6 +32,7 @@ struct init_request {
   int exec_fifo_fd;              /* the init blocks reading it until `start` */
   int exec_fifo_keepalive_fd;    /* a writer the init holds so the read blocks, not EOFs */
   const sigset_t *saved_sigmask; /* restored in the init before it execs */
+  const char *seccomp_cache_dir; /* compiled seccomp filters are kept here; NULL: no cache */
   struct init_hooks hooks;
 };
 
