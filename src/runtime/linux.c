@@ -724,3 +724,10 @@ int linux_init_release(struct init_process *init, nook_error *err) {
     return nook_err(err, -r, "the container's init exited before it was released");
   return 0;
 }
+
+/* For exec, which finishes a process the same way the init does. */
+int linux_resolve_executable(const struct spec_process *p, char **out, nook_error *err) {
+  return resolve_executable(p, out, err);
+}
+
+char **linux_process_env(const struct spec_process *p) { return build_env(p); }
