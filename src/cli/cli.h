@@ -39,6 +39,12 @@ int cli_bad_usage(nook_error *err, const char *command, const char *fmt, ...)
 int cli_want_args(nook_error *err, const char *command, int argc, char **argv, int want,
                   const char *names);
 
+/* The state root for this invocation (--root or the per-user default). */
+int cli_state_root(struct nook_globals *g, char **root, nook_error *err);
+/* Fills a create_options' cgroup fields from the global options. */
+struct create_options;
+void cli_cgroup_options(const struct nook_globals *g, struct create_options *o);
+
 #define NOOK_COMMANDS(X)                                                                           \
   X(create, "create a container from a bundle, ready to start")                                   \
   X(start, "start the user process of a created container")                                       \

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "container.h"
+#include "state.h"
 #include "log.h"
 #include "nook-config.h"
 #include "util.h"
@@ -84,6 +86,15 @@ int cli_want_args(nook_error *err, const char *command, int argc, char **argv, i
   if (argc - optind > want)
     return cli_bad_usage(err, command, "unexpected argument `%s`", argv[optind + want]);
   return 0;
+}
+
+int cli_state_root(struct nook_globals *g, char **root, nook_error *err) {
+  return state_root_resolve(g->root, root, err);
+}
+
+void cli_cgroup_options(const struct nook_globals *g, struct create_options *o) {
+  o->cgroup_manager = g->cgroup_manager;
+  o->cgroup_manager_explicit = g->cgroup_manager != NULL;
 }
 
 enum { OPT_ROOT = 1000, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_ROOTLESS, OPT_SYSTEMD_CGROUP,

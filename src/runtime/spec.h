@@ -68,6 +68,23 @@ struct spec_rlimit {
   uint64_t hard;
 };
 
+struct spec_io_priority {
+  bool set;
+  char *class_name; /* "IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE" or "IOPRIO_CLASS_IDLE" */
+  int priority;
+};
+
+struct spec_scheduler {
+  bool set;
+  char *policy; /* "SCHED_OTHER" ... */
+  int nice;
+  int priority;
+  char **flags; /* NULL-terminated "SCHED_FLAG_..." names; NULL: none */
+  uint64_t runtime;
+  uint64_t deadline;
+  uint64_t period;
+};
+
 struct spec_process {
   bool terminal;
   bool has_console_size;
@@ -85,6 +102,10 @@ struct spec_process {
   char *selinux_label;
   bool has_oom_score_adj;
   int oom_score_adj;
+  struct spec_io_priority io_priority;
+  struct spec_scheduler scheduler;
+  char *exec_cpu_affinity_initial; /* CPU list such as "0-3,7"; NULL: absent */
+  char *exec_cpu_affinity_final;
 };
 
 struct spec_hook {
@@ -145,6 +166,7 @@ struct spec_seccomp {
   char **architectures;
   char **flags;
   char *listener_path;
+  char *listener_metadata;
   struct spec_seccomp_syscall *syscalls;
   size_t n_syscalls;
 };
@@ -193,6 +215,7 @@ struct spec {
   char **readonly_paths;
   char *mount_label;
   char *personality_domain;
+  char **personality_flags;
   struct spec_time_offset time_offset_monotonic;
   struct spec_time_offset time_offset_boottime;
 

@@ -1,0 +1,33 @@
+#include <getopt.h>
+
+#include "cli.h"
+#include "container.h"
+#include "util.h"
+
+static const char usage[] =
+    "Usage: nook delete [--force] ID\n\n"
+    "Delete a stopped or created container and all it holds; --force kills a\n"
+    "running one first.\n";
+
+int cmd_delete(struct nook_globals *g, int argc, char **argv, nook_error *err) {
+  static const struct option opts[] = {
+      {"force", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {0}};
+  bool force = false;
+  int c;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "+fh", opts, NULL)) != -1) {
+    if (c == 'f')
+      force = true;
+    else if (c == 'h')
+      return cli_print_usage(usage);
+    else
+      return cli_bad_usage(err, argv[0], "unknown option `%s`", argv[optind - 1]);
+  }
+  int r = cli_want_args(err, argv[0], argc, argv, 1, "a container id");
+  if (r < 0)
+    return r;
+  _cleanup_free_ char *root = NULL;
+  if ((r = cli_state_root(g, &root, err)) < 0)
+    return r;
+  return container_delete(root, argv[optind], force, err);
+}

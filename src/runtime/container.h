@@ -1,0 +1,42 @@
+/* The OCI lifecycle: create, start, run, kill, delete, and loading a
+ * container's state with its true status. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "error.h"
+#include "state.h"
+
+struct create_options {
+  const char *root; /* resolved state root */
+  const char *id;
+  const char *bundle; /* NULL: the current directory */
+  const char *pid_file;
+  const char *console_socket;
+  int preserve_fds;
+  bool no_pivot;
+  bool no_new_keyring;
+  const char *cgroup_manager; /* NULL: automatic */
+  bool cgroup_manager_explicit;
+  /* run only */
+  bool detach;
+  bool keep;
+};
+
+int container_create(const struct create_options *o, nook_error *err);
+int container_start(const char *root, const char *id, nook_error *err);
+/* create + start; in the foreground returns the container's exit status
+ * (128+signal when killed). */
+int container_run(const struct create_options *o, nook_error *err);
+int container_kill(const char *root, const char *id, int sig, bool all, nook_error *err);
+int container_delete(const char *root, const char *id, bool force, nook_error *err);
+
+/* A loaded container: its state, status and open state directory. */
+struct container {
+  struct container_state state;
+  enum container_status status;
+  int dirfd;
+};
+int container_load(const char *root, const char *id, struct container *c, nook_error *err);
+void container_release(struct container *c);
+#define _cleanup_container_ __attribute__((cleanup(container_release)))

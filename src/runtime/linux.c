@@ -1,0 +1,611 @@
+#include "linux.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hooks.h"
+#include "log.h"
+#include "mounts.h"
+#include "rootless/idmap.h"
+#include "process-security.h"
+#include "terminal.h"
+#include "util.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#define KEYCTL_JOIN_SESSION_KEYRING 1
+
+static const int ns_clone_flags[SPEC_NS_COUNT] = {
+    [SPEC_NS_USER] = CLONE_NEWUSER,  [SPEC_NS_MOUNT] = CLONE_NEWNS,
+    [SPEC_NS_PID] = CLONE_NEWPID,    [SPEC_NS_NET] = CLONE_NEWNET,
+    [SPEC_NS_UTS] = CLONE_NEWUTS,    [SPEC_NS_IPC] = CLONE_NEWIPC,
+    [SPEC_NS_CGROUP] = CLONE_NEWCGROUP, [SPEC_NS_TIME] = CLONE_NEWTIME,
+};
+
+/* ---- the set-up protocol ---- */
+
+enum sync_type {
+  SYNC_MAPS_DONE = 1, /* runtime -> init: ids mapped, cgroup joined; value: setgroups allowed */
+  SYNC_INIT_PID,      /* init -> runtime: the init was re-forked; value: its pid */
+  SYNC_CGROUP_DONE,   /* runtime -> re-forked init: cgroup joined */
+  SYNC_CREATE_RUNTIME,/* init -> runtime: run prestart/createRuntime hooks now */
+  SYNC_HOOKS_DONE,    /* runtime -> init */
+  SYNC_PTY,           /* init -> runtime: the pty master follows as SCM_RIGHTS */
+  SYNC_READY,         /* init -> runtime: set up, waiting to be released */
+  SYNC_ERROR,         /* init -> runtime: text says what failed */
+  SYNC_RELEASE,       /* runtime -> init: created; wait on the exec fifo */
+};
+
+struct sync_msg {
+  int type;
+  int value;
+  int pid;
+  int errnum;
+  char text[1800];
+};
+
+static int sync_send_pid(int fd, int type, int value, pid_t pid) {
+  struct sync_msg m = {.type = type, .value = value, .pid = pid};
+  for (;;) {
+    if (send(fd, &m, offsetof(struct sync_msg, text), MSG_NOSIGNAL) >= 0)
+      return 0;
+    if (errno != EINTR)
+      return -errno;
+  }
+}
+
+static int sync_send(int fd, int type, int value) { return sync_send_pid(fd, type, value, 0); }
+
+/* 0 and the message, -EPIPE when the other side is gone, or -errno. */
+static int sync_recv(int fd, struct sync_msg *m) {
+  memset(m, 0, sizeof(*m));
+  ssize_t n;
+  do
+    n = recv(fd, m, sizeof(*m), 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return -errno;
+  if (n == 0)
+    return -EPIPE;
+  m->text[sizeof(m->text) - 1] = '\0';
+  return 0;
+}
+
+/* ---- the init (child) side ---- */
+
+struct init_child {
+  const struct init_request *req;
+  int sync_fd;
+  bool setgroups_allowed;
+  pid_t host_pid; /* the init's pid as the runtime sees it, for hook state */
+  int ns_fds[SPEC_NS_COUNT];
+};
+
+__attribute__((noreturn)) static void init_fail(struct init_child *c, const nook_error *err) {
+  struct sync_msg m = {.type = SYNC_ERROR, .errnum = err->code};
+  snprintf(m.text, sizeof(m.text), "%s", err->msg);
+  (void)send(c->sync_fd, &m, sizeof(m), MSG_NOSIGNAL);
+  _exit(1);
+}
+
+static int init_expect(struct init_child *c, int type, struct sync_msg *m) {
+  int r = sync_recv(c->sync_fd, m);
+  if (r < 0 || m->type != type)
+    _exit(1); /* the runtime is gone or gave up: leave nothing running */
+  return 0;
+}
+
+static void reset_signals(const sigset_t *mask) {
+  struct sigaction sa = {.sa_handler = SIG_DFL};
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      sigaction(sig, &sa, NULL);
+  sigset_t empty;
+  sigemptyset(&empty);
+  sigprocmask(SIG_SETMASK, mask ? mask : &empty, NULL);
+}
+
+static bool id_is_mapped(const char *map_file, unsigned id) {
+  _cleanup_free_ char *text = NULL;
+  if (read_file_at(AT_FDCWD, map_file, &text, NULL, NULL) < 0)
+    return false;
+  char *save = NULL;
+  for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    unsigned inside, outside, count;
+    if (sscanf(line, "%u %u %u", &inside, &outside, &count) == 3 && id >= inside &&
+        id - inside < count)
+      return true;
+  }
+  return false;
+}
+
+static int join_namespaces(struct init_child *c, bool user, nook_error *err) {
+  for (int t = 0; t < SPEC_NS_COUNT; t++) {
+    if (c->ns_fds[t] < 0 || (t == SPEC_NS_USER) != user)
+      continue;
+    if (setns(c->ns_fds[t], ns_clone_flags[t]) < 0)
+      return nook_err(err, errno, "join the %s namespace `%s`", spec_ns_names[t],
+                      c->req->spec->namespaces[t].path);
+    close(c->ns_fds[t]);
+    c->ns_fds[t] = -1;
+  }
+  return 0;
+}
+
+static const char *const namespaced_sysctl_prefixes[] = {
+    "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+    "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced", "fs.mqueue.", "net.",
+    "kernel.hostname", "kernel.domainname",
+};
+
+static int apply_sysctls(const struct spec *spec, nook_error *err) {
+  for (size_t i = 0; i < spec->n_sysctl; i++) {
+    const char *key = spec->sysctl[i].key;
+    bool ok = false;
+    for (size_t j = 0; j < ARRAY_SIZE(namespaced_sysctl_prefixes); j++)
+      if (str_has_prefix(key, namespaced_sysctl_prefixes[j]))
+        ok = true;
+    if (str_has_prefix(key, "net.") && !spec->namespaces[SPEC_NS_NET].enabled)
+      ok = false;
+    if (!ok)
+      return nook_errx(err, EINVAL,
+                       "sysctl `%s` is not namespaced for this container: setting it would "
+                       "change the host (net.* needs a network namespace)",
+                       key);
+    _cleanup_free_ char *path = xasprintf("/proc/sys/%s", key);
+    for (char *p = path + strlen("/proc/sys/"); *p; p++)
+      if (*p == '.')
+        *p = '/';
+    const char *value = spec->sysctl[i].value;
+    if (write_file_at(AT_FDCWD, path, value, strlen(value), 0644, err) < 0)
+      return nook_err_prefix(err, -err->code, "sysctl `%s`", key);
+  }
+  return 0;
+}
+
+static const char *env_get(char *const *env, const char *name) {
+  size_t len = strlen(name);
+  for (size_t i = 0; env && env[i]; i++)
+    if (strncmp(env[i], name, len) == 0 && env[i][len] == '=')
+      return env[i] + len + 1;
+  return NULL;
+}
+
+/* Finds args[0] as execve will see it, so that a missing command fails
+ * `create` with a clear line instead of `start` with nothing to tell. */
+static int resolve_executable(const struct spec_process *p, char **out, nook_error *err) {
+  const char *name = p->args[0];
+  struct stat st;
+  if (strchr(name, '/')) {
+    if (stat(name, &st) < 0)
+      return nook_err(err, errno, "exec: \"%s\"", name);
+    if (S_ISDIR(st.st_mode) || !(st.st_mode & 0111))
+      return nook_errx(err, EACCES, "exec: \"%s\": permission denied", name);
+    *out = xstrdup(name);
+    return 0;
+  }
+  const char *path = env_get(p->env, "PATH");
+  if (!path)
+    path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  _cleanup_free_ char *copy = xstrdup(path);
+  char *save = NULL;
+  for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+    _cleanup_free_ char *cand = xasprintf("%s/%s", *dir ? dir : ".", name);
+    if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111)) {
+      *out = steal_pointer(&cand);
+      return 0;
+    }
+  }
+  return nook_errx(err, ENOENT, "exec: \"%s\": executable file not found in $PATH", name);
+}
+
+static char **build_env(const struct spec_process *p) {
+  char **env = strv_dup(p->env);
+  if (!env_get(env, "HOME")) {
+    const char *home = "/";
+    _cleanup_fclose_ FILE *f = fopen("/etc/passwd", "re");
+    struct passwd *pw;
+    while (f && (pw = fgetpwent(f)))
+      if (pw->pw_uid == p->user.uid) {
+        home = pw->pw_dir;
+        break;
+      }
+    _cleanup_free_ char *h = xasprintf("HOME=%s", home);
+    strv_push(&env, h);
+  }
+  return env;
+}
+
+__attribute__((noreturn)) static void init_main(struct init_child *c) {
+  const struct init_request *req = c->req;
+  const struct spec *spec = req->spec;
+  nook_error err;
+  nook_err_clear(&err);
+  struct sync_msg m;
+
+  reset_signals(req->saved_sigmask);
+  init_expect(c, SYNC_MAPS_DONE, &m);
+  c->setgroups_allowed = m.value != 0;
+  c->host_pid = m.pid;
+
+  if (join_namespaces(c, true, &err) < 0)
+    init_fail(c, &err);
+  /* Root of the user namespace, where root is mapped: mounts and files made
+   * during set-up then belong to the container's root. */
+  if (id_is_mapped("/proc/self/gid_map", 0) && setresgid(0, 0, 0) < 0)
+    init_fail(c, &(nook_error){.code = errno, .msg = "setresgid(0) in the user namespace"});
+  if (id_is_mapped("/proc/self/uid_map", 0) && setresuid(0, 0, 0) < 0)
+    init_fail(c, &(nook_error){.code = errno, .msg = "setresuid(0) in the user namespace"});
+  if (join_namespaces(c, false, &err) < 0)
+    init_fail(c, &err);
+  if (spec->namespaces[SPEC_NS_CGROUP].enabled && !spec->namespaces[SPEC_NS_CGROUP].path &&
+      unshare(CLONE_NEWCGROUP) < 0)
+    init_fail(c, &(nook_error){.code = errno, .msg = "unshare the cgroup namespace"});
+
+  if (spec->hostname && *spec->hostname) {
+    if (!spec->namespaces[SPEC_NS_UTS].enabled) {
+      nook_errx(&err, EINVAL, "config.json: hostname needs a UTS namespace in linux.namespaces");
+      init_fail(c, &err);
+    }
+    if (sethostname(spec->hostname, strlen(spec->hostname)) < 0) {
+      nook_err(&err, errno, "set hostname `%s`", spec->hostname);
+      init_fail(c, &err);
+    }
+  }
+  if (spec->domainname && *spec->domainname &&
+      setdomainname(spec->domainname, strlen(spec->domainname)) < 0) {
+    nook_err(&err, errno, "set domainname `%s`", spec->domainname);
+    init_fail(c, &err);
+  }
+  if (apply_sysctls(spec, &err) < 0)
+    init_fail(c, &err);
+  if (spec->has_process && spec->process.has_oom_score_adj) {
+    char v[32];
+    snprintf(v, sizeof(v), "%d", spec->process.oom_score_adj);
+    if (write_file_at(AT_FDCWD, "/proc/self/oom_score_adj", v, strlen(v), 0644, &err) < 0) {
+      nook_err_prefix(&err, -err.code, "process.oomScoreAdj %d (lowering it needs privilege)",
+                      spec->process.oom_score_adj);
+      init_fail(c, &err);
+    }
+  }
+
+  struct mount_context mc = {.spec = spec, .in_userns = req->rootless, .no_pivot = req->no_pivot,
+                             .rootfd = -1};
+  if (mounts_prepare_rootfs(&mc, &err) < 0)
+    init_fail(c, &err);
+
+  if (spec->hooks[SPEC_HOOK_PRESTART].n || spec->hooks[SPEC_HOOK_CREATE_RUNTIME].n) {
+    sync_send(c->sync_fd, SYNC_CREATE_RUNTIME, 0);
+    init_expect(c, SYNC_HOOKS_DONE, &m);
+  }
+  if (spec->hooks[SPEC_HOOK_CREATE_CONTAINER].n) {
+    _cleanup_free_ char *state = req->hooks.state_json(req->hooks.data, c->host_pid, "creating");
+    if (hooks_run(spec, SPEC_HOOK_CREATE_CONTAINER, state, &err) < 0)
+      init_fail(c, &err);
+  }
+
+  if (mounts_enter_rootfs(&mc, &err) < 0)
+    init_fail(c, &err);
+  close(mc.rootfd);
+
+  const struct spec_process *p = &spec->process;
+  if (p->terminal) {
+    int master, slave;
+    _cleanup_free_ char *slave_path = NULL;
+    if (terminal_open_pty(&master, &slave, &slave_path, p->console_height, p->console_width,
+                          &err) < 0)
+      init_fail(c, &err);
+    sync_send(c->sync_fd, SYNC_PTY, 0);
+    if (send_fd(c->sync_fd, master, "pty") < 0)
+      _exit(1);
+    close(master);
+    if (terminal_make_controlling(slave, &err) < 0 || mounts_bind_console(slave_path, &err) < 0)
+      init_fail(c, &err);
+    close(slave);
+  }
+
+  const char *cwd = p->cwd && *p->cwd ? p->cwd : "/";
+  if (chdir(cwd) < 0) {
+    if (errno != ENOENT || mkdir_p(cwd, 0755, &err) < 0 || chdir(cwd) < 0) {
+      nook_err(&err, errno ? errno : ENOENT, "process.cwd `%s`", cwd);
+      init_fail(c, &err);
+    }
+  }
+  _cleanup_free_ char *exe = NULL;
+  if (resolve_executable(p, &exe, &err) < 0)
+    init_fail(c, &err);
+  char **env = build_env(p);
+
+  sync_send(c->sync_fd, SYNC_READY, 0);
+  init_expect(c, SYNC_RELEASE, &m);
+  close(c->sync_fd);
+
+  /* Wait for `start`: it writes one byte to the fifo. */
+  int fl = fcntl(req->exec_fifo_fd, F_GETFL);
+  fcntl(req->exec_fifo_fd, F_SETFL, fl & ~O_NONBLOCK);
+  char byte;
+  ssize_t n;
+  do
+    n = read(req->exec_fifo_fd, &byte, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1)
+    _exit(1);
+  close(req->exec_fifo_fd);
+  close(req->exec_fifo_keepalive_fd);
+
+  /* From here errors have nobody to go to but the container's stderr. */
+  if (spec->hooks[SPEC_HOOK_START_CONTAINER].n) {
+    _cleanup_free_ char *state = req->hooks.state_json(req->hooks.data, c->host_pid, "created");
+    if (hooks_run(spec, SPEC_HOOK_START_CONTAINER, state, &err) < 0)
+      goto fail_late;
+  }
+  if (!req->no_new_keyring)
+    (void)syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL);
+  if (process_apply_security(p, spec->seccomp, c->setgroups_allowed, &err) < 0)
+    goto fail_late;
+  /* Nothing of nook's may reach the container: only stdio and the fds the
+   * caller asked to preserve survive exec. */
+  syscall(SYS_close_range, 3 + req->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
+  execve(exe, p->args, env);
+  nook_err(&err, errno, "exec `%s`", exe);
+fail_late:
+  dprintf(STDERR_FILENO, "nook: %s\n", err.msg);
+  _exit(127);
+}
+
+/* ---- the runtime (parent) side ---- */
+
+bool linux_running_rootless(void) {
+  if (geteuid() != 0)
+    return true;
+  /* Root inside a user namespace is not root on the host. */
+  _cleanup_free_ char *map = NULL;
+  if (read_file_at(AT_FDCWD, "/proc/self/uid_map", &map, NULL, NULL) < 0)
+    return false;
+  unsigned a, b, n;
+  return !(sscanf(map, "%u %u %u", &a, &b, &n) == 3 && a == 0 && b == 0 && n == 4294967295U);
+}
+
+static bool maps_are_own_single_id(const struct spec_idmap *maps, size_t n, uint32_t own) {
+  return n == 1 && maps[0].host_id == own && maps[0].size == 1;
+}
+
+/* Names the first host range of maps that is neither the caller's own id
+ * nor inside one of its subordinate ranges. */
+static int check_subid_coverage(const char *file, bool gid, const struct spec_idmap *maps,
+                                size_t n, nook_error *err) {
+  uid_t own = gid ? getegid() : geteuid();
+  _cleanup_free_ struct subid_range *ranges = NULL;
+  size_t nr = 0;
+  int r = idmap_read_subids(file, geteuid(), NULL, &ranges, &nr, err);
+  if (r < 0)
+    return r;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t start = maps[i].host_id, end = start + maps[i].size;
+    if (maps[i].size == 1 && start == own)
+      continue;
+    bool covered = false;
+    for (size_t j = 0; j < nr && !covered; j++)
+      covered = start >= ranges[j].start && end <= (uint64_t)ranges[j].start + ranges[j].count;
+    if (!covered)
+      return nook_errx(err, EPERM,
+                       "config.json: linux.%s[%zu] maps host ids %llu-%llu, which %s does not "
+                       "give you: add the range (usermod --add-sub%cids %llu-%llu USER) or change "
+                       "the mapping",
+                       gid ? "gidMappings" : "uidMappings", i, (unsigned long long)start,
+                       (unsigned long long)end - 1, file, gid ? 'g' : 'u',
+                       (unsigned long long)start, (unsigned long long)end - 1);
+  }
+  return 0;
+}
+
+static int write_maps(pid_t pid, const struct init_request *req, bool gid, bool *setgroups_allowed,
+                      nook_error *err) {
+  const struct spec *spec = req->spec;
+  const struct spec_idmap *maps = gid ? spec->gid_mappings : spec->uid_mappings;
+  size_t n = gid ? spec->n_gid_mappings : spec->n_uid_mappings;
+  uint32_t own = gid ? getegid() : geteuid();
+  struct spec_idmap self_map = {.container_id = 0, .host_id = own, .size = 1};
+
+  if (!req->rootless) {
+    if (n == 0)
+      return nook_errx(err, EINVAL, "config.json: a user namespace needs linux.%s",
+                       gid ? "gidMappings" : "uidMappings");
+    return idmap_write_direct(pid, gid, maps, n, err);
+  }
+  if (n == 0) {
+    maps = &self_map;
+    n = 1;
+  }
+  if (maps_are_own_single_id(maps, n, own)) {
+    if (gid)
+      *setgroups_allowed = false;
+    return idmap_write_direct(pid, gid, maps, n, err);
+  }
+  const char *file = gid ? "/etc/subgid" : "/etc/subuid";
+  int r = check_subid_coverage(file, gid, maps, n, err);
+  if (r == 0)
+    r = idmap_write_with_helper(pid, gid, maps, n, err);
+  if (r < 0 && req->idmap_fallback) {
+    nook_warn("%s; falling back to a single-id map (only your own id exists in the container)",
+              err->msg);
+    if (gid)
+      *setgroups_allowed = false;
+    self_map.container_id = maps[0].container_id;
+    return idmap_write_direct(pid, gid, &self_map, 1, err);
+  }
+  return r;
+}
+
+static int open_ns_paths(const struct spec *spec, int fds[SPEC_NS_COUNT], nook_error *err) {
+  for (int t = 0; t < SPEC_NS_COUNT; t++) {
+    fds[t] = -1;
+    if (!spec->namespaces[t].enabled || !spec->namespaces[t].path)
+      continue;
+    fds[t] = open(spec->namespaces[t].path, O_RDONLY | O_CLOEXEC);
+    if (fds[t] < 0)
+      return nook_err(err, errno, "open the %s namespace `%s`", spec_ns_names[t],
+                      spec->namespaces[t].path);
+  }
+  return 0;
+}
+
+static int receive_error(struct sync_msg *m, nook_error *err) {
+  return nook_errx(err, m->errnum > 0 ? m->errnum : EIO, "%s", m->text);
+}
+
+void linux_init_abort(struct init_process *init) {
+  if (init->pid > 0) {
+    kill(init->pid, SIGKILL);
+    if (init->is_child)
+      while (waitpid(init->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+  }
+  if (init->sync_fd >= 0)
+    close(init->sync_fd);
+  if (init->pty_master >= 0)
+    close(init->pty_master);
+  init->pid = 0;
+  init->sync_fd = init->pty_master = -1;
+}
+
+int linux_spawn_init(const struct init_request *req, struct init_process *out, nook_error *err) {
+  const struct spec *spec = req->spec;
+  *out = (struct init_process){.sync_fd = -1, .pty_master = -1};
+  if (!spec->has_process)
+    return nook_errx(err, EINVAL, "config.json: `process` is required to create a container");
+  if (req->rootless && !spec->namespaces[SPEC_NS_USER].enabled)
+    return nook_errx(err, EINVAL,
+                     "config.json: running without root needs a user namespace: add "
+                     "{\"type\": \"user\"} to linux.namespaces (see 'nook spec --rootless')");
+  if (spec->time_offset_monotonic.set || spec->time_offset_boottime.set)
+    return nook_errx(err, ENOTSUP, "config.json: linux.timeOffsets are not supported yet");
+  for (int t = 0; t < SPEC_NS_COUNT; t++)
+    if (t != SPEC_NS_USER && spec->namespaces[t].path &&
+        (t == SPEC_NS_PID || spec->namespaces[SPEC_NS_USER].path))
+      return nook_errx(err, ENOTSUP,
+                       "config.json: joining an existing %s namespace by path is not supported "
+                       "yet",
+                       t == SPEC_NS_PID ? "pid" : "user namespace together with another");
+
+  struct init_child child = {.req = req};
+  int r = open_ns_paths(spec, child.ns_fds, err);
+  if (r < 0) {
+    for (int t = 0; t < SPEC_NS_COUNT; t++)
+      if (child.ns_fds[t] >= 0)
+        close(child.ns_fds[t]);
+    return r;
+  }
+
+  unsigned long long flags = 0;
+  for (int t = 0; t < SPEC_NS_COUNT; t++)
+    if (spec->namespaces[t].enabled && !spec->namespaces[t].path && t != SPEC_NS_CGROUP)
+      flags |= (unsigned long long)ns_clone_flags[t];
+
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return nook_err(err, errno, "socketpair");
+
+  struct clone_args args = {.flags = flags, .exit_signal = SIGCHLD};
+  pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+  if (pid < 0) {
+    int e = errno;
+    close(sv[0]);
+    close(sv[1]);
+    for (int t = 0; t < SPEC_NS_COUNT; t++)
+      if (child.ns_fds[t] >= 0)
+        close(child.ns_fds[t]);
+    if (e == EPERM || e == ENOSPC || e == EUSERS)
+      return nook_err(err, e,
+                      "create the container's namespaces (are unprivileged user namespaces "
+                      "enabled? see /proc/sys/user/max_user_namespaces)");
+    return nook_err(err, e, "create the container's namespaces");
+  }
+  if (pid == 0) {
+    close(sv[0]);
+    child.sync_fd = sv[1];
+    init_main(&child);
+  }
+  close(sv[1]);
+  for (int t = 0; t < SPEC_NS_COUNT; t++)
+    if (child.ns_fds[t] >= 0)
+      close(child.ns_fds[t]);
+  out->pid = pid;
+  out->is_child = true;
+  out->sync_fd = sv[0];
+
+  bool setgroups_allowed = true;
+  if (spec->namespaces[SPEC_NS_USER].enabled && !spec->namespaces[SPEC_NS_USER].path) {
+    r = write_maps(pid, req, false, &setgroups_allowed, err);
+    if (r == 0)
+      r = write_maps(pid, req, true, &setgroups_allowed, err);
+    if (r < 0)
+      goto fail;
+  }
+  if (req->hooks.init_created && (r = req->hooks.init_created(req->hooks.data, pid, err)) < 0)
+    goto fail;
+  if ((r = sync_send_pid(out->sync_fd, SYNC_MAPS_DONE, setgroups_allowed, pid)) < 0) {
+    r = nook_err(err, -r, "the container's init exited during set-up");
+    goto fail;
+  }
+
+  for (;;) {
+    struct sync_msg m;
+    r = sync_recv(out->sync_fd, &m);
+    if (r < 0) {
+      r = nook_errx(err, EIO, "the container's init exited during set-up");
+      goto fail;
+    }
+    switch (m.type) {
+    case SYNC_CREATE_RUNTIME:
+      if (req->hooks.create_runtime &&
+          (r = req->hooks.create_runtime(req->hooks.data, pid, err)) < 0)
+        goto fail;
+      sync_send(out->sync_fd, SYNC_HOOKS_DONE, 0);
+      break;
+    case SYNC_PTY:
+      out->pty_master = recv_fd(out->sync_fd);
+      if (out->pty_master < 0) {
+        r = nook_err(err, -out->pty_master, "receive the container's terminal");
+        out->pty_master = -1;
+        goto fail;
+      }
+      break;
+    case SYNC_READY:
+      return 0;
+    case SYNC_ERROR:
+      r = receive_error(&m, err);
+      goto fail;
+    default:
+      r = nook_errx(err, EPROTO, "unexpected message %d from the container's init", m.type);
+      goto fail;
+    }
+  }
+fail:
+  linux_init_abort(out);
+  return r;
+}
+
+int linux_init_release(struct init_process *init, nook_error *err) {
+  int r = sync_send(init->sync_fd, SYNC_RELEASE, 0);
+  close(init->sync_fd);
+  init->sync_fd = -1;
+  if (r < 0)
+    return nook_err(err, -r, "the container's init exited before it was released");
+  return 0;
+}

@@ -1,0 +1,25 @@
+/* The container's filesystem view, set up by its init inside its own user
+ * and mount namespaces: the rootfs, spec mounts, /dev, pivot_root, masked and
+ * read-only paths. Targets are resolved inside the rootfs (openat2
+ * RESOLVE_IN_ROOT) so no container symlink leads out of it. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "error.h"
+#include "spec.h"
+
+struct mount_context {
+  const struct spec *spec;
+  bool in_userns;    /* rootless: no mknod, bind host devices instead */
+  bool no_pivot;
+  int rootfd;        /* O_PATH fd of the rootfs once bound onto itself */
+};
+
+/* Before hooks: propagation, rootfs bind, spec mounts, devices. */
+int mounts_prepare_rootfs(struct mount_context *ctx, nook_error *err);
+/* After createContainer hooks: pivot_root (or chroot), then masked and
+ * read-only paths, the read-only root, rootfsPropagation. */
+int mounts_enter_rootfs(struct mount_context *ctx, nook_error *err);
+/* Binds the terminal's slave over /dev/console (after the pivot). */
+int mounts_bind_console(const char *slave_path, nook_error *err);

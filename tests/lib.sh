@@ -1,0 +1,147 @@
+# Functions every test file gets (sourced by tests/run before the file).
+# Each test_* function runs in its own bash process with `set -euo pipefail`,
+# cwd $TEST_TMP. See README.md, "Tests".
+
+# Ends the test as failed, saying why.
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+# Ends the test as skipped: for a test that cannot run here (never for one
+# that ran and found something wrong). The reason is printed by the runner.
+skip() {
+  printf '%s\n' "$*" >"${TEST_SKIP_FILE:-/dev/null}"
+  echo "SKIP: $*" >&2
+  exit 77
+}
+
+# assert_eq WANT GOT [WHAT]
+assert_eq() {
+  [ "$1" == "$2" ] && return 0
+  fail "${3:-value}: want '$1', got '$2'"
+}
+
+# assert_contains HAYSTACK NEEDLE [WHAT]
+assert_contains() {
+  case "$1" in
+    *"$2"*) return 0 ;;
+  esac
+  fail "${3:-output}: want it to contain '$2', got '$1'"
+}
+
+# assert_fails CMD [ARGS...]: CMD must exit non-zero, but not by a signal
+# (a crash is not the failure a test asks for). Its output (stdout and stderr
+# together) is printed to the log and left in $assert_output.
+assert_fails() {
+  local status=0
+  assert_output=$("$@" 2>&1) || status=$?
+  printf '%s\n' "$assert_output"
+  if [ $status = 0 ]; then
+    fail "expected to fail, but it succeeded: $*"
+  fi
+  if [ $status -gt 128 ]; then
+    fail "expected a clean failure, but it died by signal $((status - 128)): $*"
+  fi
+  return 0
+}
+
+# wait_for 'SHELL CONDITION' [SECONDS]: polls until the condition holds;
+# fails after SECONDS (default 10).
+wait_for() {
+  local cond=$1 seconds=${2:-10}
+  local deadline=$((SECONDS + seconds))
+  while ! eval "$cond"; do
+    if [ $SECONDS -ge $deadline ]; then
+      fail "timed out after ${seconds}s waiting for: $cond"
+    fi
+    sleep 0.05
+  done
+}
+
+# unique_id PREFIX: a container id no other test of this run (or of another
+# run) uses. The runner deletes containers with these ids after the file.
+unique_id() {
+  local id
+  id="${1:-t}-$(printf '%x%04x' "$BASHPID" "$RANDOM")"
+  [ -n "${TEST_IDS_FILE:-}" ] && echo "$id" >>"$TEST_IDS_FILE"
+  echo "$id"
+}
+
+# cfg DIR [JQ OPTIONS...] FILTER: edits DIR/config.json in place with jq.
+cfg() {
+  local dir=$1
+  shift
+  local tmp="$dir/config.json.cfg.$$"
+  jq "$@" "$dir/config.json" >"$tmp" || {
+    rm -f "$tmp"
+    fail "cfg: jq $* failed on $dir/config.json"
+  }
+  mv "$tmp" "$dir/config.json"
+}
+
+# A rootless config for when `nook spec` cannot write one (yet): the same
+# shape as `runc spec --rootless`, with the current user mapped to root.
+_default_rootless_config() {
+  local uid gid
+  uid=$(id -u)
+  gid=$(id -g)
+  cat <<EOF
+{
+  "ociVersion": "1.2.0",
+  "process": {
+    "terminal": false,
+    "user": {"uid": 0, "gid": 0},
+    "args": ["sh"],
+    "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+    "cwd": "/",
+    "capabilities": {
+      "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+      "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+      "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+    },
+    "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+    "noNewPrivileges": true
+  },
+  "root": {"path": "rootfs", "readonly": true},
+  "hostname": "nook",
+  "mounts": [
+    {"destination": "/proc", "type": "proc", "source": "proc"},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+     "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+    {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+     "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+     "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+    {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+     "options": ["nosuid", "noexec", "nodev"]},
+    {"destination": "/sys", "type": "none", "source": "/sys",
+     "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}
+  ],
+  "linux": {
+    "uidMappings": [{"containerID": 0, "hostID": $uid, "size": 1}],
+    "gidMappings": [{"containerID": 0, "hostID": $gid, "size": 1}],
+    "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"},
+                   {"type": "user"}, {"type": "cgroup"}],
+    "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
+                    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                    "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+    "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+  }
+}
+EOF
+}
+
+# make_bundle DIR: DIR/rootfs (a copy of the busybox rootfs) and
+# DIR/config.json (nook's rootless default) running `sh` without a terminal.
+make_bundle() {
+  local dir=$1
+  mkdir -p "$dir"
+  cp -a "$BUSYBOX_ROOTFS" "$dir/rootfs"
+  rm -f "$dir/config.json"
+  if ! "$NOOK" spec --rootless --bundle "$dir" >/dev/null 2>&1 ||
+    ! jq -e '.ociVersion' "$dir/config.json" >/dev/null 2>&1; then
+    _default_rootless_config >"$dir/config.json"
+  fi
+  cfg "$dir" '.process.args = ["sh"] | .process.terminal = false'
+}
