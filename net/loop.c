@@ -31,7 +31,7 @@ struct net_timer {
 struct loop_port {
   bool used;
   struct net_port port;
-  int fwd_id; /* portfwd id for TCP */
+  int fwd_id;
 };
 
 struct net_loop {
@@ -232,23 +232,9 @@ int net_loop_add_port(struct net_loop *l, const struct net_port *port, int *id, 
   if (!p.guest_addr.s_addr)
     p.guest_addr = l->cfg->guest_addr;
   struct loop_port *lp = &l->ports[slot];
-  if (p.proto == NET_TCP) {
-    int r = portfwd_add(l->pf, &p, &lp->fwd_id, err);
-    if (r < 0)
-      return r;
-  } else {
-    /* Bind once ourselves for a precise message; slirp only says "failed". */
-    int fd = net_bind_host_port(&p, SOCK_DGRAM, err);
-    if (fd < 0)
-      return fd;
-    close(fd);
-    struct sockaddr_in guest = {.sin_family = AF_INET, .sin_addr = p.guest_addr,
-                                .sin_port = htons(p.guest_port)};
-    if (slirp_add_hostxfwd(l->slirp, (struct sockaddr *)&p.host_addr, p.host_len,
-                           (struct sockaddr *)&guest, sizeof(guest), SLIRP_HOSTFWD_UDP) < 0)
-      return nook_errx(err, EADDRINUSE, "forward UDP port %u: libslirp could not bind it",
-                       p.host_port);
-  }
+  int r = portfwd_add(l->pf, &p, &lp->fwd_id, err);
+  if (r < 0)
+    return r;
   lp->used = true;
   lp->port = p;
   *id = slot + 1;
@@ -259,11 +245,7 @@ int net_loop_remove_port(struct net_loop *l, int id, nook_error *err) {
   if (id < 1 || id > NET_MAX_PORTS || !l->ports[id - 1].used)
     return nook_errx(err, ENOENT, "no forwarded port with id %d", id);
   struct loop_port *lp = &l->ports[id - 1];
-  if (lp->port.proto == NET_TCP)
-    portfwd_remove(l->pf, lp->fwd_id);
-  else
-    slirp_remove_hostxfwd(l->slirp, (struct sockaddr *)&lp->port.host_addr, lp->port.host_len,
-                          SLIRP_HOSTFWD_UDP);
+  portfwd_remove(l->pf, lp->fwd_id);
   lp->used = false;
   return 0;
 }

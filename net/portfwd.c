@@ -1,8 +1,11 @@
-/* TCP port forwarding without the user-mode TCP stack: accept on the host,
+/* Port forwarding without the user-mode TCP stack: accept on the host,
  * connect to the container's port with a socket created inside its network
  * namespace (by the namespace child), and move the bytes between the two
  * kernel sockets with splice() through a pipe per direction. One epoll set,
- * edge-triggered, drives every connection. */
+ * edge-triggered, drives every connection. UDP is relayed the same way, a
+ * connected socket in the namespace per client address (libslirp's own UDP
+ * forwarding drops the replies to host-loopback clients when host loopback
+ * is disabled). */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
@@ -18,7 +21,10 @@
 #define PIPE_SIZE (512 * 1024)
 #define SPLICE_CHUNK (1 << 20)
 
-enum ref_kind { REF_LISTENER, REF_CONN };
+#define UDP_FLOW_IDLE_NS (60ULL * 1000000000ULL)
+#define UDP_MAX_DATAGRAM 65536
+
+enum ref_kind { REF_LISTENER, REF_CONN, REF_UDP_FLOW };
 
 struct ep_ref {
   enum ref_kind kind;
@@ -26,11 +32,22 @@ struct ep_ref {
   void *ptr;
 };
 
+struct udp_flow {
+  struct udp_flow *next;
+  struct sockaddr_storage client;
+  socklen_t client_len;
+  int fd; /* connected to the container's port, inside its namespace */
+  unsigned long long last_used;
+  struct ep_ref ref;
+  struct listener *ls;
+};
+
 struct listener {
   bool used;
   int fd;
   struct net_port port;
   struct ep_ref ref;
+  struct udp_flow *flows;
 };
 
 struct conn {
@@ -47,6 +64,7 @@ struct conn {
 
 struct portfwd {
   int epfd;
+  uint8_t *datagram;
   struct ns_child *child;
   struct listener listeners[NET_MAX_PORTS];
   struct conn *conns;
@@ -95,6 +113,7 @@ int net_bind_host_port(const struct net_port *port, int type, nook_error *err) {
 int portfwd_new(struct ns_child *child, struct portfwd **out, nook_error *err) {
   struct portfwd *pf = xcalloc(1, sizeof(*pf));
   pf->child = child;
+  pf->datagram = xmalloc(UDP_MAX_DATAGRAM);
   pf->epfd = epoll_create1(EPOLL_CLOEXEC);
   if (pf->epfd < 0) {
     free(pf);
@@ -259,13 +278,99 @@ static void listener_event(struct portfwd *pf, struct listener *ls) {
   }
 }
 
+static void udp_flow_free(struct portfwd *pf, struct udp_flow *f) {
+  epoll_ctl(pf->epfd, EPOLL_CTL_DEL, f->fd, NULL);
+  close(f->fd);
+  free(f);
+}
+
+/* Flows nobody used for a while go, so a long-running container does not
+ * collect one socket per client it ever had. */
+static void udp_expire(struct portfwd *pf, struct listener *ls, unsigned long long now) {
+  for (struct udp_flow **p = &ls->flows; *p;) {
+    struct udp_flow *f = *p;
+    if (now - f->last_used > UDP_FLOW_IDLE_NS) {
+      *p = f->next;
+      udp_flow_free(pf, f);
+    } else {
+      p = &f->next;
+    }
+  }
+}
+
+static struct udp_flow *udp_flow_for(struct portfwd *pf, struct listener *ls,
+                                     const struct sockaddr_storage *from, socklen_t len) {
+  for (struct udp_flow *f = ls->flows; f; f = f->next)
+    if (f->client_len == len && memcmp(&f->client, from, len) == 0)
+      return f;
+  nook_error err;
+  nook_err_clear(&err);
+  int fd = ns_child_socket(pf->child, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, &err);
+  if (fd < 0) {
+    nook_warn("port forward: %s", err.msg);
+    return NULL;
+  }
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr = ls->port.guest_addr,
+                           .sin_port = htons(ls->port.guest_port)};
+  if (connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0) {
+    close(fd);
+    return NULL;
+  }
+  struct udp_flow *f = xcalloc(1, sizeof(*f));
+  memcpy(&f->client, from, len);
+  f->client_len = len;
+  f->fd = fd;
+  f->ls = ls;
+  f->ref = (struct ep_ref){.kind = REF_UDP_FLOW, .ptr = f};
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &f->ref};
+  epoll_ctl(pf->epfd, EPOLL_CTL_ADD, fd, &ev);
+  f->next = ls->flows;
+  ls->flows = f;
+  return f;
+}
+
+static void udp_listener_event(struct portfwd *pf, struct listener *ls) {
+  unsigned long long now = now_ns();
+  udp_expire(pf, ls, now);
+  for (int i = 0; i < 64; i++) {
+    struct sockaddr_storage from;
+    socklen_t len = sizeof(from);
+    ssize_t n = recvfrom(ls->fd, pf->datagram, UDP_MAX_DATAGRAM, MSG_DONTWAIT,
+                         (struct sockaddr *)&from, &len);
+    if (n < 0)
+      return;
+    struct udp_flow *f = udp_flow_for(pf, ls, &from, len);
+    if (!f)
+      continue;
+    f->last_used = now;
+    send(f->fd, pf->datagram, (size_t)n, MSG_DONTWAIT);
+  }
+}
+
+static void udp_flow_event(struct portfwd *pf, struct udp_flow *f) {
+  for (int i = 0; i < 64; i++) {
+    ssize_t n = recv(f->fd, pf->datagram, UDP_MAX_DATAGRAM, MSG_DONTWAIT);
+    if (n < 0)
+      return;
+    f->last_used = now_ns();
+    sendto(f->ls->fd, pf->datagram, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&f->client,
+           f->client_len);
+  }
+}
+
 void portfwd_dispatch(struct portfwd *pf) {
   struct epoll_event evs[64];
   int n = epoll_wait(pf->epfd, evs, ARRAY_SIZE(evs), 0);
   for (int i = 0; i < n; i++) {
     struct ep_ref *ref = evs[i].data.ptr;
-    if (ref->kind == REF_LISTENER)
-      listener_event(pf, ref->ptr);
+    if (ref->kind == REF_LISTENER) {
+      struct listener *ls = ref->ptr;
+      if (ls->port.proto == NET_UDP)
+        udp_listener_event(pf, ls);
+      else
+        listener_event(pf, ls);
+    } else if (ref->kind == REF_UDP_FLOW)
+      udp_flow_event(pf, ref->ptr);
     else
       conn_event(pf, ref->ptr, ref->side, evs[i].events);
   }
@@ -285,7 +390,7 @@ int portfwd_add(struct portfwd *pf, const struct net_port *port, int *id, nook_e
     }
   if (slot < 0)
     return nook_errx(err, ENOSPC, "too many forwarded ports");
-  int fd = net_bind_host_port(port, SOCK_STREAM, err);
+  int fd = net_bind_host_port(port, port->proto == NET_UDP ? SOCK_DGRAM : SOCK_STREAM, err);
   if (fd < 0)
     return fd;
   struct listener *ls = &pf->listeners[slot];
@@ -305,6 +410,11 @@ int portfwd_remove(struct portfwd *pf, int id) {
   if (id < 0 || id >= NET_MAX_PORTS || !pf->listeners[id].used)
     return -ENOENT;
   struct listener *ls = &pf->listeners[id];
+  while (ls->flows) {
+    struct udp_flow *f = ls->flows;
+    ls->flows = f->next;
+    udp_flow_free(pf, f);
+  }
   epoll_ctl(pf->epfd, EPOLL_CTL_DEL, ls->fd, NULL);
   close(ls->fd);
   ls->used = false;
@@ -322,5 +432,6 @@ void portfwd_free(struct portfwd *pf) {
   for (int i = 0; i < NET_MAX_PORTS; i++)
     portfwd_remove(pf, i);
   close(pf->epfd);
+  free(pf->datagram);
   free(pf);
 }
