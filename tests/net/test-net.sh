@@ -250,3 +250,42 @@ EOF
   assert_contains "$(cat missing.out)" "modprobe tun"
   assert_contains "$(cat missing.out)" "status 1"
 }
+
+test_net_podman_uses_nook_as_its_network_command() {
+  command -v podman >/dev/null || skip "podman is not installed"
+  command -v crun >/dev/null || skip "crun is not installed (podman's runtime here)"
+  export XDG_CONFIG_HOME=$PWD/config
+  mkdir -p "$XDG_CONFIG_HOME/containers"
+  ln -s "$NOOK" nook-slirp4netns
+  # The network command podman runs: records that it ran, then is nook.
+  cat >net-cmd <<EOC
+#!/bin/sh
+echo "\$@" >>"$PWD/net-cmd.args"
+exec "$PWD/nook-slirp4netns" "\$@"
+EOC
+  chmod +x net-cmd
+  cat >"$XDG_CONFIG_HOME/containers/containers.conf" <<EOC
+[engine]
+network_cmd_path = "$PWD/net-cmd"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+[containers]
+cgroups = "disabled"
+EOC
+  cat >"$XDG_CONFIG_HOME/containers/storage.conf" <<EOC
+[storage]
+driver = "vfs"
+graphroot = "$PWD/storage"
+runroot = "$PWD/run"
+EOC
+  tar -C "$BUSYBOX_ROOTFS" -c . | podman import -q - localhost/nook-net-test >/dev/null
+  local port
+  port=$(free_port tcp)
+  socat -u TCP-LISTEN:"$port",bind=127.0.0.1 OPEN:got,creat &
+  trap "kill $! 2>/dev/null || true; podman rmi -f localhost/nook-net-test >/dev/null 2>&1 || true" EXIT
+  podman run --rm --network slirp4netns:allow_host_loopback=true localhost/nook-net-test \
+    sh -c "echo hello-podman | nc 10.0.2.2 $port"
+  wait_for '[ -s got ]'
+  assert_eq hello-podman "$(cat got)" "data from the podman container at the host"
+  assert_contains "$(cat net-cmd.args)" "--netns-type=path" "podman's slirp4netns arguments"
+}
