@@ -44,7 +44,7 @@ start_net() { # TOOL MTU [API]
   local tool=$1 mtu=$2 api=${3:-}
   case $tool in
     nook) "$build/nook-net" -c --mtu "$mtu" ${api:+--api-socket "$api"} "$ns" tap0 & ;;
-    slirp4netns) slirp4netns -c --mtu "$mtu" ${api:+--api-socket "$api"} "$ns" tap0 >/dev/null & ;;
+    slirp4netns) slirp4netns -c --mtu "$mtu" ${api:+--api-socket "$api"} "$ns" tap0 >/dev/null 2>&1 & ;;
     pasta) pasta -f -q --config-net -t 15201:5201 -u none -T none -U none "$ns" & ;;
   esac
   net=$!; pids+=($net)
