@@ -25,6 +25,30 @@
 #endif
 #endif
 
+#ifdef NET_SANITIZED
+/* The sanitizers open their log_path file (DIR/NAME.PID) only when they
+ * report: the directory must exist inside the empty root too. */
+static int bind_sanitizer_log_dir(const char *root, nook_error *err) {
+  const char *opts = getenv("ASAN_OPTIONS");
+  const char *lp = opts ? strstr(opts, "log_path=") : NULL;
+  if (!lp)
+    return 0;
+  lp += strlen("log_path=");
+  _cleanup_free_ char *dir = xstrndup(lp, strcspn(lp, ":"));
+  char *slash = strrchr(dir, '/');
+  if (!slash || slash == dir)
+    return 0;
+  *slash = '\0';
+  _cleanup_free_ char *target = xasprintf("%s%s", root, dir);
+  int r;
+  if ((r = mkdir_p(dir, 0755, err)) < 0 || (r = mkdir_p(target, 0755, err)) < 0)
+    return r;
+  if (mount(dir, target, NULL, MS_BIND, NULL) < 0)
+    return nook_err(err, errno, "sandbox: bind the sanitizers' log directory");
+  return 0;
+}
+#endif
+
 static int write_proc_self(const char *name, const char *text, nook_error *err) {
   _cleanup_free_ char *path = xasprintf("/proc/self/%s", name);
   return write_file_at(AT_FDCWD, path, text, strlen(text), 0, err);
@@ -74,7 +98,7 @@ int sandbox_enter(const char *resolv_conf, nook_error *err) {
     return r;
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     return nook_err(err, errno, "sandbox: make mounts private");
-  if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755") < 0)
+  if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=1m,mode=0755") < 0)
     return nook_err(err, errno, "sandbox: mount the empty root");
   if (mkdir("/tmp/etc", 0755) < 0 || mkdir("/tmp/old", 0700) < 0)
     return nook_err(err, errno, "sandbox: populate the empty root");
@@ -86,6 +110,8 @@ int sandbox_enter(const char *resolv_conf, nook_error *err) {
   if (mkdir("/tmp/proc", 0555) < 0 ||
       mount("/proc", "/tmp/proc", NULL, MS_BIND | MS_REC, NULL) < 0)
     return nook_err(err, errno, "sandbox: bind /proc for the sanitizers");
+  if ((r = bind_sanitizer_log_dir("/tmp", err)) < 0)
+    return r;
 #endif
   if (syscall(SYS_pivot_root, "/tmp", "/tmp/old") < 0)
     return nook_err(err, errno, "sandbox: pivot_root");
@@ -112,7 +138,7 @@ int sandbox_seccomp(nook_error *err) {
       "getrandom", "kill", "tgkill", "wait4", "exit", "exit_group",
 #ifdef NET_SANITIZED
       /* what ASan/UBSan call at reports and exit */
-      "sigaltstack", "readlink", "readlinkat", "getppid", "sched_yield", "prctl", "clone",
+      "sigaltstack", "getdents64", "readlink", "readlinkat", "getppid", "sched_yield", "prctl", "clone",
       "clone3", "ptrace", "munlock", "pread64", "dup", "dup2", "dup3", "sched_getaffinity",
       "getrlimit", "prlimit64", "setrlimit", "uname", "stat", "lstat", "open", "access",
       "faccessat", "faccessat2",
