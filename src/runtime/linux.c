@@ -365,7 +365,7 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
     }
   }
 
-  struct mount_context mc = {.spec = spec, .in_userns = req->rootless, .no_pivot = req->no_pivot,
+  struct mount_context mc = {.spec = spec, .in_userns = req->in_userns, .no_pivot = req->no_pivot,
                              .rootfd = -1};
   if (mounts_prepare_rootfs(&mc, &err) < 0)
     init_fail(c, &err);
@@ -503,7 +503,7 @@ static int write_maps(pid_t pid, const struct init_request *req, bool gid, bool 
   uint32_t own = gid ? getegid() : geteuid();
   struct spec_idmap self_map = {.container_id = 0, .host_id = own, .size = 1};
 
-  if (!req->rootless) {
+  if (geteuid() == 0) {
     if (n == 0)
       return nook_errx(err, EINVAL, "config.json: a user namespace needs linux.%s",
                        gid ? "gidMappings" : "uidMappings");
@@ -570,7 +570,9 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
   *out = (struct init_process){.sync_fd = -1, .pty_master = -1};
   if (!spec->has_process)
     return nook_errx(err, EINVAL, "config.json: `process` is required to create a container");
-  if (req->rootless && !spec->namespaces[SPEC_NS_USER].enabled)
+  /* Root inside a user namespace (podman runs its runtime so) has every
+   * capability there and needs no user namespace of the container's own. */
+  if (geteuid() != 0 && !spec->namespaces[SPEC_NS_USER].enabled)
     return nook_errx(err, EINVAL,
                      "config.json: running without root needs a user namespace: add "
                      "{\"type\": \"user\"} to linux.namespaces (see 'nook spec --rootless')");
@@ -724,3 +726,10 @@ int linux_init_release(struct init_process *init, nook_error *err) {
     return nook_err(err, -r, "the container's init exited before it was released");
   return 0;
 }
+
+/* For exec, which finishes a process the same way the init does. */
+int linux_resolve_executable(const struct spec_process *p, char **out, nook_error *err) {
+  return resolve_executable(p, out, err);
+}
+
+char **linux_process_env(const struct spec_process *p) { return build_env(p); }
