@@ -322,10 +322,14 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
     c->setgroups_allowed = str_has_prefix(setgroups, "allow");
   /* Root of the user namespace, where root is mapped: mounts and files made
    * during set-up then belong to the container's root. */
-  if (id_is_mapped("/proc/self/gid_map", 0) && setresgid(0, 0, 0) < 0)
-    init_fail(c, &(nook_error){.code = errno, .msg = "setresgid(0) in the user namespace"});
-  if (id_is_mapped("/proc/self/uid_map", 0) && setresuid(0, 0, 0) < 0)
-    init_fail(c, &(nook_error){.code = errno, .msg = "setresuid(0) in the user namespace"});
+  if (id_is_mapped("/proc/self/gid_map", 0) && setresgid(0, 0, 0) < 0) {
+    nook_err(&err, errno, "become gid 0 in the user namespace");
+    init_fail(c, &err);
+  }
+  if (id_is_mapped("/proc/self/uid_map", 0) && setresuid(0, 0, 0) < 0) {
+    nook_err(&err, errno, "become uid 0 in the user namespace");
+    init_fail(c, &err);
+  }
   if (join_namespaces(c, false, &err) < 0)
     init_fail(c, &err);
   if (c->late_flags && unshare((int)c->late_flags) < 0) {
@@ -335,8 +339,10 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
   if (c->needs_fork)
     init_refork(c, &err);
   if (spec->namespaces[SPEC_NS_CGROUP].enabled && !spec->namespaces[SPEC_NS_CGROUP].path &&
-      unshare(CLONE_NEWCGROUP) < 0)
-    init_fail(c, &(nook_error){.code = errno, .msg = "unshare the cgroup namespace"});
+      unshare(CLONE_NEWCGROUP) < 0) {
+    nook_err(&err, errno, "create the cgroup namespace");
+    init_fail(c, &err);
+  }
 
   if (spec->hostname && *spec->hostname) {
     if (!spec->namespaces[SPEC_NS_UTS].enabled) {
