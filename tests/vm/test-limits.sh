@@ -54,8 +54,14 @@ test_pids_limit_stops_forks() {
   local id cg
   # busybox sh gives up at a failed fork; the init outlives the one that does.
   start_with '{"pids": {"limit": 10}}' \
-    '["sh", "-c", "sh -c \"for i in $(seq 1 30); do sleep 100 & done\" 2>/dev/null; exec sleep 100"]'
-  wait_for "grep -q '^max [1-9]' /sys/fs/cgroup$cg/pids.events" 20
+    '["sh", "-c", "sh -c \"for i in \\$(seq 1 30); do sleep 100 & done\" 2>/dev/null; exec sleep 100"]'
+  local i
+  for i in $(seq 1 100); do
+    grep -q '^max [1-9]' "/sys/fs/cgroup$cg/pids.events" && break
+    sleep 0.2
+  done
+  grep -q '^max [1-9]' "/sys/fs/cgroup$cg/pids.events" ||
+    fail "no fork failed: pids.events $(cat "/sys/fs/cgroup$cg/pids.events"), pids.current $(cat "/sys/fs/cgroup$cg/pids.current")"
   [ "$(cat "/sys/fs/cgroup$cg/pids.current")" -le 10 ] || fail "pids.current $(cat "/sys/fs/cgroup$cg/pids.current") > 10"
   assert_eq 10 "$(cat "/sys/fs/cgroup$cg/pids.max")" pids.max
   "$NOOK" delete -f "$id"
