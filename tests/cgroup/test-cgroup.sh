@@ -21,11 +21,12 @@ cgroup_of() { sed -n 's/^0:://p' "/proc/$1/cgroup"; }
 init_pid() { "$NOOK" state "$1" | jq -r .pid; }
 unit_prop() { systemctl --user show -P "$2" "$1"; }
 
-# A bundle whose process counts in /out/n (a host directory) forever.
+# A bundle whose process appends a line to /out/n (a host directory) forever:
+# the line count is its progress.
 counter_bundle() {
   make_bundle b
   mkdir -p out
-  cfg b --arg out "$PWD/out" '.process.args = ["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /out/n; sleep 0.02; done"]
+  cfg b --arg out "$PWD/out" '.process.args = ["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i >> /out/n; sleep 0.02; done"]
     | .mounts += [{"destination": "/out", "type": "bind", "source": $out, "options": ["rbind", "rw"]}]'
 }
 
@@ -127,13 +128,13 @@ test_freeze_stops_progress_and_thaw_resumes() {
   "$DRIVER" freeze --path "$cg" --unit "nook-$id.scope"
   assert_eq true "$("$DRIVER" frozen --path "$cg")" frozen
   assert_eq paused "$("$NOOK" state "$id" | jq -r .status)" "state of a frozen container"
-  a=$(cat out/n)
+  a=$(wc -l <out/n)
   sleep 0.5
-  b=$(cat out/n)
+  b=$(wc -l <out/n)
   assert_eq "$a" "$b" "counter while frozen"
   "$DRIVER" thaw --path "$cg" --unit "nook-$id.scope"
   assert_eq false "$("$DRIVER" frozen --path "$cg")" frozen
-  wait_for '[ "$(cat out/n)" -gt "$b" ]' 5
+  wait_for '[ "$(wc -l <out/n)" -gt "$b" ]' 5
   "$NOOK" delete -f "$id"
 }
 
