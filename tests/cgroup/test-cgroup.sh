@@ -159,9 +159,13 @@ test_delete_after_the_container_died_removes_the_scope() {
   local id cg
   id=$(unique_id cg)
   make_bundle b
-  cfg b '.process.args = ["sh", "-c", "sleep 0.3"]'
+  mkdir out
+  # It ends on its own once told to, after its cgroup was looked at.
+  cfg b --arg out "$PWD/out" '.process.args = ["sh", "-c", "while [ ! -e /out/go ]; do sleep 0.05; done"]
+    | .mounts += [{"destination": "/out", "type": "bind", "source": $out, "options": ["rbind", "rw"]}]'
   "$NOOK" run -d -b b "$id"
   cg=$(cgroup_of "$(init_pid "$id")")
+  touch out/go
   wait_for '[ "$("$NOOK" state "$id" | jq -r .status)" = stopped ]'
   "$NOOK" delete "$id"
   [ ! -d "/sys/fs/cgroup$cg" ] || fail "cgroup $cg left after delete"

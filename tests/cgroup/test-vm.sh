@@ -8,6 +8,7 @@
 TEST_TIMEOUT=420
 
 test_cgroup_limits_in_a_vm() {
+  [ "${NOOK_SANITIZE:-0}" = 0 ] || skip "the VM stage runs the plain build (the guest has no sanitizer runtimes)"
   command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86 is not installed (scripts/install-deps)"
   local err
   if ! err=$("$NOOK_SRC/tests/vm/build-image" 2>&1 >/dev/null); then
