@@ -371,7 +371,9 @@ int cgroup_destroy(const struct cgroup_handle *h, nook_error *err) {
       return nook_err_prefix(err, -EBUSY, "container cgroup");
     }
   }
-  if (h->unit) {
+  /* systemd stops a scope by itself once it is empty and removes its
+   * cgroup: with the directory gone there is nothing to stop. */
+  if (h->unit && access(dir, F_OK) == 0) {
     nook_error e;
     if (cgroup_systemd_stop(h->unit, user_manager_unit(h), &e) < 0)
       nook_debug("cgroup: stop %s: %s", h->unit, e.msg);
