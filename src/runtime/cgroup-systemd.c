@@ -426,7 +426,15 @@ int cgroup_systemd_enter(const struct cgroup_request *req, const struct cgroup_l
   _cleanup_(bus_closep) sd_bus *bus = NULL;
   if ((r = open_bus(req->rootless, &bus, err)) < 0)
     return r;
-  if ((r = start_scope(bus, req, l, slice, unit, pid, err)) < 0)
+  /* A scope of the same name that just emptied is collected by systemd a
+   * moment later; a live one stays, and is the user's to deal with. */
+  for (int tries = 0;; tries++) {
+    r = start_scope(bus, req, l, slice, unit, pid, err);
+    if (r != -EEXIST || tries >= 50)
+      break;
+    usleep(20000);
+  }
+  if (r < 0)
     return r;
 
   /* Where systemd put it, relative to our view of the hierarchy. */
