@@ -288,6 +288,64 @@ static int append_resources(sd_bus_message *m, const struct cgroup_limits *l) {
   return 0;
 }
 
+/* Annotations org.systemd.property.NAME=VALUE add unit properties, as runc
+ * and crun take them; VALUE in GVariant text: "uint64 N", "int64 N",
+ * "uint32 N", "int32 N", true, false, 'string'. */
+#define PROPERTY_ANNOTATION "org.systemd.property."
+
+static int append_annotation(sd_bus_message *m, const char *name, const char *value,
+                             nook_error *err) {
+  static const struct {
+    const char *prefix;
+    char type;
+  } ints[] = {{"uint64 ", 't'}, {"int64 ", 'x'}, {"uint32 ", 'u'}, {"int32 ", 'i'}};
+  int r;
+  for (size_t i = 0; i < ARRAY_SIZE(ints); i++) {
+    if (!str_has_prefix(value, ints[i].prefix))
+      continue;
+    const char *num = value + strlen(ints[i].prefix);
+    long long sv;
+    unsigned long long uv;
+    bool is_signed = ints[i].type == 'x' || ints[i].type == 'i';
+    if (is_signed ? !parse_i64(num, &sv) : !parse_u64(num, &uv))
+      break;
+    char sig[2] = {ints[i].type, '\0'};
+    switch (ints[i].type) {
+    case 't': r = sd.append(m, "(sv)", name, sig, (uint64_t)uv); break;
+    case 'x': r = sd.append(m, "(sv)", name, sig, (int64_t)sv); break;
+    case 'u': r = sd.append(m, "(sv)", name, sig, (uint32_t)uv); break;
+    default: r = sd.append(m, "(sv)", name, sig, (int32_t)sv); break;
+    }
+    return r < 0 ? nook_err(err, -r, "annotation %s%s", PROPERTY_ANNOTATION, name) : 0;
+  }
+  if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0) {
+    r = sd.append(m, "(sv)", name, "b", strcmp(value, "true") == 0);
+    return r < 0 ? nook_err(err, -r, "annotation %s%s", PROPERTY_ANNOTATION, name) : 0;
+  }
+  size_t len = strlen(value);
+  if (len >= 2 && (value[0] == '\'' || value[0] == '"') && value[len - 1] == value[0]) {
+    _cleanup_free_ char *str = xstrndup(value + 1, len - 2);
+    r = sd.append(m, "(sv)", name, "s", str);
+    return r < 0 ? nook_err(err, -r, "annotation %s%s", PROPERTY_ANNOTATION, name) : 0;
+  }
+  return nook_errx(err, EINVAL,
+                   "annotation %s%s: `%s` is not a value like \"uint64 1000\", true or 'text'",
+                   PROPERTY_ANNOTATION, name, value);
+}
+
+static int append_annotations(sd_bus_message *m, const struct cgroup_request *req,
+                              nook_error *err) {
+  for (size_t i = 0; i < req->n_annotations; i++) {
+    const char *key = req->annotations[i].key;
+    if (!str_has_prefix(key, PROPERTY_ANNOTATION) || !key[strlen(PROPERTY_ANNOTATION)])
+      continue;
+    int r = append_annotation(m, key + strlen(PROPERTY_ANNOTATION), req->annotations[i].value, err);
+    if (r < 0)
+      return r;
+  }
+  return 0;
+}
+
 /* ---- names ---- */
 
 /* cgroupsPath "slice:prefix:name" names the scope prefix-name.scope in that
@@ -348,8 +406,15 @@ static int start_scope(sd_bus *bus, const struct cgroup_request *req, const stru
       (r = sd.append(m, "(sv)", "Delegate", "b", 1)) < 0 ||
       (r = sd.append(m, "(sv)", "DefaultDependencies", "b", 0)) < 0 ||
       (r = sd.append(m, "(sv)", "CollectMode", "s", "inactive-or-failed")) < 0 ||
-      (r = append_resources(m, l)) < 0 || (r = sd.close_container(m)) < 0 ||
-      (r = sd.append(m, "a(sa(sv))", 0)) < 0) {
+      (r = append_resources(m, l)) < 0) {
+    job_watch_clear(&w);
+    return nook_err(err, -r, "build the StartTransientUnit call for %s", unit);
+  }
+  if ((r = append_annotations(m, req, err)) < 0) {
+    job_watch_clear(&w);
+    return r;
+  }
+  if ((r = sd.close_container(m)) < 0 || (r = sd.append(m, "a(sa(sv))", 0)) < 0) {
     job_watch_clear(&w);
     return nook_err(err, -r, "build the StartTransientUnit call for %s", unit);
   }

@@ -121,6 +121,9 @@ int cgroup_enter(const struct cgroup_request *req, pid_t pid, struct cgroup_hand
     }
     if (r < 0)
       why = xasprintf("systemd: %s", e.msg);
+    if (r == -EIO && try_fs)
+      nook_warn("container `%s`: systemd refused its scope (%s); trying cgroupfs",
+                req->container_id, e.msg);
   }
   if (!out->manager && try_fs) {
     nook_error e = {0};

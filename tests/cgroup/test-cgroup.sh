@@ -86,6 +86,25 @@ test_cgroups_path_names_slice_and_scope() {
   assert_eq not-found "$(unit_prop "nt-$id.scope" LoadState)" "scope after delete"
 }
 
+test_systemd_property_annotations_reach_the_scope() {
+  need_user_manager
+  local id
+  id=$(unique_id cg)
+  make_bundle b
+  cfg b '.process.args = ["sleep", "1000"]
+    | .annotations["org.systemd.property.TimeoutStopUSec"] = "uint64 123000000"
+    | .annotations["org.systemd.property.CollectMode"] = "'"'inactive'"'"'
+  "$NOOK" run -d -b b "$id"
+  assert_eq "2min 3s" "$(unit_prop "nook-$id.scope" TimeoutStopUSec)" TimeoutStopUSec
+  assert_eq inactive "$(unit_prop "nook-$id.scope" CollectMode)" CollectMode
+  "$NOOK" delete -f "$id"
+  # A value that is not GVariant text is refused, naming the annotation.
+  id=$(unique_id cg)
+  cfg b '.annotations = {"org.systemd.property.TimeoutStopUSec": "soon"}'
+  assert_fails "$NOOK" run -b b "$id"
+  assert_contains "$assert_output" "org.systemd.property.TimeoutStopUSec"
+}
+
 test_bad_cgroups_path_is_refused() {
   need_user_manager
   local id

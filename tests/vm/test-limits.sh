@@ -128,3 +128,24 @@ test_stats_report_usage() {
   assert_eq 2 "$(jq .pids.current <<<"$stats")" pids.current
   "$NOOK" delete -f "$id"
 }
+
+# What systemd has no property for is written into the delegated scope.
+test_unified_burst_and_io_throttle_reach_the_scope() {
+  need_controllers memory cpu io
+  local id cg dev major minor
+  dev=$(cat /sys/block/vda/dev 2>/dev/null || cat "$(ls -d /sys/block/*/dev | grep -v -e loop -e ram | head -1)")
+  major=${dev%:*}
+  minor=${dev#*:}
+  start_with "{\"unified\": {\"memory.high\": \"41943040\"},
+               \"cpu\": {\"quota\": 50000, \"period\": 100000, \"burst\": 10000},
+               \"blockIO\": {\"throttleReadBpsDevice\": [{\"major\": $major, \"minor\": $minor, \"rate\": 1048576}]}}" \
+    '["sleep", "100"]'
+  assert_eq 41943040 "$(cat "/sys/fs/cgroup$cg/memory.high")" memory.high
+  assert_eq 10000 "$(cat "/sys/fs/cgroup$cg/cpu.max.burst")" cpu.max.burst
+  assert_eq "50000 100000" "$(cat "/sys/fs/cgroup$cg/cpu.max")" cpu.max
+  assert_contains "$(cat "/sys/fs/cgroup$cg/io.max")" "$major:$minor rbps=1048576"
+  case "$cg" in
+    *.scope) assert_eq 41943040 "$(systemctl --user show -P MemoryHigh "$(basename "$cg")")" MemoryHigh ;;
+  esac
+  "$NOOK" delete -f "$id"
+}
