@@ -97,9 +97,27 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
 }
 
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+                        size_t size, int flags);
+
+static void run_setxattr(struct ovl_job *j) {
+  op_setxattr(j->req, j->ino, j->s1, j->data, j->size, j->i1);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
                         size_t size, int flags) {
   struct ovl_fs *fs = req_fs(req);
   char path[PATH_MAX];
+  if (!ovl_in_worker() && ovl_node_needs_copy_up(fs, ino)) {
+    struct ovl_job *j = ovl_job_new(run_setxattr, req);
+    j->ino = ino;
+    j->s1 = xstrdup(name);
+    j->data = xmalloc(size + 1);
+    memcpy(j->data, value, size);
+    j->size = size;
+    j->i1 = flags;
+    if (ovl_defer(j))
+      return;
+  }
   if (hidden_xattr(name)) {
     fuse_reply_err(req, EPERM);
     return;
@@ -110,9 +128,20 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
   fuse_reply_err(req, -r);
 }
 
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+static void run_removexattr(struct ovl_job *j) { op_removexattr(j->req, j->ino, j->s1); }
+
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
   struct ovl_fs *fs = req_fs(req);
   char path[PATH_MAX];
+  if (!ovl_in_worker() && ovl_node_needs_copy_up(fs, ino)) {
+    struct ovl_job *j = ovl_job_new(run_removexattr, req);
+    j->ino = ino;
+    j->s1 = xstrdup(name);
+    if (ovl_defer(j))
+      return;
+  }
   if (hidden_xattr(name)) {
     fuse_reply_err(req, ENODATA);
     return;
