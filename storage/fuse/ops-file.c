@@ -259,7 +259,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn) {
   unsigned int want = FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE |
                       FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_READDIRPLUS |
                       FUSE_CAP_ASYNC_READ | FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_CACHE_SYMLINKS |
-                      FUSE_CAP_ASYNC_DIO | FUSE_CAP_HANDLE_KILLPRIV;
+                      FUSE_CAP_ASYNC_DIO;
   if (fs->opt.writeback)
     want |= FUSE_CAP_WRITEBACK_CACHE;
   conn->want |= want & conn->capable;
@@ -271,10 +271,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn) {
   /* Always readdirplus: one request answers a page of entries with their
    * attributes, where plain readdir costs a lookup request per entry. */
   conn->want &= ~(unsigned int)FUSE_CAP_READDIRPLUS_AUTO;
+  /* The kernel clears set-id bits on writes by others, as with any file. */
+  conn->want &= ~(unsigned int)FUSE_CAP_HANDLE_KILLPRIV;
   if (!(conn->capable & FUSE_CAP_WRITEBACK_CACHE))
     fs->opt.writeback = false;
-  //conn->max_background = 64;
-  //conn->congestion_threshold = 48;
 }
 
 void ovl_fill_ops(struct fuse_lowlevel_ops *ops) {
