@@ -177,6 +177,10 @@ uid_t ovl_disk_uid(struct ovl_fs *fs, uid_t presented);
 gid_t ovl_disk_gid(struct ovl_fs *fs, gid_t presented);
 
 /* whiteout.c: whiteouts and opaque directories in either form. */
+/* An fd for the xattrs of a layer file (-ENOTSUP for symlinks and devices).
+ * Never a path: once a container makes the mount its root, our root is the
+ * mount too, and an absolute path would lead into ourselves. */
+int layer_xattr_fd(struct ovl_fs *fs, unsigned int layer, const char *path);
 bool stat_is_whiteout(const struct stat *st);
 bool is_whiteout_name(const char *name); /* .wh.* */
 /* Whether path in the layer is an opaque directory. */
@@ -203,7 +207,7 @@ int copy_up(struct ovl_fs *fs, struct ovl_node *n, off_t keep_size);
 /* Copies a directory and everything merged below it into the upper layer,
  * so that it no longer depends on the lower layers (renames). */
 int copy_up_tree(struct ovl_fs *fs, struct ovl_node *dir);
-int copy_xattrs(int src_fd, const char *src_path, int dst_fd, const char *dst_path);
+int copy_xattrs(int src_fd, int dst_fd);
 char *work_name(struct ovl_fs *fs);
 
 /* readdir.c */
