@@ -150,3 +150,23 @@ make_bundle() {
   fi
   cfg "$dir" '.process.args = ["sh"] | .process.terminal = false'
 }
+
+# nook_bg ARGS...: runs a nook command that leaves a container running
+# (create, run -d). The container inherits nook's stdio as with runc, so here
+# it gets a file instead of the test's pipes, which it would hold open; nook's
+# own error still reaches the test's log. The container's output is in
+# $TEST_TMP/container.out.
+nook_bg() {
+  local status=0
+  "$NOOK" "$@" </dev/null >>"$TEST_TMP/container.out" 2>&1 || status=$?
+  [ $status = 0 ] || cat "$TEST_TMP/container.out" >&2
+  return $status
+}
+
+# process_gone PID: true when PID has finished running (gone, or a zombie
+# waiting for its reaper).
+process_gone() {
+  local state
+  state=$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 0
+  [ -z "$state" ] || [ "$state" = Z ] || [ "$state" = X ]
+}

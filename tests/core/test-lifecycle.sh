@@ -5,7 +5,7 @@ test_create_start_state_kill_delete() {
   make_bundle b
   cfg b '.process.args = ["sleep", "1000"]'
   id=$(unique_id life)
-  "$NOOK" create -b b "$id"
+  nook_bg create -b b "$id"
   assert_eq created "$("$NOOK" state "$id" | jq -r .status)" "status after create"
   pid=$("$NOOK" state "$id" | jq -r .pid)
   [ "$pid" -gt 0 ] || fail "no pid after create"
@@ -26,7 +26,7 @@ test_state_has_oci_fields_and_annotations() {
   make_bundle b
   cfg b '.process.args = ["sleep", "1000"] | .annotations = {"org.example.k": "v1"}'
   id=$(unique_id ann)
-  "$NOOK" create -b b "$id"
+  nook_bg create -b b "$id"
   state=$("$NOOK" state "$id")
   assert_eq "1.2.0" "$(jq -r .ociVersion <<<"$state")" ociVersion
   assert_eq "$id" "$(jq -r .id <<<"$state")" id
@@ -39,7 +39,7 @@ test_container_that_exits_is_stopped_without_anyone_calling() {
   make_bundle b
   cfg b '.process.args = ["true"]'
   id=$(unique_id exit)
-  "$NOOK" create -b b "$id"
+  nook_bg create -b b "$id"
   "$NOOK" start "$id"
   wait_for '[ "$("$NOOK" state "$id" | jq -r .status)" = stopped ]'
   "$NOOK" delete "$id"
@@ -49,12 +49,12 @@ test_delete_refuses_running_and_force_kills() {
   make_bundle b
   cfg b '.process.args = ["sleep", "1000"]'
   id=$(unique_id del)
-  "$NOOK" run -d -b b "$id"
+  nook_bg run -d -b b "$id"
   pid=$("$NOOK" state "$id" | jq -r .pid)
   assert_fails "$NOOK" delete "$id"
   assert_contains "$assert_output" "not stopped: running"
   "$NOOK" delete --force "$id"
-  ! kill -0 "$pid" 2>/dev/null || fail "init $pid survived delete --force"
+  process_gone "$pid" || fail "init $pid survived delete --force"
   [ ! -e "$XDG_RUNTIME_DIR/nook/$id" ] || fail "state directory left behind"
 }
 
@@ -62,10 +62,10 @@ test_delete_of_created_container_kills_it() {
   make_bundle b
   cfg b '.process.args = ["sleep", "1000"]'
   id=$(unique_id delc)
-  "$NOOK" create -b b "$id"
+  nook_bg create -b b "$id"
   pid=$("$NOOK" state "$id" | jq -r .pid)
   "$NOOK" delete "$id"
-  wait_for '! kill -0 '"$pid"' 2>/dev/null' 5
+  process_gone "$pid" || fail "init $pid survived delete"
 }
 
 test_run_exits_with_the_container_status() {
@@ -80,11 +80,14 @@ test_run_exits_with_the_container_status() {
 
 test_run_killed_container_exits_128_plus_signal() {
   make_bundle b
-  cfg b '.process.args = ["sh", "-c", "kill -9 $$"]'
-  cfg b '.linux.namespaces |= map(select(.type != "pid"))'
+  cfg b '.process.args = ["sleep", "1000"]'
   id=$(unique_id sig)
+  "$NOOK" run -b b "$id" </dev/null >/dev/null 2>&1 &
+  runner=$!
+  wait_for '[ "$("$NOOK" state "$id" 2>/dev/null | jq -r .status)" = running ]'
+  "$NOOK" kill "$id" KILL
   status=0
-  "$NOOK" run -b b "$id" || status=$?
+  wait $runner || status=$?
   assert_eq 137 "$status" "exit status of a SIGKILLed container"
 }
 
@@ -116,8 +119,8 @@ test_list_table_json_quiet() {
   cfg b '.process.args = ["sleep", "1000"]'
   id1=$(unique_id lista)
   id2=$(unique_id listb)
-  "$NOOK" create -b b "$id1"
-  "$NOOK" run -d -b b "$id2"
+  nook_bg create -b b "$id1"
+  nook_bg run -d -b b "$id2"
   quiet=$("$NOOK" list -q)
   assert_contains "$quiet" "$id1"
   assert_contains "$quiet" "$id2"
@@ -135,7 +138,7 @@ test_kill_signal_names_and_numbers() {
   make_bundle b
   cfg b '.process.args = ["sh", "-c", "trap \"echo usr1 >> /tmp/sigs\" USR1; trap \"echo hup >> /tmp/sigs\" HUP; trap \"echo term >> /tmp/sigs\" TERM; while :; do sleep 0.05; done"] | .root.readonly = false'
   id=$(unique_id kill)
-  "$NOOK" run -d -b b "$id"
+  nook_bg run -d -b b "$id"
   sleep 0.2
   "$NOOK" kill "$id" USR1
   wait_for 'grep -q usr1 b/rootfs/tmp/sigs 2>/dev/null'
@@ -157,7 +160,7 @@ test_pid_file() {
   make_bundle b
   cfg b '.process.args = ["sleep", "1000"]'
   id=$(unique_id pidf)
-  "$NOOK" create -b b --pid-file "$TEST_TMP/pid" "$id"
+  nook_bg create -b b --pid-file "$TEST_TMP/pid" "$id"
   assert_eq "$("$NOOK" state "$id" | jq -r .pid)" "$(cat pid)" "pid file"
   "$NOOK" delete -f "$id"
 }
@@ -180,11 +183,13 @@ test_same_id_concurrently_only_one_wins() {
   cfg b '.process.args = ["sleep", "1000"]'
   id=$(unique_id race)
   ok=0
+  pids=()
   for i in 1 2 3 4; do
-    "$NOOK" create -b b "$id" >/dev/null 2>&1 &
+    "$NOOK" create -b b "$id" </dev/null >/dev/null 2>&1 &
+    pids+=($!)
   done
-  for i in 1 2 3 4; do
-    wait -n && ok=$((ok + 1)) || true
+  for p in "${pids[@]}"; do
+    if wait "$p"; then ok=$((ok + 1)); fi
   done
   assert_eq 1 "$ok" "creates of one id that succeeded"
   assert_eq created "$("$NOOK" state "$id" | jq -r .status)"
@@ -201,7 +206,7 @@ EOS
   chmod +x b/hang.sh
   cfg b --arg h "$TEST_TMP/b/hang.sh" '.process.args = ["sleep", "1000"] | .hooks.createRuntime = [{"path": $h}]'
   id=$(unique_id k9)
-  "$NOOK" create -b b "$id" &
+  "$NOOK" create -b b "$id" </dev/null >/dev/null 2>&1 &
   creator=$!
   wait_for '[ -e "$XDG_RUNTIME_DIR/nook/'"$id"'/state.json" ]'
   pid=$(jq -r .pid "$XDG_RUNTIME_DIR/nook/$id/state.json")
@@ -210,5 +215,5 @@ EOS
   pkill -f "$TEST_TMP/b/hang.sh" || true
   "$NOOK" delete --force "$id"
   [ ! -e "$XDG_RUNTIME_DIR/nook/$id" ] || fail "state left behind"
-  wait_for '! kill -0 '"$pid"' 2>/dev/null' 5
+  process_gone "$pid" || fail "init $pid survived delete --force"
 }
