@@ -272,7 +272,7 @@ static const struct {
     {"start", {"created"}},
     {"pause", {"running"}},
     {"resume", {"paused"}},
-    {"kill", {"running", "created", "paused"}},
+    {"kill", {"running"}},
     {"exec", {"running"}},
     {"checkpoint", {"running"}},
     {"ps", {"running", "paused"}},
@@ -345,21 +345,19 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
     }
     if (positional == 0 && words[i][0] == '-' && words[i][1]) {
       const struct help_flag *f = find_flag(flags, words[i]);
-      if (f && f->arg && !strchr(words[i], '='))
+      if (f && f->arg && !strchr(words[i], '=')) {
+        if (i + 1 == n - 1) {
+          complete_flag_value(f);
+          return 0;
+        }
         i++;
+      }
       continue;
     }
     positional = positional < 0 ? 1 : positional + 1;
   }
   if (positional == -1)
     positional = 0;
-  else if (positional == 0 && i == n - 1 && n >= 2 && words[n - 2][0] == '-') {
-    const struct help_flag *f = find_flag(flags, words[n - 2]);
-    if (f && f->arg && !strchr(words[n - 2], '=')) {
-      complete_flag_value(f);
-      return 0;
-    }
-  }
   if (positional == 0 && cur[0] == '-') {
     for (const struct help_flag *f = flags; f->flag; f++)
       printf("%s\n", f->flag);
