@@ -214,7 +214,7 @@ static int creation_run(struct creation *c, bool keep_pty, const sigset_t *saved
   struct init_request req = {
       .spec = spec,
       .seccomp_cache_dir = seccomp_cache,
-      .rootless = linux_running_rootless(),
+      .in_userns = linux_running_rootless(),
       .idmap_fallback = spec_annotation(spec, "nook.idmap.fallback") &&
                         strcmp(spec_annotation(spec, "nook.idmap.fallback"), "single") == 0,
       .no_pivot = o->no_pivot,

@@ -95,6 +95,8 @@ struct init_child {
   pid_t host_pid; /* the init's pid as the runtime sees it, for hook state */
   int ns_fds[SPEC_NS_COUNT];
   const struct seccomp_program *seccomp; /* compiled by the runtime; NULL: none */
+  unsigned long late_flags; /* namespaces created by unshare after joining a user namespace */
+  bool needs_fork;          /* a pid or time namespace takes effect only in a child */
 };
 
 __attribute__((noreturn)) static void init_fail(struct init_child *c, const nook_error *err) {
@@ -251,6 +253,42 @@ static void close_fds_except(int *keep, size_t n) {
   syscall(SYS_close_range, from, ~0U, 0);
 }
 
+static int write_time_offsets(const struct spec *spec, nook_error *err) {
+  char buf[128];
+  int n = 0;
+  if (spec->time_offset_monotonic.set)
+    n += snprintf(buf + n, sizeof(buf) - n, "monotonic %lld %u\n",
+                  (long long)spec->time_offset_monotonic.secs, spec->time_offset_monotonic.nanosecs);
+  if (spec->time_offset_boottime.set)
+    n += snprintf(buf + n, sizeof(buf) - n, "boottime %lld %u\n",
+                  (long long)spec->time_offset_boottime.secs, spec->time_offset_boottime.nanosecs);
+  if (n && write_file_at(AT_FDCWD, "/proc/self/timens_offsets", buf, (size_t)n, 0644, err) < 0)
+    return nook_err_prefix(err, -err->code, "linux.timeOffsets");
+  return 0;
+}
+
+/* A new pid or time namespace holds only the children of whoever made it:
+ * the init forks once more (as the runtime's child, CLONE_PARENT), the
+ * runtime learns the new pid, and this process leaves. */
+static void init_refork(struct init_child *c, nook_error *err) {
+  const struct spec *spec = c->req->spec;
+  if ((c->late_flags & CLONE_NEWTIME) && write_time_offsets(spec, err) < 0)
+    init_fail(c, err);
+  struct clone_args args = {.flags = CLONE_PARENT, .exit_signal = 0};
+  pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+  if (pid < 0) {
+    nook_err(err, errno, "fork the container's init into its pid namespace");
+    init_fail(c, err);
+  }
+  if (pid > 0) {
+    sync_send_pid(c->sync_fd, SYNC_INIT_PID, 0, pid);
+    _exit(0);
+  }
+  struct sync_msg m;
+  init_expect(c, SYNC_CGROUP_DONE, &m);
+  c->host_pid = m.pid;
+}
+
 __attribute__((noreturn)) static void init_main(struct init_child *c) {
   const struct init_request *req = c->req;
   const struct spec *spec = req->spec;
@@ -277,6 +315,11 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
 
   if (join_namespaces(c, true, &err) < 0)
     init_fail(c, &err);
+  /* Whoever wrote the maps decided whether setgroups(2) is allowed; a joined
+   * namespace may have denied it. */
+  _cleanup_free_ char *setgroups = NULL;
+  if (read_file_at(AT_FDCWD, "/proc/self/setgroups", &setgroups, NULL, NULL) == 0)
+    c->setgroups_allowed = str_has_prefix(setgroups, "allow");
   /* Root of the user namespace, where root is mapped: mounts and files made
    * during set-up then belong to the container's root. */
   if (id_is_mapped("/proc/self/gid_map", 0) && setresgid(0, 0, 0) < 0)
@@ -285,6 +328,12 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
     init_fail(c, &(nook_error){.code = errno, .msg = "setresuid(0) in the user namespace"});
   if (join_namespaces(c, false, &err) < 0)
     init_fail(c, &err);
+  if (c->late_flags && unshare((int)c->late_flags) < 0) {
+    nook_err(&err, errno, "create the container's namespaces in the joined user namespace");
+    init_fail(c, &err);
+  }
+  if (c->needs_fork)
+    init_refork(c, &err);
   if (spec->namespaces[SPEC_NS_CGROUP].enabled && !spec->namespaces[SPEC_NS_CGROUP].path &&
       unshare(CLONE_NEWCGROUP) < 0)
     init_fail(c, &(nook_error){.code = errno, .msg = "unshare the cgroup namespace"});
@@ -316,7 +365,7 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
     }
   }
 
-  struct mount_context mc = {.spec = spec, .in_userns = req->rootless, .no_pivot = req->no_pivot,
+  struct mount_context mc = {.spec = spec, .in_userns = req->in_userns, .no_pivot = req->no_pivot,
                              .rootfd = -1};
   if (mounts_prepare_rootfs(&mc, &err) < 0)
     init_fail(c, &err);
@@ -454,7 +503,7 @@ static int write_maps(pid_t pid, const struct init_request *req, bool gid, bool 
   uint32_t own = gid ? getegid() : geteuid();
   struct spec_idmap self_map = {.container_id = 0, .host_id = own, .size = 1};
 
-  if (!req->rootless) {
+  if (geteuid() == 0) {
     if (n == 0)
       return nook_errx(err, EINVAL, "config.json: a user namespace needs linux.%s",
                        gid ? "gidMappings" : "uidMappings");
@@ -521,19 +570,15 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
   *out = (struct init_process){.sync_fd = -1, .pty_master = -1};
   if (!spec->has_process)
     return nook_errx(err, EINVAL, "config.json: `process` is required to create a container");
-  if (req->rootless && !spec->namespaces[SPEC_NS_USER].enabled)
+  /* Root inside a user namespace (podman runs its runtime so) has every
+   * capability there and needs no user namespace of the container's own. */
+  if (geteuid() != 0 && !spec->namespaces[SPEC_NS_USER].enabled)
     return nook_errx(err, EINVAL,
                      "config.json: running without root needs a user namespace: add "
                      "{\"type\": \"user\"} to linux.namespaces (see 'nook spec --rootless')");
-  if (spec->time_offset_monotonic.set || spec->time_offset_boottime.set)
-    return nook_errx(err, ENOTSUP, "config.json: linux.timeOffsets are not supported yet");
-  for (int t = 0; t < SPEC_NS_COUNT; t++)
-    if (t != SPEC_NS_USER && spec->namespaces[t].path &&
-        (t == SPEC_NS_PID || spec->namespaces[SPEC_NS_USER].path))
-      return nook_errx(err, ENOTSUP,
-                       "config.json: joining an existing %s namespace by path is not supported "
-                       "yet",
-                       t == SPEC_NS_PID ? "pid" : "user namespace together with another");
+  bool time_offsets = spec->time_offset_monotonic.set || spec->time_offset_boottime.set;
+  if (time_offsets && !spec->namespaces[SPEC_NS_TIME].enabled)
+    return nook_errx(err, EINVAL, "config.json: linux.timeOffsets need a time namespace");
 
   /* Compiled here, before anything exists, so a bad profile fails `create`
    * cleanly; the init gets its own copy of it with the clone. */
@@ -557,6 +602,19 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
   for (int t = 0; t < SPEC_NS_COUNT; t++)
     if (spec->namespaces[t].enabled && !spec->namespaces[t].path && t != SPEC_NS_CGROUP)
       flags |= (unsigned long long)ns_clone_flags[t];
+  /* Namespaces made inside a joined user namespace, and a time namespace
+   * that needs offsets written first, are made by the init itself. */
+  if (spec->namespaces[SPEC_NS_USER].path) {
+    child.late_flags = flags;
+    flags = 0;
+  } else if (time_offsets) {
+    /* The re-fork needs CLONE_PARENT, which a pid namespace's init may not
+     * use: the pid namespace is made late too. */
+    child.late_flags = flags & (CLONE_NEWTIME | CLONE_NEWPID);
+    flags &= ~(unsigned long long)(CLONE_NEWTIME | CLONE_NEWPID);
+  }
+  child.needs_fork = spec->namespaces[SPEC_NS_PID].path != NULL ||
+                     (child.late_flags & (CLONE_NEWPID | CLONE_NEWTIME)) != 0;
 
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -598,11 +656,29 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
     if (r < 0)
       goto fail;
   }
-  if (req->hooks.init_created && (r = req->hooks.init_created(req->hooks.data, pid, err)) < 0)
+  if (!child.needs_fork && req->hooks.init_created &&
+      (r = req->hooks.init_created(req->hooks.data, pid, err)) < 0)
     goto fail;
   if ((r = sync_send_pid(out->sync_fd, SYNC_MAPS_DONE, setgroups_allowed, pid)) < 0) {
     r = nook_err(err, -r, "the container's init exited during set-up");
     goto fail;
+  }
+  if (child.needs_fork) {
+    struct sync_msg m;
+    r = sync_recv(out->sync_fd, &m);
+    if (r < 0 || m.type != SYNC_INIT_PID) {
+      if (r == 0 && m.type == SYNC_ERROR)
+        r = receive_error(&m, err);
+      else
+        r = nook_errx(err, EIO, "the container's init exited during set-up");
+      goto fail;
+    }
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+    out->pid = pid = m.pid;
+    if (req->hooks.init_created && (r = req->hooks.init_created(req->hooks.data, pid, err)) < 0)
+      goto fail;
+    sync_send_pid(out->sync_fd, SYNC_CGROUP_DONE, 0, pid);
   }
 
   for (;;) {

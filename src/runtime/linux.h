@@ -24,7 +24,7 @@ struct init_hooks {
 
 struct init_request {
   const struct spec *spec;
-  bool rootless;                 /* no privilege outside the user namespace */
+  bool in_userns;                /* not in the initial user namespace: no mknod, host devices are bound */
   bool idmap_fallback;           /* a single-id map is acceptable when newuidmap fails */
   bool no_pivot;
   bool no_new_keyring;
