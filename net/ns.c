@@ -119,6 +119,12 @@ static void child_main(const struct net_config *cfg, int sock, int userns_fd, in
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() == 1)
     _exit(1);
+  /* Only the helper answers on these: a copy here would keep a reader of
+   * the ready fd waiting for its end. */
+  if (cfg->ready_fd >= 0)
+    close(cfg->ready_fd);
+  if (cfg->exit_fd >= 0)
+    close(cfg->exit_fd);
 
   if (userns_fd >= 0 && setns(userns_fd, CLONE_NEWUSER) < 0) {
     nook_err(&err, errno, "join the container's user namespace");
