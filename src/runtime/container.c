@@ -556,10 +556,16 @@ int container_run(const struct create_options *o, nook_error *err) {
   }
   _cleanup_close_ int sigfd = signalfd(-1, &forward, SFD_CLOEXEC);
   int status = container_supervise(c.init.pid, sigfd, c.init.pty_master);
-  pid_t init_pid = c.init.pid;
-  c.init.pid = 0;
+  if (o->keep) {
+    /* A kept container says how it ended. */
+    c.st.has_exit_status = true;
+    c.st.exit_status = status;
+    nook_error serr;
+    if (state_save(c.dirfd, &c.st, &serr) < 0)
+      nook_warn("%s", serr.msg);
+  }
+  c.init.pid = 0; /* reaped by container_supervise */
   creation_free(&c);
-  (void)init_pid;
   if (!o->keep) {
     nook_error derr;
     if (container_delete(o->root, o->id, true, &derr) < 0)
