@@ -22,6 +22,7 @@
 #include "container.h"
 #include "signals.h"
 #include "util.h"
+#include "workflow/workflow.h"
 
 /* Runs nook itself with args and returns what it printed on stdout; stderr is
  * dropped, as a failing command must not scribble over the user's prompt. */
@@ -264,6 +265,10 @@ static const struct {
     {"update", {"running", "paused", "created"}},
     {"delete", {NULL}},
     {"state", {NULL}},
+    {"logs", {NULL}},
+    {"wait", {NULL}},
+    {"stop", {"running"}},
+    {"rm", {NULL}},
 };
 
 static bool flag_wants_dir(const struct help_flag *f) {
@@ -347,6 +352,8 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
       printf("%s\n", f->flag);
     return 0;
   }
+  if (positional == 0 && strcmp(command, "launch") == 0)
+    return workflow_complete_images();
   for (size_t c = 0; c < ARRAY_SIZE(container_commands); c++) {
     if (strcmp(container_commands[c].command, command) != 0)
       continue;

@@ -68,7 +68,7 @@ test_image_config_and_flags() {
   assert_eq "box box 1" "$(echo $out)" "hostname and /etc files"
   out=$("$NOOK" launch --rm bb:1 cat /etc/resolv.conf)
   assert_contains "$out" "nameserver 10.0.2.3" "resolv.conf with slirp"
-  out=$("$NOOK" launch --rm --userns keep-id bb:1 id -u)
+  out=$("$NOOK" launch --rm --userns keep-id --net none bb:1 id -u)
   assert_eq "$(id -u)" "$out" "keep-id"
   assert_fails "$NOOK" launch --rm -u nobody-here bb:1 true
   assert_contains "$assert_output" "unable to find user nobody-here"
