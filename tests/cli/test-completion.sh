@@ -27,7 +27,7 @@ test_bash_offers_commands() {
   assert_contains "$out" "delete"
   assert_contains "$out" "features"
   if grep -qx '__complete' <<<"$out"; then fail "the hidden command is offered"; fi
-  assert_eq "$(printf 'start\nstate')" "$(bash_complete st)" "commands starting with st"
+  assert_eq "$(printf 'start\nstate\nstop')" "$(bash_complete st)" "commands starting with st"
 }
 
 test_bash_commands_follow_the_binary() {
@@ -123,7 +123,7 @@ test_fish_loads_and_offers() {
   mkdir -p "$bindir"; ln -s "$NOOK" "$bindir/nook"
   local out
   out=$(HOME=$TEST_TMP PATH=$bindir:$PATH fish --no-config -c "source '$NOOK_SRC/completions/nook.fish'; complete -C 'nook st'")
-  assert_eq "$(printf 'start\nstate')" "$(sort <<<"$out")" "fish: nook st"
+  assert_eq "$(printf 'start\nstate\nstop')" "$(sort <<<"$out")" "fish: nook st"
   out=$(HOME=$TEST_TMP PATH=$bindir:$PATH fish --no-config -c "source '$NOOK_SRC/completions/nook.fish'; complete -C 'nook kill x KI'")
   assert_contains "$out" "KILL"
 }
