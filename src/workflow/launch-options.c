@@ -38,7 +38,8 @@ static const char usage[] =
     "      --cap-drop CAP        drop a capability (ALL for all)\n"
     "      --security-opt seccomp=FILE|unconfined\n"
     "      --userns keep-id      the same uid and gid inside as outside\n"
-    "      --init                run a zombie-reaping init as pid 1\n";
+    "      --init                run a zombie-reaping init as pid 1\n"
+    "      --tls-verify=BOOL     pulling a missing image: check the registry's TLS\n";
 
 enum {
   OPT_RM = 1000,
@@ -56,6 +57,7 @@ enum {
   OPT_SECURITY,
   OPT_USERNS,
   OPT_INIT,
+  OPT_TLS_VERIFY,
 };
 
 void launch_options_free(struct launch_options *o) {
@@ -182,6 +184,7 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
       {"security-opt", required_argument, NULL, OPT_SECURITY},
       {"userns", required_argument, NULL, OPT_USERNS},
       {"init", no_argument, NULL, OPT_INIT},
+      {"tls-verify", required_argument, NULL, OPT_TLS_VERIFY},
       {"help", no_argument, NULL, 'h'},
       {0},
   };
@@ -316,6 +319,11 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
       break;
     case OPT_INIT:
       o->init = true;
+      break;
+    case OPT_TLS_VERIFY:
+      if (strcmp(optarg, "true") && strcmp(optarg, "false"))
+        return bad(err, "--tls-verify: `%s` is not true or false", optarg);
+      o->tls_no_verify = !strcmp(optarg, "false");
       break;
     case 'h':
       cli_print_usage(usage);

@@ -50,7 +50,7 @@ static bool names_a_registry(const char *ref) {
   return strchr(host, '.') || strchr(host, ':') || !strcmp(host, "localhost");
 }
 
-static int pull_image(const char *ref, bool debug, nook_error *err) {
+static int pull_image(const char *ref, bool debug, bool tls_no_verify, nook_error *err) {
   _cleanup_free_ char *helper = nook_helper_path("nook-image");
   if (!helper)
     return nook_errx(err, ENOENT, "image `%s` is not in the store and nook-image (to pull it) is "
@@ -62,12 +62,16 @@ static int pull_image(const char *ref, bool debug, nook_error *err) {
   if (pid == 0) {
     /* progress goes to stderr: stdout belongs to the container */
     dup2(STDERR_FILENO, STDOUT_FILENO);
-    char *args[] = {"nook-image", debug ? "--debug" : NULL, "pull", (char *)ref, NULL};
-    if (!debug) {
-      args[1] = "pull";
-      args[2] = (char *)ref;
-      args[3] = NULL;
-    }
+    char *args[6];
+    size_t n = 0;
+    args[n++] = "nook-image";
+    if (debug)
+      args[n++] = "--debug";
+    args[n++] = "pull";
+    if (tls_no_verify)
+      args[n++] = "--tls-verify=false";
+    args[n++] = (char *)ref;
+    args[n] = NULL;
     execv(helper, args);
     _exit(127);
   }
@@ -103,7 +107,7 @@ static int resolve_image(const struct launch_options *o, bool debug, nook_error 
                                   "ARCHIVE %s) or pull it with its registry (nook image pull "
                                   "REGISTRY/%s)", o->image, o->image, o->image);
   fprintf(stderr, "Pulling %s\n", o->image);
-  return pull_image(o->image, debug, err);
+  return pull_image(o->image, debug, o->tls_no_verify, err);
 }
 
 /* 126/127 for a command that cannot run, as docker tells them apart. */

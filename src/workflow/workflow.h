@@ -51,6 +51,7 @@ struct launch_options {
   char **cap_add;
   char **cap_drop;
   const char *seccomp; /* NULL: default profile; "unconfined"; a file */
+  bool tls_no_verify;  /* pulling: --tls-verify=false */
 };
 
 void launch_options_free(struct launch_options *o);

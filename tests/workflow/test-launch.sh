@@ -287,3 +287,32 @@ test_completion_of_flags_and_images() {
   out=$("$NOOK" __complete words -- launch --rm b)
   assert_contains "$out" "bb:1" "image completion"
 }
+
+test_run_pulled_from_a_local_registry() {
+  make_launch_image
+  command -v docker-registry >/dev/null || skip "docker-registry is not installed"
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  cat >registry.yml <<EOF2
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $TEST_TMP/registry
+http:
+  addr: 127.0.0.1:$port
+EOF2
+  docker-registry serve registry.yml >registry.log 2>&1 &
+  local registry_pid=$!
+  trap 'kill $registry_pid 2>/dev/null || true' EXIT
+  wait_for "curl -sf http://127.0.0.1:$port/v2/ >/dev/null" 20
+  skopeo copy -q --dest-tls-verify=false oci:oci:bb "docker://127.0.0.1:$port/app:2"
+  local out
+  out=$("$NOOK" launch --rm --tls-verify=false "127.0.0.1:$port/app:2" echo pulled-and-ran 2>err)
+  assert_eq pulled-and-ran "$out" "output"
+  assert_contains "$(cat err)" "Pulling 127.0.0.1:$port/app:2" "progress on stderr"
+  # the second time it is in the store: no pull
+  "$NOOK" launch --rm "127.0.0.1:$port/app:2" true 2>err
+  [[ $(cat err) != *Pulling* ]] || fail "pulled again"
+}
