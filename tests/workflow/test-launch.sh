@@ -304,8 +304,8 @@ http:
   addr: 127.0.0.1:$port
 EOF2
   docker-registry serve registry.yml >registry.log 2>&1 &
-  local registry_pid=$!
-  trap 'kill $registry_pid 2>/dev/null || true' EXIT
+  # shellcheck disable=SC2064 # the pid is known now
+  trap "kill $! 2>/dev/null || true" EXIT
   wait_for "curl -sf http://127.0.0.1:$port/v2/ >/dev/null" 20
   skopeo copy -q --dest-tls-verify=false oci:oci:bb "docker://127.0.0.1:$port/app:2"
   local out
