@@ -47,12 +47,15 @@ assert_fails() {
 }
 
 # wait_for 'SHELL CONDITION' [SECONDS]: polls until the condition holds;
-# fails after SECONDS (default 10).
+# fails after SECONDS (default 10, fractions allowed).
 wait_for() {
   local cond=$1 seconds=${2:-10}
-  local deadline=$((SECONDS + seconds))
+  local limit start now
+  limit=$(awk -v s="$seconds" 'BEGIN { printf "%d", s * 1000000 }')
+  start=${EPOCHREALTIME//[.,]/}
   while ! eval "$cond"; do
-    if [ $SECONDS -ge $deadline ]; then
+    now=${EPOCHREALTIME//[.,]/}
+    if ((now - start >= limit)); then
       fail "timed out after ${seconds}s waiting for: $cond"
     fi
     sleep 0.05
@@ -138,10 +141,32 @@ make_bundle() {
   local dir=$1
   mkdir -p "$dir"
   cp -a "$BUSYBOX_ROOTFS" "$dir/rootfs"
+  # The source is read-only; the copy is the test's to change.
+  chmod -R u+w "$dir/rootfs"
   rm -f "$dir/config.json"
   if ! "$NOOK" spec --rootless --bundle "$dir" >/dev/null 2>&1 ||
     ! jq -e '.ociVersion' "$dir/config.json" >/dev/null 2>&1; then
     _default_rootless_config >"$dir/config.json"
   fi
   cfg "$dir" '.process.args = ["sh"] | .process.terminal = false'
+}
+
+# nook_bg ARGS...: runs a nook command that leaves a container running
+# (create, run -d). The container inherits nook's stdio as with runc, so here
+# it gets a file instead of the test's pipes, which it would hold open; nook's
+# own error still reaches the test's log. The container's output is in
+# $TEST_TMP/container.out.
+nook_bg() {
+  local status=0
+  "$NOOK" "$@" </dev/null >>"$TEST_TMP/container.out" 2>&1 || status=$?
+  [ $status = 0 ] || cat "$TEST_TMP/container.out" >&2
+  return $status
+}
+
+# process_gone PID: true when PID has finished running (gone, or a zombie
+# waiting for its reaper).
+process_gone() {
+  local state
+  state=$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 0
+  [ -z "$state" ] || [ "$state" = Z ] || [ "$state" = X ]
 }

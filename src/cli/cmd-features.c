@@ -16,19 +16,19 @@ static const char *const hooks[] = {
     "poststart", "poststop",      NULL,
 };
 
-/* Options the mount code interprets; filesystem data options go to mount(2)
- * as they are and are not listed (features.md). */
+/* The options src/runtime/mounts.c interprets (its flag, propagation and
+ * recursive tables, bind, rbind, tmpcopyup); anything else goes to mount(2)
+ * as filesystem data and is not listed (features.md). Keep in step with it. */
 static const char *const mount_options[] = {
-    "async",       "atime",       "bind",         "defaults",      "dev",
-    "diratime",    "dirsync",     "exec",         "iversion",      "lazytime",
-    "loud",        "mand",        "noatime",      "nodev",         "nodiratime",
-    "noexec",      "noiversion",  "nolazytime",   "nomand",        "norelatime",
-    "nostrictatime", "nosuid",    "nosymfollow",  "private",       "rbind",
-    "rdev",        "rdiratime",   "relatime",     "remount",       "ro",
-    "rprivate",    "rrelatime",   "rro",          "rshared",       "rslave",
-    "rstrictatime", "rsuid",      "runbindable",  "rw",            "shared",
-    "silent",      "slave",       "strictatime",  "suid",          "symfollow",
-    "sync",        "tmpcopyup",   "unbindable",   NULL,
+    "async",     "atime",       "bind",        "defaults",   "dev",        "diratime",
+    "dirsync",   "exec",        "iversion",    "lazytime",   "loud",       "mand",
+    "noatime",   "nodev",       "nodiratime",  "noexec",     "noiversion", "nolazytime",
+    "nomand",    "norelatime",  "nostrictatime", "nosuid",   "nosymfollow", "private",
+    "rbind",     "rdev",        "relatime",    "remount",    "rexec",      "rnodev",
+    "rnoexec",   "rnosuid",     "ro",          "rprivate",   "rro",        "rrw",
+    "rshared",   "rslave",      "rsuid",       "runbindable", "rw",        "shared",
+    "silent",    "slave",       "strictatime", "suid",       "symfollow",  "sync",
+    "tmpcopyup", "unbindable",  NULL,
 };
 
 static const char *const namespaces[] = {

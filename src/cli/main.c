@@ -92,6 +92,29 @@ int cli_state_root(struct nook_globals *g, char **root, nook_error *err) {
   return state_root_resolve(g->root, root, err);
 }
 
+int cli_id_and_root(struct nook_globals *g, int argc, char **argv, const char **id, char **root,
+                    nook_error *err) {
+  int r = cli_want_args(err, argv[0], argc, argv, 1, "a container id");
+  if (r < 0)
+    return r;
+  *id = argv[optind];
+  return cli_state_root(g, root, err);
+}
+
+int cli_parse_help_only(int argc, char **argv, const char *usage, nook_error *err) {
+  static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+  int c;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    if (c == 'h') {
+      cli_print_usage(usage);
+      return 1;
+    }
+    return cli_bad_usage(err, argv[0], "unknown option `%s`", argv[optind - 1]);
+  }
+  return 0;
+}
+
 void cli_cgroup_options(const struct nook_globals *g, struct create_options *o) {
   o->cgroup_manager = g->cgroup_manager;
   o->cgroup_manager_explicit = g->cgroup_manager != NULL;

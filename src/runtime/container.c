@@ -209,9 +209,12 @@ static int creation_run(struct creation *c, bool keep_pty, const sigset_t *saved
   if (c->fifo_write < 0)
     return nook_err(err, errno, "open the exec fifo");
 
+  /* A dot name: state_list_ids skips it, and no container id starts so. */
+  _cleanup_free_ char *seccomp_cache = xasprintf("%s/.seccomp-cache", o->root);
   struct init_request req = {
       .spec = spec,
-      .rootless = linux_running_rootless(),
+      .seccomp_cache_dir = seccomp_cache,
+      .in_userns = linux_running_rootless(),
       .idmap_fallback = spec_annotation(spec, "nook.idmap.fallback") &&
                         strcmp(spec_annotation(spec, "nook.idmap.fallback"), "single") == 0,
       .no_pivot = o->no_pivot,
@@ -462,7 +465,7 @@ static int relay(int from, int to) {
 
 /* Waits for the init, forwarding signals to it and relaying its terminal.
  * Returns its exit status as a shell reports it. */
-static int supervise(pid_t pid, int sigfd, int master) {
+int container_supervise(pid_t pid, int sigfd, int master) {
   bool stdin_open = master >= 0;
   bool tty = master >= 0 && isatty(STDIN_FILENO);
   if (tty) {
@@ -546,7 +549,7 @@ int container_run(const struct create_options *o, nook_error *err) {
     return 0;
   }
   _cleanup_close_ int sigfd = signalfd(-1, &forward, SFD_CLOEXEC);
-  int status = supervise(c.init.pid, sigfd, c.init.pty_master);
+  int status = container_supervise(c.init.pid, sigfd, c.init.pty_master);
   pid_t init_pid = c.init.pid;
   c.init.pid = 0;
   creation_free(&c);

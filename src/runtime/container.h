@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "error.h"
 #include "state.h"
@@ -40,3 +41,8 @@ struct container {
 int container_load(const char *root, const char *id, struct container *c, nook_error *err);
 void container_release(struct container *c);
 #define _cleanup_container_ __attribute__((cleanup(container_release)))
+
+/* Waits for pid (a child, or reparented to this subreaper), forwarding the
+ * signals read from sigfd to it and relaying the terminal master (-1: none).
+ * Returns its exit status as a shell reports it (128+signal). */
+int container_supervise(pid_t pid, int sigfd, int master);

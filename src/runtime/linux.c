@@ -94,6 +94,9 @@ struct init_child {
   bool setgroups_allowed;
   pid_t host_pid; /* the init's pid as the runtime sees it, for hook state */
   int ns_fds[SPEC_NS_COUNT];
+  const struct seccomp_program *seccomp; /* compiled by the runtime; NULL: none */
+  unsigned long late_flags; /* namespaces created by unshare after joining a user namespace */
+  bool needs_fork;          /* a pid or time namespace takes effect only in a child */
 };
 
 __attribute__((noreturn)) static void init_fail(struct init_child *c, const nook_error *err) {
@@ -231,12 +234,132 @@ static char **build_env(const struct spec_process *p) {
   return env;
 }
 
+static int cmp_int(const void *a, const void *b) {
+  return *(const int *)a - *(const int *)b;
+}
+
+/* Closes every fd from 3 up that is not in keep: the init must not hold the
+ * runtime's fds (a container lock would block `start` for good). */
+static void close_fds_except(int *keep, size_t n) {
+  qsort(keep, n, sizeof(int), cmp_int);
+  int from = 3;
+  for (size_t i = 0; i < n; i++) {
+    if (keep[i] < from)
+      continue;
+    if (keep[i] > from)
+      syscall(SYS_close_range, from, keep[i] - 1, 0);
+    from = keep[i] + 1;
+  }
+  syscall(SYS_close_range, from, ~0U, 0);
+}
+
+static int write_time_offsets(const struct spec *spec, nook_error *err) {
+  char buf[128];
+  int n = 0;
+  if (spec->time_offset_monotonic.set)
+    n += snprintf(buf + n, sizeof(buf) - n, "monotonic %lld %u\n",
+                  (long long)spec->time_offset_monotonic.secs, spec->time_offset_monotonic.nanosecs);
+  if (spec->time_offset_boottime.set)
+    n += snprintf(buf + n, sizeof(buf) - n, "boottime %lld %u\n",
+                  (long long)spec->time_offset_boottime.secs, spec->time_offset_boottime.nanosecs);
+  if (n && write_file_at(AT_FDCWD, "/proc/self/timens_offsets", buf, (size_t)n, 0644, err) < 0)
+    return nook_err_prefix(err, -err->code, "linux.timeOffsets");
+  return 0;
+}
+
+/* Hostname, domainname, sysctls and the OOM score: the kernel state of the
+ * container's own namespaces, set while the host's /proc is still there. */
+static int init_configure_kernel(const struct spec *spec, nook_error *err) {
+  if (spec->hostname && *spec->hostname) {
+    if (!spec->namespaces[SPEC_NS_UTS].enabled)
+      return nook_errx(err, EINVAL,
+                       "config.json: hostname needs a UTS namespace in linux.namespaces");
+    if (sethostname(spec->hostname, strlen(spec->hostname)) < 0)
+      return nook_err(err, errno, "set hostname `%s`", spec->hostname);
+  }
+  if (spec->domainname && *spec->domainname &&
+      setdomainname(spec->domainname, strlen(spec->domainname)) < 0)
+    return nook_err(err, errno, "set domainname `%s`", spec->domainname);
+  int r = apply_sysctls(spec, err);
+  if (r < 0)
+    return r;
+  return spec->has_process ? process_apply_oom_score_adj(&spec->process, err) : 0;
+}
+
+/* process.terminal: a pty of the container's devpts, its master handed to
+ * the runtime, its slave the init's stdio and /dev/console. */
+static int init_setup_terminal(struct init_child *c, nook_error *err) {
+  const struct spec_process *p = &c->req->spec->process;
+  int master, slave;
+  _cleanup_free_ char *slave_path = NULL;
+  int r = terminal_open_pty(&master, &slave, &slave_path, p->console_height, p->console_width,
+                            err);
+  if (r < 0)
+    return r;
+  sync_send(c->sync_fd, SYNC_PTY, 0);
+  r = send_fd(c->sync_fd, master, "pty");
+  close(master);
+  if (r < 0)
+    _exit(1); /* the runtime is gone */
+  r = terminal_make_controlling(slave, err);
+  if (r == 0)
+    r = mounts_bind_console(slave_path, err);
+  close(slave);
+  return r;
+}
+
+/* Blocks until `start` writes its byte to the exec fifo. */
+static int wait_for_start(int fifo) {
+  int fl = fcntl(fifo, F_GETFL);
+  fcntl(fifo, F_SETFL, fl & ~O_NONBLOCK);
+  char byte;
+  ssize_t n;
+  do
+    n = read(fifo, &byte, 1);
+  while (n < 0 && errno == EINTR);
+  return n == 1 ? 0 : -EPIPE;
+}
+
+/* A new pid or time namespace holds only the children of whoever made it:
+ * the init forks once more (as the runtime's child, CLONE_PARENT), the
+ * runtime learns the new pid, and this process leaves. */
+static void init_refork(struct init_child *c, nook_error *err) {
+  const struct spec *spec = c->req->spec;
+  if ((c->late_flags & CLONE_NEWTIME) && write_time_offsets(spec, err) < 0)
+    init_fail(c, err);
+  struct clone_args args = {.flags = CLONE_PARENT, .exit_signal = 0};
+  pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+  if (pid < 0) {
+    nook_err(err, errno, "fork the container's init into its pid namespace");
+    init_fail(c, err);
+  }
+  if (pid > 0) {
+    sync_send_pid(c->sync_fd, SYNC_INIT_PID, 0, pid);
+    _exit(0);
+  }
+  struct sync_msg m;
+  init_expect(c, SYNC_CGROUP_DONE, &m);
+  c->host_pid = m.pid;
+}
+
 __attribute__((noreturn)) static void init_main(struct init_child *c) {
   const struct init_request *req = c->req;
   const struct spec *spec = req->spec;
   nook_error err;
   nook_err_clear(&err);
   struct sync_msg m;
+
+  int keep[SPEC_NS_COUNT + 3 + 65536];
+  size_t nkeep = 0;
+  for (int i = 0; i < req->preserve_fds; i++)
+    keep[nkeep++] = 3 + i;
+  keep[nkeep++] = c->sync_fd;
+  keep[nkeep++] = req->exec_fifo_fd;
+  keep[nkeep++] = req->exec_fifo_keepalive_fd;
+  for (int t = 0; t < SPEC_NS_COUNT; t++)
+    if (c->ns_fds[t] >= 0)
+      keep[nkeep++] = c->ns_fds[t];
+  close_fds_except(keep, nkeep);
 
   reset_signals(req->saved_sigmask);
   init_expect(c, SYNC_MAPS_DONE, &m);
@@ -245,46 +368,39 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
 
   if (join_namespaces(c, true, &err) < 0)
     init_fail(c, &err);
+  /* Whoever wrote the maps decided whether setgroups(2) is allowed; a joined
+   * namespace may have denied it. */
+  _cleanup_free_ char *setgroups = NULL;
+  if (read_file_at(AT_FDCWD, "/proc/self/setgroups", &setgroups, NULL, NULL) == 0)
+    c->setgroups_allowed = str_has_prefix(setgroups, "allow");
   /* Root of the user namespace, where root is mapped: mounts and files made
    * during set-up then belong to the container's root. */
-  if (id_is_mapped("/proc/self/gid_map", 0) && setresgid(0, 0, 0) < 0)
-    init_fail(c, &(nook_error){.code = errno, .msg = "setresgid(0) in the user namespace"});
-  if (id_is_mapped("/proc/self/uid_map", 0) && setresuid(0, 0, 0) < 0)
-    init_fail(c, &(nook_error){.code = errno, .msg = "setresuid(0) in the user namespace"});
+  if (id_is_mapped("/proc/self/gid_map", 0) && setresgid(0, 0, 0) < 0) {
+    nook_err(&err, errno, "become gid 0 in the user namespace");
+    init_fail(c, &err);
+  }
+  if (id_is_mapped("/proc/self/uid_map", 0) && setresuid(0, 0, 0) < 0) {
+    nook_err(&err, errno, "become uid 0 in the user namespace");
+    init_fail(c, &err);
+  }
   if (join_namespaces(c, false, &err) < 0)
     init_fail(c, &err);
+  if (c->late_flags && unshare((int)c->late_flags) < 0) {
+    nook_err(&err, errno, "create the container's namespaces in the joined user namespace");
+    init_fail(c, &err);
+  }
+  if (c->needs_fork)
+    init_refork(c, &err);
   if (spec->namespaces[SPEC_NS_CGROUP].enabled && !spec->namespaces[SPEC_NS_CGROUP].path &&
-      unshare(CLONE_NEWCGROUP) < 0)
-    init_fail(c, &(nook_error){.code = errno, .msg = "unshare the cgroup namespace"});
-
-  if (spec->hostname && *spec->hostname) {
-    if (!spec->namespaces[SPEC_NS_UTS].enabled) {
-      nook_errx(&err, EINVAL, "config.json: hostname needs a UTS namespace in linux.namespaces");
-      init_fail(c, &err);
-    }
-    if (sethostname(spec->hostname, strlen(spec->hostname)) < 0) {
-      nook_err(&err, errno, "set hostname `%s`", spec->hostname);
-      init_fail(c, &err);
-    }
-  }
-  if (spec->domainname && *spec->domainname &&
-      setdomainname(spec->domainname, strlen(spec->domainname)) < 0) {
-    nook_err(&err, errno, "set domainname `%s`", spec->domainname);
+      unshare(CLONE_NEWCGROUP) < 0) {
+    nook_err(&err, errno, "create the cgroup namespace");
     init_fail(c, &err);
   }
-  if (apply_sysctls(spec, &err) < 0)
-    init_fail(c, &err);
-  if (spec->has_process && spec->process.has_oom_score_adj) {
-    char v[32];
-    snprintf(v, sizeof(v), "%d", spec->process.oom_score_adj);
-    if (write_file_at(AT_FDCWD, "/proc/self/oom_score_adj", v, strlen(v), 0644, &err) < 0) {
-      nook_err_prefix(&err, -err.code, "process.oomScoreAdj %d (lowering it needs privilege)",
-                      spec->process.oom_score_adj);
-      init_fail(c, &err);
-    }
-  }
 
-  struct mount_context mc = {.spec = spec, .in_userns = req->rootless, .no_pivot = req->no_pivot,
+  if (init_configure_kernel(spec, &err) < 0)
+    init_fail(c, &err);
+
+  struct mount_context mc = {.spec = spec, .in_userns = req->in_userns, .no_pivot = req->no_pivot,
                              .rootfd = -1};
   if (mounts_prepare_rootfs(&mc, &err) < 0)
     init_fail(c, &err);
@@ -304,20 +420,8 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
   close(mc.rootfd);
 
   const struct spec_process *p = &spec->process;
-  if (p->terminal) {
-    int master, slave;
-    _cleanup_free_ char *slave_path = NULL;
-    if (terminal_open_pty(&master, &slave, &slave_path, p->console_height, p->console_width,
-                          &err) < 0)
-      init_fail(c, &err);
-    sync_send(c->sync_fd, SYNC_PTY, 0);
-    if (send_fd(c->sync_fd, master, "pty") < 0)
-      _exit(1);
-    close(master);
-    if (terminal_make_controlling(slave, &err) < 0 || mounts_bind_console(slave_path, &err) < 0)
-      init_fail(c, &err);
-    close(slave);
-  }
+  if (p->terminal && init_setup_terminal(c, &err) < 0)
+    init_fail(c, &err);
 
   const char *cwd = p->cwd && *p->cwd ? p->cwd : "/";
   if (chdir(cwd) < 0) {
@@ -335,15 +439,7 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
   init_expect(c, SYNC_RELEASE, &m);
   close(c->sync_fd);
 
-  /* Wait for `start`: it writes one byte to the fifo. */
-  int fl = fcntl(req->exec_fifo_fd, F_GETFL);
-  fcntl(req->exec_fifo_fd, F_SETFL, fl & ~O_NONBLOCK);
-  char byte;
-  ssize_t n;
-  do
-    n = read(req->exec_fifo_fd, &byte, 1);
-  while (n < 0 && errno == EINTR);
-  if (n != 1)
+  if (wait_for_start(req->exec_fifo_fd) < 0)
     _exit(1);
   close(req->exec_fifo_fd);
   close(req->exec_fifo_keepalive_fd);
@@ -356,7 +452,7 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
   }
   if (!req->no_new_keyring)
     (void)syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL);
-  if (process_apply_security(p, spec->seccomp, c->setgroups_allowed, &err) < 0)
+  if (process_apply_security(p, c->seccomp, c->setgroups_allowed, &err) < 0)
     goto fail_late;
   /* Nothing of nook's may reach the container: only stdio and the fds the
    * caller asked to preserve survive exec. */
@@ -422,7 +518,7 @@ static int write_maps(pid_t pid, const struct init_request *req, bool gid, bool 
   uint32_t own = gid ? getegid() : geteuid();
   struct spec_idmap self_map = {.container_id = 0, .host_id = own, .size = 1};
 
-  if (!req->rootless) {
+  if (geteuid() == 0) {
     if (n == 0)
       return nook_errx(err, EINVAL, "config.json: a user namespace needs linux.%s",
                        gid ? "gidMappings" : "uidMappings");
@@ -489,21 +585,26 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
   *out = (struct init_process){.sync_fd = -1, .pty_master = -1};
   if (!spec->has_process)
     return nook_errx(err, EINVAL, "config.json: `process` is required to create a container");
-  if (req->rootless && !spec->namespaces[SPEC_NS_USER].enabled)
+  /* Root inside a user namespace (podman runs its runtime so) has every
+   * capability there and needs no user namespace of the container's own. */
+  if (geteuid() != 0 && !spec->namespaces[SPEC_NS_USER].enabled)
     return nook_errx(err, EINVAL,
                      "config.json: running without root needs a user namespace: add "
                      "{\"type\": \"user\"} to linux.namespaces (see 'nook spec --rootless')");
-  if (spec->time_offset_monotonic.set || spec->time_offset_boottime.set)
-    return nook_errx(err, ENOTSUP, "config.json: linux.timeOffsets are not supported yet");
-  for (int t = 0; t < SPEC_NS_COUNT; t++)
-    if (t != SPEC_NS_USER && spec->namespaces[t].path &&
-        (t == SPEC_NS_PID || spec->namespaces[SPEC_NS_USER].path))
-      return nook_errx(err, ENOTSUP,
-                       "config.json: joining an existing %s namespace by path is not supported "
-                       "yet",
-                       t == SPEC_NS_PID ? "pid" : "user namespace together with another");
+  bool time_offsets = spec->time_offset_monotonic.set || spec->time_offset_boottime.set;
+  if (time_offsets && !spec->namespaces[SPEC_NS_TIME].enabled)
+    return nook_errx(err, EINVAL, "config.json: linux.timeOffsets need a time namespace");
 
-  struct init_child child = {.req = req};
+  /* Compiled here, before anything exists, so a bad profile fails `create`
+   * cleanly; the init gets its own copy of it with the clone. */
+  __attribute__((cleanup(seccomp_program_clear))) struct seccomp_program seccomp = {0};
+  if (spec->seccomp) {
+    int r = seccomp_program_prepare(spec->seccomp, req->seccomp_cache_dir, &seccomp, err);
+    if (r < 0)
+      return r;
+  }
+
+  struct init_child child = {.req = req, .seccomp = spec->seccomp ? &seccomp : NULL};
   int r = open_ns_paths(spec, child.ns_fds, err);
   if (r < 0) {
     for (int t = 0; t < SPEC_NS_COUNT; t++)
@@ -516,6 +617,19 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
   for (int t = 0; t < SPEC_NS_COUNT; t++)
     if (spec->namespaces[t].enabled && !spec->namespaces[t].path && t != SPEC_NS_CGROUP)
       flags |= (unsigned long long)ns_clone_flags[t];
+  /* Namespaces made inside a joined user namespace, and a time namespace
+   * that needs offsets written first, are made by the init itself. */
+  if (spec->namespaces[SPEC_NS_USER].path) {
+    child.late_flags = flags;
+    flags = 0;
+  } else if (time_offsets) {
+    /* The re-fork needs CLONE_PARENT, which a pid namespace's init may not
+     * use: the pid namespace is made late too. */
+    child.late_flags = flags & (CLONE_NEWTIME | CLONE_NEWPID);
+    flags &= ~(unsigned long long)(CLONE_NEWTIME | CLONE_NEWPID);
+  }
+  child.needs_fork = spec->namespaces[SPEC_NS_PID].path != NULL ||
+                     (child.late_flags & (CLONE_NEWPID | CLONE_NEWTIME)) != 0;
 
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -557,11 +671,29 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
     if (r < 0)
       goto fail;
   }
-  if (req->hooks.init_created && (r = req->hooks.init_created(req->hooks.data, pid, err)) < 0)
+  if (!child.needs_fork && req->hooks.init_created &&
+      (r = req->hooks.init_created(req->hooks.data, pid, err)) < 0)
     goto fail;
   if ((r = sync_send_pid(out->sync_fd, SYNC_MAPS_DONE, setgroups_allowed, pid)) < 0) {
     r = nook_err(err, -r, "the container's init exited during set-up");
     goto fail;
+  }
+  if (child.needs_fork) {
+    struct sync_msg m;
+    r = sync_recv(out->sync_fd, &m);
+    if (r < 0 || m.type != SYNC_INIT_PID) {
+      if (r == 0 && m.type == SYNC_ERROR)
+        r = receive_error(&m, err);
+      else
+        r = nook_errx(err, EIO, "the container's init exited during set-up");
+      goto fail;
+    }
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+    out->pid = pid = m.pid;
+    if (req->hooks.init_created && (r = req->hooks.init_created(req->hooks.data, pid, err)) < 0)
+      goto fail;
+    sync_send_pid(out->sync_fd, SYNC_CGROUP_DONE, 0, pid);
   }
 
   for (;;) {
@@ -609,3 +741,10 @@ int linux_init_release(struct init_process *init, nook_error *err) {
     return nook_err(err, -r, "the container's init exited before it was released");
   return 0;
 }
+
+/* For exec, which finishes a process the same way the init does. */
+int linux_resolve_executable(const struct spec_process *p, char **out, nook_error *err) {
+  return resolve_executable(p, out, err);
+}
+
+char **linux_process_env(const struct spec_process *p) { return build_env(p); }

@@ -24,7 +24,7 @@ struct init_hooks {
 
 struct init_request {
   const struct spec *spec;
-  bool rootless;                 /* no privilege outside the user namespace */
+  bool in_userns;                /* not in the initial user namespace: no mknod, host devices are bound */
   bool idmap_fallback;           /* a single-id map is acceptable when newuidmap fails */
   bool no_pivot;
   bool no_new_keyring;
@@ -32,6 +32,7 @@ struct init_request {
   int exec_fifo_fd;              /* the init blocks reading it until `start` */
   int exec_fifo_keepalive_fd;    /* a writer the init holds so the read blocks, not EOFs */
   const sigset_t *saved_sigmask; /* restored in the init before it execs */
+  const char *seccomp_cache_dir; /* compiled seccomp filters are kept here; NULL: no cache */
   struct init_hooks hooks;
 };
 
@@ -56,3 +57,9 @@ void linux_init_abort(struct init_process *init);
 /* Whether the caller is unprivileged in the initial user namespace (a normal
  * user, or root inside a user namespace). */
 bool linux_running_rootless(void);
+
+/* args[0] looked up as execve will see it (process.env's PATH), from the
+ * current root; a missing or non-executable command is a clear error. */
+int linux_resolve_executable(const struct spec_process *p, char **out, nook_error *err);
+/* process.env with HOME added from /etc/passwd when it is missing. */
+char **linux_process_env(const struct spec_process *p);

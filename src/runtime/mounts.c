@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "storage/rootfs-annotations.h"
 #include "util.h"
 
 #ifndef MS_NOSYMFOLLOW
@@ -497,6 +498,9 @@ int mounts_prepare_rootfs(struct mount_context *ctx, nook_error *err) {
   if (mount(NULL, "/", NULL, host_prop, NULL) < 0)
     return nook_err(err, errno, "make / a slave mount");
 
+  int r = rootfs_mount_annotated(spec, err);
+  if (r < 0)
+    return r;
   if (mount(spec->root_path, spec->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
     return nook_err(err, errno, "bind the rootfs `%s`", spec->root_path);
   ctx->rootfd = open(spec->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -504,7 +508,7 @@ int mounts_prepare_rootfs(struct mount_context *ctx, nook_error *err) {
     return nook_err(err, errno, "open the rootfs `%s`", spec->root_path);
 
   for (size_t i = 0; i < spec->n_mounts; i++) {
-    int r = mount_one(ctx, &spec->mounts[i], err);
+    r = mount_one(ctx, &spec->mounts[i], err);
     if (r < 0)
       return r;
   }

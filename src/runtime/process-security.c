@@ -57,22 +57,18 @@ static int set_ids(const struct spec_user *u, nook_error *err) {
   return 0;
 }
 
-static void release_filter(scmp_filter_ctx *ctx) {
-  if (*ctx)
-    seccomp_release(*ctx);
-}
-
-static int load_filter(scmp_filter_ctx *filter, nook_error *err) {
-  if (!*filter)
-    return 0;
-  return seccomp_load_built(steal_pointer(filter), err);
+/* Loads *filter once and forgets it. */
+static int load_filter(const struct seccomp_program **filter, nook_error *err) {
+  const struct seccomp_program *f = *filter;
+  *filter = NULL;
+  return f ? seccomp_program_load(f, err) : 0;
 }
 
 /* *early_filter, when set, is a seccomp filter that must be loaded while
  * CAP_SYS_ADMIN is still effective: before the uid change drops it when
  * there are no capabilities to keep, else just before the final sets. */
 static int user_and_caps(const struct spec_process *p, bool can_setgroups,
-                         scmp_filter_ctx *early_filter, nook_error *err) {
+                         const struct seccomp_program **early_filter, nook_error *err) {
   const struct spec_capabilities *c = p->capabilities;
   struct caps_masks m;
   int r;
@@ -91,17 +87,16 @@ static int user_and_caps(const struct spec_process *p, bool can_setgroups,
   if ((r = caps_keep_for_setuid(false, err)) < 0)
     return r;
 
-  if (*early_filter) {
-    /* The uid change cleared the effective set; permitted still has
-     * CAP_SYS_ADMIN. */
-    if ((r = caps_raise_effective(err)) < 0 || (r = load_filter(early_filter, err)) < 0)
-      return r;
-  }
+  /* The uid change cleared the effective set; permitted still has
+   * CAP_SYS_ADMIN. */
+  if (*early_filter &&
+      ((r = caps_raise_effective(err)) < 0 || (r = load_filter(early_filter, err)) < 0))
+    return r;
   return caps_apply_sets(&m, err);
 }
 
 int process_set_user_and_caps(const struct spec_process *p, bool can_setgroups, nook_error *err) {
-  scmp_filter_ctx none = NULL;
+  const struct seccomp_program *none = NULL;
   return user_and_caps(p, can_setgroups, &none, err);
 }
 
@@ -201,43 +196,25 @@ void process_apply_umask(const struct spec_process *p) {
   umask(p->user.has_umask ? p->user.umask : 0022);
 }
 
-/* Whether the process ends with CAP_SYS_ADMIN effective, so that a filter
- * needing it can be loaded at the very end. */
-static int keeps_sys_admin(const struct spec_process *p, bool *out, nook_error *err) {
-  if (!p->capabilities) {
-    *out = p->user.uid == 0;
-    return 0;
-  }
-  struct caps_masks m;
-  int r = caps_parse(p->capabilities, &m, err);
-  if (r < 0)
-    return r;
-  *out = m.effective & (1ULL << CAP_SYS_ADMIN);
-  return 0;
-}
-
-int process_apply_security(const struct spec_process *p, const struct spec_seccomp *seccomp,
+int process_apply_security(const struct spec_process *p, const struct seccomp_program *seccomp,
                            bool can_setgroups, nook_error *err) {
-  __attribute__((cleanup(release_filter))) scmp_filter_ctx filter = NULL;
   int r;
-  /* Every name in the profile and the capability lists is checked before
-   * the first change. */
-  if (seccomp && (r = seccomp_build(seccomp, &filter, err)) < 0)
+  /* The capability lists are checked before the first change. */
+  struct caps_masks m;
+  if (p->capabilities && (r = caps_parse(p->capabilities, &m, err)) < 0)
     return r;
-  bool late = true;
-  if (filter && !p->no_new_privileges && (r = keeps_sys_admin(p, &late, err)) < 0)
-    return r;
+  bool late = !seccomp || p->no_new_privileges ||
+              (p->capabilities ? (m.effective & (1ULL << CAP_SYS_ADMIN)) != 0 : p->user.uid == 0);
 
   if ((r = process_apply_rlimits(p, err)) < 0 || (r = process_apply_oom_score_adj(p, err)) < 0)
     return r;
   process_apply_umask(p);
 
-  scmp_filter_ctx none = NULL;
-  if ((r = user_and_caps(p, can_setgroups, late ? &none : &filter, err)) < 0)
+  const struct seccomp_program *early = late ? NULL : seccomp;
+  if ((r = user_and_caps(p, can_setgroups, &early, err)) < 0)
     return r;
-  /* With no capabilities given, root keeps all and the filter loads last;
-   * the other early cases loaded it inside user_and_caps. */
   if ((r = process_apply_no_new_privs(p, err)) < 0)
     return r;
-  return load_filter(&filter, err);
+  /* Loaded last unless user_and_caps had to load it early. */
+  return seccomp && late ? seccomp_program_load(seccomp, err) : 0;
 }

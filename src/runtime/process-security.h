@@ -19,6 +19,7 @@
 #include <stdbool.h>
 
 #include "error.h"
+#include "seccomp-filter.h"
 #include "spec.h"
 
 /* Whether setgroups(2) is allowed: /proc/self/setgroups is not "deny". */
@@ -39,6 +40,9 @@ int process_apply_no_new_privs(const struct spec_process *p, nook_error *err);
 /* process.user.umask, or 0022 when absent (as runc). */
 void process_apply_umask(const struct spec_process *p);
 
-/* The whole sequence above; seccomp may be NULL. The caller execs next. */
-int process_apply_security(const struct spec_process *p, const struct spec_seccomp *seccomp,
+/* The whole sequence above. seccomp (NULL: none) is prepared beforehand
+ * with seccomp_program_prepare, best in the runtime before the container
+ * process exists, so a bad profile is reported before anything starts and
+ * the compiled filter can come from the cache. The caller execs next. */
+int process_apply_security(const struct spec_process *p, const struct seccomp_program *seccomp,
                            bool can_setgroups, nook_error *err);

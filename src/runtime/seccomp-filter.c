@@ -1,6 +1,13 @@
 #include "seccomp-filter.h"
 
+#include <fcntl.h>
+#include <stdarg.h>
+#include <linux/seccomp.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
 
 #include "log.h"
 #include "util.h"
@@ -68,13 +75,14 @@ static const struct {
   const char *name;
   enum scmp_filter_attr attr;
   unsigned api_level;
+  unsigned bit;
 } flags[] = {
-    {"SECCOMP_FILTER_FLAG_TSYNC", SCMP_FLTATR_CTL_TSYNC, 2},
-    {"SECCOMP_FILTER_FLAG_LOG", SCMP_FLTATR_CTL_LOG, 3},
-    {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SCMP_FLTATR_CTL_SSB, 4},
+    {"SECCOMP_FILTER_FLAG_TSYNC", SCMP_FLTATR_CTL_TSYNC, 2, SECCOMP_FILTER_FLAG_TSYNC},
+    {"SECCOMP_FILTER_FLAG_LOG", SCMP_FLTATR_CTL_LOG, 3, SECCOMP_FILTER_FLAG_LOG},
+    {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SCMP_FLTATR_CTL_SSB, 4, SECCOMP_FILTER_FLAG_SPEC_ALLOW},
     /* Only meaningful with SCMP_ACT_NOTIFY, and libseccomp 2.5 has no
      * attribute for it. */
-    {"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 0, 0},
+    {"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 0, 0, 0},
 };
 
 const char *const seccomp_flag_names[] = {
@@ -164,7 +172,8 @@ static int add_arch(scmp_filter_ctx ctx, const char *name, nook_error *err) {
                    name);
 }
 
-static int set_flag(scmp_filter_ctx ctx, const char *name, nook_error *err) {
+/* The index of a flag in flags[], checked to be usable here. */
+static int find_flag(const char *name, nook_error *err) {
   for (size_t i = 0; i < ARRAY_SIZE(flags); i++) {
     if (strcmp(flags[i].name, name) != 0)
       continue;
@@ -174,15 +183,22 @@ static int set_flag(scmp_filter_ctx ctx, const char *name, nook_error *err) {
                        "libseccomp %u.%u.%u",
                        name, seccomp_version()->major, seccomp_version()->minor,
                        seccomp_version()->micro);
-    int r = seccomp_attr_set(ctx, flags[i].attr, 1);
-    if (r < 0)
-      return nook_err(err, -r, "linux.seccomp.flags: set `%s`", name);
-    return 0;
+    return (int)i;
   }
   return nook_errx(err, EINVAL,
                    "linux.seccomp.flags: unknown flag `%s` (known: SECCOMP_FILTER_FLAG_TSYNC, "
                    "SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW)",
                    name);
+}
+
+static int set_flag(scmp_filter_ctx ctx, const char *name, nook_error *err) {
+  int i = find_flag(name, err);
+  if (i < 0)
+    return i;
+  int r = seccomp_attr_set(ctx, flags[i].attr, 1);
+  if (r < 0)
+    return nook_err(err, -r, "linux.seccomp.flags: set `%s`", name);
+  return 0;
 }
 
 /* One spec rule for one syscall number. Conditions on distinct arguments
@@ -303,4 +319,201 @@ int seccomp_load_filter(const struct spec_seccomp *s, nook_error *err) {
   if (r < 0)
     return r;
   return seccomp_load_built(ctx, err);
+}
+
+/* ---- compiled programs and their cache ---- */
+
+static const char cache_magic[8] = "NOOKBPF1";
+
+struct cache_header {
+  char magic[8];
+  uint32_t key_len;
+  uint32_t n_insns;
+};
+
+struct strbuf {
+  char *p;
+  size_t len, cap;
+};
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(struct strbuf *b, const char *fmt,
+                                                             ...) {
+  va_list ap;
+  for (;;) {
+    va_start(ap, fmt);
+    int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+    va_end(ap);
+    if (b->p && b->len + n < b->cap) {
+      b->len += n;
+      return;
+    }
+    b->cap = (b->cap + n + 1) * 2;
+    b->p = xrealloc(b->p, b->cap);
+  }
+}
+
+/* Strings carry their length, so no name can make two profiles look alike. */
+static void sb_str(struct strbuf *b, const char *s) {
+  if (!s)
+    sb_printf(b, "- ");
+  else
+    sb_printf(b, "%zu:%s ", strlen(s), s);
+}
+
+/* Everything that shapes the BPF, byte for byte: the cache key. Load flags
+ * are not in it; they are applied at load time. */
+static char *cache_key(const struct spec_seccomp *s, size_t *len) {
+  struct strbuf b = {0};
+  struct utsname u;
+  uname(&u);
+  const struct scmp_version *v = seccomp_version();
+  /* The optimization level is nook's choice: part of the key in case it changes. */
+  sb_printf(&b, "nook-seccomp 1 optimize 2\nlibseccomp %u.%u.%u api %u\nkernel ", v->major, v->minor, v->micro,
+            seccomp_api_get());
+  sb_str(&b, u.release);
+  sb_str(&b, u.machine);
+  sb_printf(&b, "\ndefault ");
+  sb_str(&b, s->default_action);
+  sb_printf(&b, "%d %u\narchs ", s->has_default_errno_ret, s->default_errno_ret);
+  for (char **a = s->architectures; a && *a; a++)
+    sb_str(&b, *a);
+  for (size_t i = 0; i < s->n_syscalls; i++) {
+    const struct spec_seccomp_syscall *sc = &s->syscalls[i];
+    sb_printf(&b, "\nrule ");
+    sb_str(&b, sc->action);
+    sb_printf(&b, "%d %u names ", sc->has_errno_ret, sc->errno_ret);
+    for (char **n = sc->names; n && *n; n++)
+      sb_str(&b, *n);
+    sb_printf(&b, "args %zu ", sc->n_args);
+    for (size_t j = 0; j < sc->n_args; j++) {
+      sb_printf(&b, "%u %llu %llu ", sc->args[j].index, (unsigned long long)sc->args[j].value,
+                (unsigned long long)sc->args[j].value_two);
+      sb_str(&b, sc->args[j].op);
+    }
+  }
+  sb_printf(&b, "\n");
+  *len = b.len;
+  return b.p;
+}
+
+/* FNV-1a, only to name the file: a hit is checked against the whole key. */
+static uint64_t key_hash(const char *key, size_t len) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ (unsigned char)key[i]) * 0x100000001b3ULL;
+  return h;
+}
+
+static bool cache_read(const char *path, const char *key, size_t key_len,
+                       struct seccomp_program *out) {
+  nook_error ignored;
+  _cleanup_free_ char *data = NULL;
+  size_t len;
+  if (read_file_at(AT_FDCWD, path, &data, &len, &ignored) < 0)
+    return false;
+  struct cache_header h;
+  if (len < sizeof(h))
+    return false;
+  memcpy(&h, data, sizeof(h));
+  if (memcmp(h.magic, cache_magic, sizeof(h.magic)) != 0 || h.key_len != key_len ||
+      h.n_insns == 0 || len != sizeof(h) + key_len + (size_t)h.n_insns * sizeof(struct sock_filter))
+    return false;
+  if (memcmp(data + sizeof(h), key, key_len) != 0)
+    return false;
+  out->n_insns = h.n_insns;
+  out->insns = xmalloc(h.n_insns * sizeof(struct sock_filter));
+  memcpy(out->insns, data + sizeof(h) + key_len, h.n_insns * sizeof(struct sock_filter));
+  return true;
+}
+
+static void cache_write(const char *dir, const char *path, const char *key, size_t key_len,
+                        const struct seccomp_program *prog) {
+  nook_error err;
+  nook_err_clear(&err);
+  size_t insns_len = prog->n_insns * sizeof(struct sock_filter);
+  struct cache_header h = {.key_len = key_len, .n_insns = prog->n_insns};
+  memcpy(h.magic, cache_magic, sizeof(h.magic));
+  size_t len = sizeof(h) + key_len + insns_len;
+  _cleanup_free_ char *data = xmalloc(len);
+  memcpy(data, &h, sizeof(h));
+  memcpy(data + sizeof(h), key, key_len);
+  memcpy(data + sizeof(h) + key_len, prog->insns, insns_len);
+  if (mkdir_p(dir, 0700, &err) < 0 || write_file_atomic_at(AT_FDCWD, path, data, len, 0600, &err) < 0)
+    nook_debug("seccomp: not caching the compiled filter: %s", err.msg);
+}
+
+static int export_program(scmp_filter_ctx ctx, struct seccomp_program *out, nook_error *err) {
+  _cleanup_close_ int fd = memfd_create("nook-seccomp", MFD_CLOEXEC);
+  if (fd < 0)
+    return nook_err(err, errno, "linux.seccomp: memfd_create");
+  int r = seccomp_export_bpf(ctx, fd);
+  if (r < 0)
+    return nook_err(err, -r, "linux.seccomp: compile the filter");
+  off_t size = lseek(fd, 0, SEEK_END);
+  if (size <= 0 || size % sizeof(struct sock_filter) != 0)
+    return nook_errx(err, EINVAL, "linux.seccomp: libseccomp produced %lld bytes of BPF",
+                     (long long)size);
+  out->insns = xmalloc(size);
+  out->n_insns = size / sizeof(struct sock_filter);
+  if (pread(fd, out->insns, size, 0) != size) {
+    seccomp_program_clear(out);
+    return nook_err(err, errno ? errno : EIO, "linux.seccomp: read the compiled filter");
+  }
+  return 0;
+}
+
+int seccomp_program_prepare(const struct spec_seccomp *s, const char *cache_dir,
+                            struct seccomp_program *out, nook_error *err) {
+  *out = (struct seccomp_program){0};
+  unsigned load_flags = 0;
+  for (char **f = s->flags; f && *f; f++) {
+    int i = find_flag(*f, err);
+    if (i < 0)
+      return i;
+    load_flags |= flags[i].bit;
+  }
+
+  size_t key_len = 0;
+  _cleanup_free_ char *key = NULL, *path = NULL;
+  if (cache_dir) {
+    key = cache_key(s, &key_len);
+    path = xasprintf("%s/%016llx.bpf", cache_dir, (unsigned long long)key_hash(key, key_len));
+    if (cache_read(path, key, key_len, out)) {
+      out->flags = load_flags;
+      return 0;
+    }
+  }
+
+  scmp_filter_ctx ctx;
+  int r = seccomp_build(s, &ctx, err);
+  if (r < 0)
+    return r;
+  r = export_program(ctx, out, err);
+  seccomp_release(ctx);
+  if (r < 0)
+    return r;
+  out->flags = load_flags;
+  if (cache_dir)
+    cache_write(cache_dir, path, key, key_len, out);
+  return 0;
+}
+
+int seccomp_program_load(const struct seccomp_program *prog, nook_error *err) {
+  struct sock_fprog fprog = {.len = prog->n_insns, .filter = prog->insns};
+  long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, prog->flags, &fprog);
+  if (r > 0)
+    return nook_errx(err, EAGAIN,
+                     "load the seccomp filter: thread %ld could not be synchronized (TSYNC)", r);
+  if (r < 0 && (errno == EACCES || errno == EPERM))
+    return nook_err(err, errno,
+                    "load the seccomp filter (without process.noNewPrivileges it needs "
+                    "CAP_SYS_ADMIN)");
+  if (r < 0)
+    return nook_err(err, errno, "load the seccomp filter");
+  return 0;
+}
+
+void seccomp_program_clear(struct seccomp_program *prog) {
+  free(prog->insns);
+  *prog = (struct seccomp_program){0};
 }

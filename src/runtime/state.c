@@ -10,6 +10,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "cgroup-status.h"
+#include "linux.h"
 #include "util.h"
 
 #define STATE_FILE "state.json"
@@ -38,7 +39,9 @@ int state_root_resolve(const char *root_option, char **out, nook_error *err) {
   bool is_default = root_option == NULL;
   if (root_option) {
     root = xstrdup(root_option);
-  } else if (geteuid() == 0) {
+  } else if (!linux_running_rootless()) {
+    /* Real root only: root inside a user namespace (podman runs its runtime
+     * so) keeps the user's own state. */
     root = xstrdup("/run/nook");
   } else {
     const char *xdg = getenv("XDG_RUNTIME_DIR");

@@ -103,7 +103,8 @@ bool str_has_prefix(const char *s, const char *prefix) {
 }
 
 bool parse_u64(const char *s, unsigned long long *out) {
-  if (!s || !*s || *s == '-' || *s == '+')
+  /* strtoull skips spaces and takes "-1" as ULLONG_MAX: only digits here. */
+  if (!s || *s < '0' || *s > '9')
     return false;
   char *end;
   errno = 0;
@@ -115,7 +116,7 @@ bool parse_u64(const char *s, unsigned long long *out) {
 }
 
 bool parse_i64(const char *s, long long *out) {
-  if (!s || !*s)
+  if (!s || !(*s == '-' || (*s >= '0' && *s <= '9')))
     return false;
   char *end;
   errno = 0;

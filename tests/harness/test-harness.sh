@@ -62,7 +62,12 @@ test_make_bundle_makes_a_runnable_bundle() {
   [ -x b/rootfs/bin/busybox ] || fail "no rootfs in the bundle"
   assert_eq '["sh"]' "$(jq -c .process.args b/config.json)" "process.args"
   assert_eq false "$(jq -c .process.terminal b/config.json)" "process.terminal"
-  cfg b '.process.args = ["sh", "-c", "id -u; hostname"] | .hostname = "harness"'
+  cfg b --arg h harness '.process.args = ["sh", "-c", "id -u; hostname"] | .hostname = $h'
+  assert_eq harness "$(jq -r .hostname b/config.json)" "hostname set by cfg"
+  local msg
+  msg=$( (cfg b '.[') 2>&1) && fail "cfg with a bad filter passed"
+  assert_contains "$msg" "cfg: jq .[ failed on b/config.json" "cfg's failure"
+  jq -e . b/config.json >/dev/null || fail "a failed cfg broke config.json"
   if ! command -v crun >/dev/null; then
     skip "crun is not installed: cannot check the bundle with a peer runtime"
   fi
@@ -79,12 +84,24 @@ test_assertions() {
   assert_eq a a
   assert_contains "hello world" "o w"
   assert_fails false
-  (assert_eq a b) 2>/dev/null && fail "assert_eq a b passed"
-  (assert_contains abc x) 2>/dev/null && fail "assert_contains abc x passed"
-  (assert_fails true) >/dev/null 2>&1 && fail "assert_fails true passed"
-  (assert_fails sh -c 'kill -SEGV $$') >/dev/null 2>&1 && fail "assert_fails passed on a crash"
-  (wait_for false 0.2) 2>/dev/null && fail "wait_for false passed"
+  local msg
+  msg=$( (assert_eq a b "the thing") 2>&1) && fail "assert_eq a b passed"
+  assert_eq "FAIL: the thing: want 'a', got 'b'" "$msg" "assert_eq's failure"
+  msg=$( (assert_contains abc x) 2>&1) && fail "assert_contains abc x passed"
+  assert_contains "$msg" "want it to contain 'x', got 'abc'" "assert_contains's failure"
+  msg=$( (assert_fails true) 2>&1) && fail "assert_fails true passed"
+  assert_contains "$msg" "expected to fail, but it succeeded: true" "assert_fails's failure"
+  msg=$( (assert_fails sh -c 'kill -SEGV $$') 2>&1) && fail "assert_fails passed on a crash"
+  assert_contains "$msg" "died by signal 11" "assert_fails on a crash"
+  assert_fails sh -c 'echo to-stderr >&2; exit 3' >/dev/null
+  assert_eq to-stderr "$assert_output" "assert_output"
+  local out
+  out=$( (wait_for false 0.2) 2>&1) && fail "wait_for false passed"
+  assert_contains "$out" "timed out after 0.2s waiting for: false" "wait_for's failure"
   wait_for true 1
+  rm -f later
+  (sleep 0.3; touch later) &
+  wait_for '[ -e later ]' 5
   local a b
   a=$(unique_id x)
   b=$(unique_id x)
@@ -97,7 +114,7 @@ test_runner_counts_and_reports() {
     "$NOOK_SRC/tests/run" --in-world "$TEST_TMP/run" --no-build -j 2 2>&1) || status=$?
   printf '%s\n' "$out"
   assert_eq 1 "$status" "exit status of a run with failures"
-  assert_eq "3 passed, 3 failed, 2 skipped" "$(printf '%s\n' "$out" | tail -n 1)" "last line"
+  assert_eq "4 passed, 3 failed, 2 skipped" "$(printf '%s\n' "$out" | tail -n 1)" "last line"
   assert_contains "$out" "SKIP demo/test-demo.sh:test_skipped: not here" "skip line"
   assert_contains "$out" "FAIL demo/test-demo.sh:test_fails (exit 1" "fail line"
   assert_contains "$out" "the end of the failing test" "failure log"
@@ -106,6 +123,13 @@ test_runner_counts_and_reports() {
   # The process a test left behind was killed.
   sleep 0.2
   ! pgrep -u "$(id -u)" -f "sleep 4242" >/dev/null || fail "a leftover process survived its test"
+  ! pgrep -u "$(id -u)" -f "sleep 4343" >/dev/null || fail "a leftover process in a session of its own survived its test"
+  # A passing test's directory is removed, also files of subordinate ids.
+  assert_contains "$out" "PASS demo/test-demo.sh:test_leaves_files_of_a_subordinate_id" "subordinate id test"
+  local tmp
+  tmp=$(sed -n 's/^# .*test_leaves_files_of_a_subordinate_id in TEST_TMP=//p' "$TEST_TMP"/run/work/files/demo-test-demo/test_leaves_files_of_a_subordinate_id.log)
+  [ -n "$tmp" ] || fail "no TEST_TMP named in the log"
+  [ ! -e "$tmp" ] || fail "$tmp is left after its test passed"
 }
 
 test_sanitizer_reports_fail_tests() {

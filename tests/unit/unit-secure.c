@@ -2,6 +2,7 @@
  * their real effect: each case runs in a child process (filters and
  * capability drops cannot be undone) and the capability cases in a fresh
  * user namespace, where the child is root. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
@@ -80,13 +81,16 @@ static int build_error(const struct spec_seccomp *s, const char *want) {
   return 0;
 }
 
-/* Runs fn in a grandchild; returns its wait status. */
+/* Runs fn in a grandchild; returns its wait status. The grandchild's own
+ * message, if any, comes first in the pipe. */
 static int status_of(int (*fn)(void)) {
   pid_t pid = fork();
   if (pid == 0)
     _exit(fn());
   int st;
   waitpid(pid, &st, 0);
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 1)
+    why(": ");
   return st;
 }
 
@@ -249,9 +253,11 @@ static int test_seccomp_kill_process(void) {
   return 0;
 }
 
-/* An allow list: default ERRNO(1234) and only exit allowed. */
+/* An allow list: default ERRNO(1234) and only exit allowed (plus what the
+ * sanitizers' runtime calls before _exit). */
 static int getcwd_under_allow_list(void) {
-  char *n[] = {"exit", "exit_group", NULL};
+  char *n[] = {"exit", "exit_group", "write", "sigaltstack", "mmap", "munmap", "gettid",
+               "getpid", NULL};
   struct spec_seccomp_syscall rules[] = {rule(n, "SCMP_ACT_ALLOW")};
   struct spec_seccomp s = {.default_action = "SCMP_ACT_ERRNO",
                            .has_default_errno_ret = true,
@@ -290,62 +296,208 @@ static int test_seccomp_rule_like_default(void) {
   return 0;
 }
 
-/* Every syscall libseccomp knows on this arch, allowed, in one profile
- * like podman's default, with its conditional rules. */
-static int test_seccomp_big_profile(void) {
-  char **names = NULL;
-  size_t n = 0;
+/* A profile shaped like podman's default: every syscall libseccomp knows
+ * on this arch allowed (but getcwd), personality allowed for five values,
+ * on x86_64, x86 and x32. */
+struct big_profile {
+  char **names;
+  char *pers[2];
+  struct spec_seccomp_arg pa[5];
+  struct spec_seccomp_syscall rules[6];
+  char *archs[4];
+  struct spec_seccomp s;
+};
+
+static void big_profile_init(struct big_profile *b) {
+  *b = (struct big_profile){.pers = {"personality", NULL},
+                            .archs = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}};
   for (int nr = 0; nr < 600; nr++) {
     char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
-    if (!name)
-      continue;
-    if (strcmp(name, "getcwd") && strcmp(name, "personality")) {
-      strv_push(&names, name);
-      n++;
-    }
+    if (name && strcmp(name, "getcwd") && strcmp(name, "personality"))
+      strv_push(&b->names, name);
     free(name);
   }
-  char *pers[] = {"personality", NULL};
-  struct spec_seccomp_arg pa[5] = {
-      {.index = 0, .value = 0, .op = "SCMP_CMP_EQ"},
-      {.index = 0, .value = 8, .op = "SCMP_CMP_EQ"},
-      {.index = 0, .value = 131072, .op = "SCMP_CMP_EQ"},
-      {.index = 0, .value = 131080, .op = "SCMP_CMP_EQ"},
-      {.index = 0, .value = 4294967295, .op = "SCMP_CMP_EQ"},
-  };
-  struct spec_seccomp_syscall rules[6] = {rule(names, "SCMP_ACT_ALLOW")};
+  static const uint64_t personas[] = {0, 8, 131072, 131080, 4294967295};
+  b->rules[0] = rule(b->names, "SCMP_ACT_ALLOW");
   for (int i = 0; i < 5; i++) {
-    rules[1 + i] = rule(pers, "SCMP_ACT_ALLOW");
-    rules[1 + i].args = &pa[i];
-    rules[1 + i].n_args = 1;
+    b->pa[i] = (struct spec_seccomp_arg){.index = 0, .value = personas[i], .op = "SCMP_CMP_EQ"};
+    b->rules[1 + i] = rule(b->pers, "SCMP_ACT_ALLOW");
+    b->rules[1 + i].args = &b->pa[i];
+    b->rules[1 + i].n_args = 1;
   }
-  char *archs[] = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", NULL};
-  struct spec_seccomp s = {.default_action = "SCMP_ACT_ERRNO",
-                           .has_default_errno_ret = true,
-                           .default_errno_ret = ENOSYS,
-                           .architectures = archs,
-                           .syscalls = rules,
-                           .n_syscalls = 6};
-  nook_error err;
-  nook_err_clear(&err);
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-    return why("no_new_privs: %m");
-  unsigned long long t0 = now_ns();
-  scmp_filter_ctx ctx;
-  if (seccomp_build(&s, &ctx, &err) < 0)
-    return why("build: %s", err.msg);
-  unsigned long long t1 = now_ns();
-  if (seccomp_load_built(ctx, &err) < 0)
-    return why("load: %s", err.msg);
-  unsigned long long t2 = now_ns();
-  strv_free(names);
+  b->s = (struct spec_seccomp){.default_action = "SCMP_ACT_ERRNO",
+                               .has_default_errno_ret = true,
+                               .default_errno_ret = ENOSYS,
+                               .architectures = b->archs,
+                               .syscalls = b->rules,
+                               .n_syscalls = 6};
+}
+
+static int check_big_profile_loaded(void) {
   char buf[256];
   CHECK(syscall(SYS_getcwd, buf, sizeof(buf)) == -1 && errno == ENOSYS, "getcwd allowed");
   CHECK(personality(0xffffffff) != -1, "personality(0xffffffff) blocked");
   CHECK(personality(PER_BSD) == -1, "personality(PER_BSD) allowed");
+  return 0;
+}
+
+static char *temp_dir(void) {
+  char *d = xstrdup("/tmp/unit-secure.XXXXXX");
+  if (!mkdtemp(d)) {
+    free(d);
+    return NULL;
+  }
+  return d;
+}
+
+static void remove_dir(char *d) {
+  if (d)
+    rm_rf_at(AT_FDCWD, d);
+  free(d);
+}
+
+static int test_seccomp_big_profile(void) {
+  struct big_profile b;
+  big_profile_init(&b);
+  nook_error err;
+  nook_err_clear(&err);
+  _cleanup_free_ char *dir = temp_dir();
+  CHECK(dir, "mkdtemp: %m");
+  _cleanup_free_ char *cache = xasprintf("%s/cache", dir);
+
+  unsigned long long t0 = now_ns();
+  scmp_filter_ctx ctx;
+  if (seccomp_build(&b.s, &ctx, &err) < 0)
+    return why("build: %s", err.msg);
+  unsigned long long t1 = now_ns();
+  seccomp_release(ctx);
+  struct seccomp_program miss, hit;
+  unsigned long long t2 = now_ns();
+  if (seccomp_program_prepare(&b.s, cache, &miss, &err) < 0)
+    return why("prepare: %s", err.msg);
+  unsigned long long t3 = now_ns();
+  if (seccomp_program_prepare(&b.s, cache, &hit, &err) < 0)
+    return why("prepare again: %s", err.msg);
+  unsigned long long t4 = now_ns();
+  CHECK(miss.n_insns == hit.n_insns &&
+            memcmp(miss.insns, hit.insns, miss.n_insns * sizeof(*miss.insns)) == 0,
+        "the cached program differs from the compiled one");
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return why("no_new_privs: %m");
+  unsigned long long t5 = now_ns();
+  if (seccomp_program_load(&hit, &err) < 0)
+    return why("load: %s", err.msg);
+  unsigned long long t6 = now_ns();
   /* Informational, not a limit: timing is bench/'s business. */
-  fprintf(stderr, "# %zu syscalls, 3 archs: build %.2f ms, load %.2f ms\n", n,
-          (t1 - t0) / 1e6, (t2 - t1) / 1e6);
+  fprintf(stderr,
+          "# %zu syscalls x 3 archs, %zu BPF insns: libseccomp rules %.2f ms, compile "
+          "(no cache) %.2f ms, from cache %.2f ms, kernel load %.2f ms\n",
+          strv_len(b.names), hit.n_insns, (t1 - t0) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6,
+          (t6 - t5) / 1e6);
+  seccomp_program_clear(&miss);
+  seccomp_program_clear(&hit);
+  strv_free(b.names);
+  rm_rf_at(AT_FDCWD, dir);
+  return check_big_profile_loaded();
+}
+
+/* Compiling, caching and reading back, for the leak check. */
+static int test_seccomp_prepare_twice(void) {
+  struct big_profile b;
+  big_profile_init(&b);
+  nook_error err;
+  nook_err_clear(&err);
+  char *dir = temp_dir();
+  CHECK(dir, "mkdtemp: %m");
+  _cleanup_free_ char *cache = xasprintf("%s/c", dir);
+  struct seccomp_program p1, p2;
+  int r = seccomp_program_prepare(&b.s, cache, &p1, &err);
+  if (r == 0)
+    r = seccomp_program_prepare(&b.s, cache, &p2, &err);
+  remove_dir(dir);
+  strv_free(b.names);
+  if (r < 0)
+    return why("%s", err.msg);
+  bool same = p1.n_insns == p2.n_insns && memcmp(p1.insns, p2.insns, p1.n_insns * 8) == 0;
+  seccomp_program_clear(&p1);
+  seccomp_program_clear(&p2);
+  CHECK(same, "the cached program differs");
+  return 0;
+}
+
+static int count_files(const char *dir) {
+  DIR *d = opendir(dir);
+  int n = 0;
+  for (struct dirent *e; d && (e = readdir(d));)
+    n += e->d_name[0] != '.';
+  if (d)
+    closedir(d);
+  return n;
+}
+
+/* A cache entry is used only for the very same profile: another errno, or a
+ * file whose stored key differs (a hash collision, a stale format), means
+ * compiling again. */
+static int test_seccomp_cache(void) {
+  char *n[] = {"getcwd", NULL};
+  struct spec_seccomp_syscall rules[] = {rule(n, "SCMP_ACT_ERRNO")};
+  rules[0].has_errno_ret = true;
+  rules[0].errno_ret = 1001;
+  struct spec_seccomp s = allow_all(rules, 1);
+  nook_error err;
+  nook_err_clear(&err);
+  char *dir = temp_dir();
+  CHECK(dir, "mkdtemp: %m");
+  _cleanup_free_ char *cache = xasprintf("%s/c", dir);
+  struct seccomp_program a, b;
+  if (seccomp_program_prepare(&s, cache, &a, &err) < 0)
+    return why("%s", err.msg);
+  CHECK(count_files(cache) == 1, "%d cache files after one profile", count_files(cache));
+  rules[0].errno_ret = 1002;
+  if (seccomp_program_prepare(&s, cache, &b, &err) < 0)
+    return why("%s", err.msg);
+  CHECK(count_files(cache) == 2, "%d cache files after two profiles", count_files(cache));
+  CHECK(a.n_insns != b.n_insns || memcmp(a.insns, b.insns, a.n_insns * 8) != 0,
+        "another errno gave the same program");
+  seccomp_program_clear(&b);
+
+  /* Overwrite every entry with a's bytes: b's file now holds a's key. */
+  DIR *d = opendir(cache);
+  _cleanup_free_ char *a_file = NULL;
+  size_t a_len = 0;
+  for (struct dirent *e; d && (e = readdir(d));) {
+    if (e->d_name[0] == '.')
+      continue;
+    _cleanup_free_ char *path = xasprintf("%s/%s", cache, e->d_name);
+    char *data = NULL;
+    size_t len;
+    if (!a_file && read_file_at(AT_FDCWD, path, &data, &len, &err) == 0 &&
+        memmem(data, len, " 1001 names", 11)) {
+      a_file = data;
+      a_len = len;
+    }
+    else if (data)
+      free(data);
+  }
+  closedir(d);
+  CHECK(a_file, "no cache entry holds the first profile");
+  d = opendir(cache);
+  for (struct dirent *e; d && (e = readdir(d));) {
+    if (e->d_name[0] == '.')
+      continue;
+    _cleanup_free_ char *path = xasprintf("%s/%s", cache, e->d_name);
+    write_file_at(AT_FDCWD, path, a_file, a_len, 0600, &err);
+  }
+  closedir(d);
+  if (seccomp_program_prepare(&s, cache, &b, &err) < 0)
+    return why("%s", err.msg);
+  remove_dir(dir);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || seccomp_program_load(&b, &err) < 0)
+    return why("load: %s", err.msg);
+  char buf[64];
+  errno = 0;
+  CHECK(syscall(SYS_getcwd, buf, sizeof(buf)) == -1 && errno == 1002,
+        "getcwd errno %d, want 1002: a cache entry for another profile was used", errno);
   return 0;
 }
 
@@ -615,8 +767,11 @@ static int test_security_sequence(void) {
   struct spec_seccomp s = allow_all(rules, 1);
   nook_error err;
   nook_err_clear(&err);
-  if (process_apply_security(&p, &s, false, &err) < 0)
+  struct seccomp_program prog;
+  if (seccomp_program_prepare(&s, NULL, &prog, &err) < 0 ||
+      process_apply_security(&p, &prog, false, &err) < 0)
     return why("%s", err.msg);
+  seccomp_program_clear(&prog);
   char buf[64];
   CHECK(syscall(SYS_getcwd, buf, sizeof(buf)) == -1 && errno == EPERM, "getcwd not blocked");
   CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 0, "no_new_privs set");
@@ -636,8 +791,11 @@ static int test_security_sequence_nnp(void) {
   struct spec_seccomp s = allow_all(rules, 1);
   nook_error err;
   nook_err_clear(&err);
-  if (process_apply_security(&p, &s, false, &err) < 0)
+  struct seccomp_program prog;
+  if (seccomp_program_prepare(&s, NULL, &prog, &err) < 0 ||
+      process_apply_security(&p, &prog, false, &err) < 0)
     return why("%s", err.msg);
+  seccomp_program_clear(&prog);
   char buf[64];
   CHECK(syscall(SYS_getcwd, buf, sizeof(buf)) == -1 && errno == EPERM, "getcwd not blocked");
   CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1, "no_new_privs not set");
@@ -660,6 +818,45 @@ static int test_seccomp_needs_sys_admin(void) {
   struct spec_seccomp s = allow_all(rules, 1);
   CHECK(seccomp_load_filter(&s, &err) < 0, "loaded without CAP_SYS_ADMIN or no_new_privs");
   CHECK(strstr(err.msg, "CAP_SYS_ADMIN"), "message: %s", err.msg);
+  return 0;
+}
+
+/* A non-root user with no capabilities and no no_new_privs: the filter
+ * must load before the uid change takes CAP_SYS_ADMIN away. */
+static int as_user_1000_seccomp_early(void) {
+  char *n[] = {"getcwd", NULL};
+  struct spec_seccomp_syscall rules[] = {rule(n, "SCMP_ACT_ERRNO")};
+  struct spec_seccomp s = allow_all(rules, 1);
+  struct spec_process p = {.user = {.uid = 1000, .gid = 1000}};
+  nook_error err;
+  nook_err_clear(&err);
+  struct seccomp_program prog;
+  if (seccomp_program_prepare(&s, NULL, &prog, &err) < 0 ||
+      process_apply_security(&p, &prog, true, &err) < 0)
+    return why("%s", err.msg);
+  seccomp_program_clear(&prog);
+  char buf[64];
+  CHECK(syscall(SYS_getcwd, buf, sizeof(buf)) == -1 && errno == EPERM, "getcwd not blocked");
+  CHECK(getuid() == 1000, "uid %u", getuid());
+  CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 0, "no_new_privs set");
+  CHECK_CAPS("CapEff", 0);
+  return 0;
+}
+
+static int test_security_sequence_nonroot_early_seccomp(void) {
+  return in_userns_range(as_user_1000_seccomp_early);
+}
+
+/* No seccomp profile at all: everything else still applies. */
+static int test_security_sequence_no_seccomp(void) {
+  struct spec_process p = {.no_new_privileges = true, .user = {.uid = getuid(), .gid = getgid()}};
+  nook_error err;
+  nook_err_clear(&err);
+  if (process_apply_security(&p, NULL, false, &err) < 0)
+    return why("%s", err.msg);
+  CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1, "no_new_privs not set");
+  char buf[64];
+  CHECK(syscall(SYS_getcwd, buf, sizeof(buf)) > 0, "getcwd blocked");
   return 0;
 }
 
@@ -716,33 +913,42 @@ static int test_oom_nnp_umask(void) {
 
 /* ---- runner ---- */
 
+/* in_process: the case changes nothing in the process, so it runs in the
+ * test binary itself, where the sanitizers' leak check sees it at exit. */
 static const struct {
   const char *name;
   int (*fn)(void);
+  bool in_process;
 } cases[] = {
-#define CASE(n) {#n, test_##n}
+#define CASE(n) {#n, test_##n, false}
+#define CASE_IN_PROCESS(n) {#n, test_##n, true}
     CASE(seccomp_errno_ret),
     CASE(seccomp_arg_condition),
     CASE(seccomp_arg_and_or),
     CASE(seccomp_masked_eq),
     CASE(seccomp_unknown_syscall_skipped),
-    CASE(seccomp_bad_names),
+    CASE_IN_PROCESS(seccomp_bad_names),
+    CASE_IN_PROCESS(seccomp_prepare_twice),
     CASE(seccomp_kill_process),
     CASE(seccomp_default_errno_archs_flags),
     CASE(seccomp_rule_like_default),
     CASE(seccomp_big_profile),
+    CASE(seccomp_cache),
     CASE(seccomp_needs_sys_admin),
     CASE(caps_root_sets),
     CASE(caps_ambient),
-    CASE(caps_bad_lists),
+    CASE_IN_PROCESS(caps_bad_lists),
     CASE(user_nonroot_keeps_caps),
     CASE(user_nonroot_no_caps),
     CASE(user_groups_denied),
     CASE(security_sequence),
     CASE(security_sequence_nnp),
+    CASE(security_sequence_no_seccomp),
+    CASE(security_sequence_nonroot_early_seccomp),
     CASE(rlimits),
     CASE(oom_nnp_umask),
 #undef CASE
+#undef CASE_IN_PROCESS
 };
 
 int main(int argc, char **argv) {
@@ -753,13 +959,31 @@ int main(int argc, char **argv) {
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
       return 1;
+    if (cases[i].in_process) {
+      why_fd = p[1];
+      int r = cases[i].fn();
+      close(p[1]);
+      char msg[1024];
+      ssize_t n = read(p[0], msg, sizeof(msg) - 1);
+      msg[n > 0 ? n : 0] = '\0';
+      close(p[0]);
+      if (r == 0)
+        printf("ok %s\n", cases[i].name);
+      else
+        failed++, printf("not ok %s - %s\n", cases[i].name, msg);
+      continue;
+    }
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
       close(p[0]);
       why_fd = p[1];
+      /* A hung case must not spin for ever on a shared machine. */
+      alarm(60);
       int r = cases[i].fn();
       fflush(NULL);
+      /* _exit: LeakSanitizer's exit check hangs under a seccomp filter that
+       * denies the calls it makes; the in-process cases are leak-checked. */
       _exit(r);
     }
     close(p[1]);

@@ -1,0 +1,379 @@
+/* nook __complete: what the shell completion scripts ask nook, so that they
+ * follow the commands and options of the binary they complete instead of a
+ * copy that goes stale.
+ *
+ *   nook __complete commands              command names, one a line
+ *   nook __complete flags [COMMAND]       options of COMMAND (global options
+ *                                         without one): "FLAG" or "FLAG ARG"
+ *   nook __complete containers [STATUS...] container ids, only those in one
+ *                                         of the STATUSes when any are given
+ *                                         (honours the global --root)
+ *   nook __complete signals               signal names without SIG
+ *   nook __complete words -- WORD... CUR  candidates for CUR on a command line
+ *                                         (what the shell scripts call)
+ */
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "cli.h"
+#include "container.h"
+#include "signals.h"
+#include "util.h"
+
+/* Runs nook itself with args and returns what it printed on stdout; stderr is
+ * dropped, as a failing command must not scribble over the user's prompt. */
+static int capture_self(char *const *args, char **out, nook_error *err) {
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) < 0)
+    return nook_err(err, errno, "pipe");
+  _cleanup_close_ int rd = pipefd[0];
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(pipefd[1]);
+    return nook_err(err, errno, "fork");
+  }
+  if (pid == 0) {
+    dup2(pipefd[1], STDOUT_FILENO);
+    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (devnull >= 0)
+      dup2(devnull, STDERR_FILENO);
+    execv("/proc/self/exe", args);
+    _exit(127);
+  }
+  close(pipefd[1]);
+  size_t len;
+  int ret = read_all(rd, out, &len);
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  if (ret < 0)
+    return nook_err(err, -ret, "read the output of nook %s", args[1]);
+  return 0;
+}
+
+static int complete_commands(void) {
+  for (const struct nook_command *c = nook_commands; c->name; c++) {
+    if (c->hidden)
+      continue;
+    for (const char *p = c->name; *p; p++)
+      putchar(*p == '_' ? '-' : *p);
+    putchar('\n');
+  }
+  return 0;
+}
+
+/* An argument name is written in capitals (DIR, UID[:GID]) or as choices
+ * (table|json); a lower-case word after an option is its description. */
+static bool is_metavar(const char *word, size_t len) {
+  if (memchr(word, '|', len))
+    return true;
+  for (size_t i = 0; i < len; i++)
+    if (!isupper((unsigned char)word[i]) && !isdigit((unsigned char)word[i]) &&
+        !strchr("_[]:<>.=-", word[i]))
+      return false;
+  return true;
+}
+
+struct help_flag {
+  char *flag; /* "-b" or "--bundle" */
+  char *arg;  /* "DIR", "table|json" or NULL when the option takes none */
+};
+
+static void help_flags_free(struct help_flag *flags) {
+  for (struct help_flag *f = flags; f && f->flag; f++) {
+    free(f->flag);
+    free(f->arg);
+  }
+  free(flags);
+}
+static void help_flags_freep(struct help_flag **flags) { help_flags_free(*flags); }
+#define _cleanup_help_flags_ _cleanup_(help_flags_freep)
+
+/* Records flag (with its argument name, may be NULL) once; a second
+ * mention keeps the more telling argument name ("table|json" over FORMAT). */
+static size_t add_flag(struct help_flag **flags, size_t *n, const char *flag, size_t flag_len,
+                       const char *arg, size_t arg_len) {
+  for (size_t i = 0; i < *n; i++) {
+    struct help_flag *f = &(*flags)[i];
+    if (strlen(f->flag) != flag_len || strncmp(f->flag, flag, flag_len) != 0)
+      continue;
+    if (arg && (!f->arg || (!strchr(f->arg, '|') && memchr(arg, '|', arg_len)))) {
+      free(f->arg);
+      f->arg = xstrndup(arg, arg_len);
+    }
+    return i;
+  }
+  *flags = xrealloc(*flags, (*n + 2) * sizeof(**flags));
+  (*flags)[*n].flag = xstrndup(flag, flag_len);
+  (*flags)[*n].arg = arg ? xstrndup(arg, arg_len) : NULL;
+  (*flags)[++*n] = (struct help_flag){0};
+  return *n - 1;
+}
+
+/* Parses "-x", "--name", "--name ARG" or "--name=ARG" at *pp (before end);
+ * moves *pp past it. Returns false when there is no option there. */
+static bool parse_one_flag(const char **pp, const char *end, const char **flag, size_t *flag_len,
+                           const char **arg, size_t *arg_len) {
+  const char *p = *pp;
+  if (!(p + 1 < end && p[0] == '-' && p[1] != ' '))
+    return false;
+  *flag = p;
+  while (p < end && (isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
+    p++;
+  *flag_len = (size_t)(p - *flag);
+  *arg = NULL;
+  *arg_len = 0;
+  if (p < end && (*p == '=' || (*p == ' ' && p + 1 < end && p[1] != ' ' && p[1] != '-'))) {
+    const char *a = p + 1;
+    const char *q = a;
+    while (q < end && *q != ' ' && *q != ',' && *q != ']')
+      q++;
+    if (q > a && is_metavar(a, (size_t)(q - a))) {
+      *arg = a;
+      *arg_len = (size_t)(q - a);
+      p = q;
+    }
+  }
+  *pp = p;
+  return *flag_len > 1 && !(*flag_len == 2 && (*flag)[1] == '-');
+}
+
+/* Reads the options of a --help text: the option lines
+ * ("  -b, --bundle DIR   text", every -x/--name before the description
+ * column, with the argument name that follows it) and the bracketed options
+ * of the usage line ("Usage: nook kill [--all] ID"). Returns a
+ * {NULL}-terminated array. */
+static struct help_flag *parse_help_flags(const char *help) {
+  size_t n = 0;
+  struct help_flag *flags = xcalloc(1, sizeof(*flags));
+  const char *flag, *arg;
+  size_t flag_len, arg_len;
+  for (const char *line = help; line && *line;) {
+    const char *end = strchrnul(line, '\n');
+    const char *p = line;
+    while (p < end && *p == ' ')
+      p++;
+    if (str_has_prefix(p, "Usage:")) {
+      for (const char *b = p; (b = memchr(b, '[', (size_t)(end - b))) != NULL;) {
+        b++;
+        const char *q = b;
+        if (parse_one_flag(&q, end, &flag, &flag_len, &arg, &arg_len))
+          add_flag(&flags, &n, flag, flag_len, arg, arg_len);
+      }
+    }
+    /* One option line names the option once or twice ("-b, --bundle DIR"). */
+    size_t on_line[8];
+    size_t n_on_line = 0;
+    while (p + 1 < end && p[0] == '-' && p[1] != ' ') {
+      if (parse_one_flag(&p, end, &flag, &flag_len, &arg, &arg_len)) {
+        size_t i = add_flag(&flags, &n, flag, flag_len, arg, arg_len);
+        if (n_on_line < ARRAY_SIZE(on_line))
+          on_line[n_on_line++] = i;
+      }
+      if (p < end && (*p == ',' || *p == '|'))
+        p++;
+      while (p + 1 < end && *p == ' ' && p[1] == '-')
+        p++;
+    }
+    /* "-b, --bundle DIR": the short form takes the argument written once. */
+    const char *line_arg = NULL;
+    for (size_t i = 0; i < n_on_line; i++)
+      if (flags[on_line[i]].arg)
+        line_arg = flags[on_line[i]].arg;
+    for (size_t i = 0; line_arg && i < n_on_line; i++)
+      if (!flags[on_line[i]].arg)
+        flags[on_line[i]].arg = xstrdup(line_arg);
+    line = *end ? end + 1 : end;
+  }
+  return flags;
+}
+
+/* The options of command, or the global options when command is NULL, as
+ * its --help shows them. A command that cannot show help has none. */
+static struct help_flag *flags_of(const char *command) {
+  char *cmd_args[] = {"nook", (char *)command, "--help", NULL};
+  char *global_args[] = {"nook", "--help", NULL};
+  _cleanup_free_ char *help = NULL;
+  nook_error ignored;
+  if (capture_self(command ? cmd_args : global_args, &help, &ignored) < 0)
+    return xcalloc(1, sizeof(struct help_flag));
+  return parse_help_flags(help);
+}
+
+static const struct help_flag *find_flag(const struct help_flag *flags, const char *word) {
+  size_t len = strcspn(word, "=");
+  for (const struct help_flag *f = flags; f->flag; f++)
+    if (strlen(f->flag) == len && strncmp(f->flag, word, len) == 0)
+      return f;
+  return NULL;
+}
+
+static int complete_flags(const char *command) {
+  _cleanup_help_flags_ struct help_flag *flags = flags_of(command);
+  for (const struct help_flag *f = flags; f->flag; f++)
+    printf("%s%s%s\n", f->flag, f->arg ? " " : "", f->arg ? f->arg : "");
+  return 0;
+}
+
+/* Ids of the state root, only those in one of statuses when any are given.
+ * A root that does not exist yet has nothing to offer. */
+static int complete_containers(struct nook_globals *g, char **statuses, nook_error *err) {
+  _cleanup_free_ char *root = NULL;
+  nook_error ignored;
+  if (cli_state_root(g, &root, &ignored) < 0)
+    return 0;
+  _cleanup_strv_ char **ids = NULL;
+  if (state_list_ids(root, &ids, &ignored) < 0)
+    return 0;
+  for (size_t i = 0; ids && ids[i]; i++) {
+    if (statuses[0]) {
+      _cleanup_container_ struct container c = {.dirfd = -1};
+      if (container_load(root, ids[i], &c, &ignored) < 0 ||
+          !strv_contains(statuses, state_status_name(c.status)))
+        continue;
+    }
+    printf("%s\n", ids[i]);
+  }
+  return 0;
+}
+
+static void print_name(const char *name, void *data) { printf("%s\n", name); }
+
+static int complete_signals(void) {
+  signal_list_names(print_name, NULL);
+  return 0;
+}
+
+/* The states in which a command makes sense for a container, NULL-ended;
+ * an empty list means any state. Commands not listed take no container. */
+static const struct {
+  const char *command;
+  const char *statuses[4];
+} container_commands[] = {
+    {"start", {"created"}},
+    {"pause", {"running"}},
+    {"resume", {"paused"}},
+    {"kill", {"running"}},
+    {"exec", {"running"}},
+    {"checkpoint", {"running"}},
+    {"ps", {"running", "paused"}},
+    {"events", {"running", "paused", "created"}},
+    {"update", {"running", "paused", "created"}},
+    {"delete", {NULL}},
+    {"state", {NULL}},
+};
+
+static bool flag_wants_dir(const struct help_flag *f) {
+  return strcmp(f->arg, "DIR") == 0 || strcmp(f->flag, "--bundle") == 0 ||
+         strcmp(f->flag, "-b") == 0 || strcmp(f->flag, "--root") == 0;
+}
+
+static void complete_flag_value(const struct help_flag *f) {
+  if (strchr(f->arg, '|')) {
+    _cleanup_free_ char *choices = xstrdup(f->arg);
+    char *save = NULL;
+    for (char *c = strtok_r(choices, "|", &save); c; c = strtok_r(NULL, "|", &save))
+      printf("%s\n", c);
+  } else if (flag_wants_dir(f)) {
+    printf(":dirs\n");
+  } else if (strstr(f->arg, "FILE") || strstr(f->arg, "PATH") || strstr(f->arg, "SOCK")) {
+    printf(":files\n");
+  }
+}
+
+/* What to offer for the last word of a command line, the words before it
+ * given whole (without the program name). Prints candidates one a line, or
+ * the single line ":files" / ":dirs" when the shell should complete paths,
+ * so every shell's script is a thin wrapper around this. */
+static int complete_words(struct nook_globals *g, int n, char **words, nook_error *err) {
+  if (n < 1)
+    return 0;
+  const char *cur = words[n - 1];
+  _cleanup_help_flags_ struct help_flag *globals = flags_of(NULL);
+  int i = 0;
+  for (; i < n - 1 && words[i][0] == '-'; i++) {
+    const struct help_flag *f = find_flag(globals, words[i]);
+    if (f && f->arg && !strchr(words[i], '=')) {
+      if (i + 1 == n - 1) {
+        complete_flag_value(f);
+        return 0;
+      }
+      if (strcmp(f->flag, "--root") == 0)
+        g->root = words[i + 1];
+      i++;
+    } else if (str_has_prefix(words[i], "--root=")) {
+      g->root = words[i] + strlen("--root=");
+    }
+  }
+  if (i == n - 1) {
+    if (cur[0] == '-') {
+      for (const struct help_flag *f = globals; f->flag; f++)
+        printf("%s\n", f->flag);
+      return 0;
+    }
+    return complete_commands();
+  }
+
+  const char *command = words[i++];
+  _cleanup_help_flags_ struct help_flag *flags = flags_of(command);
+  /* Options come before the arguments (getopt's "+"), so the first
+   * argument ends them. */
+  int positional = 0;
+  for (; i < n - 1; i++) {
+    if (positional == 0 && strcmp(words[i], "--") == 0) {
+      positional = -1;
+      continue;
+    }
+    if (positional == 0 && words[i][0] == '-' && words[i][1]) {
+      const struct help_flag *f = find_flag(flags, words[i]);
+      if (f && f->arg && !strchr(words[i], '=')) {
+        if (i + 1 == n - 1) {
+          complete_flag_value(f);
+          return 0;
+        }
+        i++;
+      }
+      continue;
+    }
+    positional = positional < 0 ? 1 : positional + 1;
+  }
+  if (positional == -1)
+    positional = 0;
+  if (positional == 0 && cur[0] == '-') {
+    for (const struct help_flag *f = flags; f->flag; f++)
+      printf("%s\n", f->flag);
+    return 0;
+  }
+  for (size_t c = 0; c < ARRAY_SIZE(container_commands); c++) {
+    if (strcmp(container_commands[c].command, command) != 0)
+      continue;
+    if (positional == 0)
+      return complete_containers(g, (char **)container_commands[c].statuses, err);
+    if (positional == 1 && strcmp(command, "kill") == 0)
+      return complete_signals();
+  }
+  return 0;
+}
+
+int cmd___complete(struct nook_globals *g, int argc, char **argv, nook_error *err) {
+  if (argc < 2)
+    return cli_bad_usage(err, "__complete", "say what to complete: commands, flags, "
+                                            "containers or signals");
+  const char *what = argv[1];
+  if (strcmp(what, "commands") == 0)
+    return complete_commands();
+  if (strcmp(what, "flags") == 0)
+    return complete_flags(argc > 2 ? argv[2] : NULL);
+  if (strcmp(what, "containers") == 0)
+    return complete_containers(g, argv + 2, err);
+  if (strcmp(what, "signals") == 0)
+    return complete_signals();
+  if (strcmp(what, "words") == 0) {
+    int first = argc > 2 && strcmp(argv[2], "--") == 0 ? 3 : 2;
+    return complete_words(g, argc - first, argv + first, err);
+  }
+  return cli_bad_usage(err, "__complete", "unknown completion `%s`", what);
+}

@@ -1,0 +1,366 @@
+/* nook-image: the image store's helper executable, run by `nook image`.
+ * It links libarchive, libcurl and libcrypto so that nook itself does not. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <yajl/yajl_gen.h>
+
+#include "image.h"
+#include "log.h"
+#include "util.h"
+
+static const char usage[] =
+    "Usage: nook image [--storage-root DIR] COMMAND [ARGS]\n\n"
+    "Commands:\n"
+    "  import PATH [NAME[:TAG]]   import an OCI layout dir (DIR or DIR:REF), oci-archive or\n"
+    "                             docker-archive\n"
+    "  pull [--tls-verify=false] REF  pull an image from a registry\n"
+    "  list [--format json]       list the images\n"
+    "  inspect NAME               print an image's record and config as JSON\n"
+    "  rm NAME...                 remove images (and the layers no other image uses)\n"
+    "  prune                      remove layers and blobs no image uses\n\n"
+    "The store is $NOOK_STORAGE, else $XDG_DATA_HOME/nook/storage.\n";
+
+static int open_ctx(struct image_ctx *ctx, const char *root, bool exclusive, nook_error *err) {
+  int r = image_ctx_open(ctx, root, exclusive, err);
+  if (r == 0)
+    image_ctx_clean_stale(ctx);
+  return r;
+}
+
+static int cmd_import(const char *root, int argc, char **argv, nook_error *err) {
+  if (argc < 2 || argc > 3 || argv[1][0] == '-')
+    return nook_errx(err, EINVAL, "image import: expected PATH [NAME[:TAG]] (see 'nook image "
+                                  "--help')");
+  struct image_ctx ctx;
+  int r = open_ctx(&ctx, root, false, err);
+  if (r == 0)
+    r = image_import(&ctx, argv[1], argc > 2 ? argv[2] : NULL, err);
+  image_ctx_close(&ctx);
+  return r;
+}
+
+static int cmd_pull(const char *root, int argc, char **argv, nook_error *err) {
+  bool tls_verify = true;
+  static const struct option opts[] = {{"tls-verify", optional_argument, NULL, 't'},
+                                       {"quiet", no_argument, NULL, 'q'},
+                                       {0}};
+  bool quiet = false;
+  int c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "+q", opts, NULL)) != -1) {
+    if (c == 't') {
+      if (!optarg || !strcmp(optarg, "true"))
+        tls_verify = true;
+      else if (!strcmp(optarg, "false"))
+        tls_verify = false;
+      else
+        return nook_errx(err, EINVAL, "image pull: --tls-verify takes true or false");
+    } else if (c == 'q') {
+      quiet = true;
+    } else {
+      return nook_errx(err, EINVAL, "image pull: unknown option `%s`", argv[optind - 1]);
+    }
+  }
+  if (argc - optind != 1)
+    return nook_errx(err, EINVAL, "image pull: expected one image reference");
+  struct image_ctx ctx;
+  int r = open_ctx(&ctx, root, false, err);
+  ctx.quiet = quiet;
+  if (r == 0)
+    r = image_pull(&ctx, argv[optind], tls_verify, err);
+  image_ctx_close(&ctx);
+  return r;
+}
+
+static void gen_str(yajl_gen g, const char *s) {
+  yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+static void gen_tree(yajl_gen g, yajl_val v) {
+  if (YAJL_IS_OBJECT(v)) {
+    yajl_gen_map_open(g);
+    for (size_t i = 0; i < v->u.object.len; i++) {
+      gen_str(g, v->u.object.keys[i]);
+      gen_tree(g, v->u.object.values[i]);
+    }
+    yajl_gen_map_close(g);
+  } else if (YAJL_IS_ARRAY(v)) {
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < v->u.array.len; i++)
+      gen_tree(g, v->u.array.values[i]);
+    yajl_gen_array_close(g);
+  } else if (YAJL_IS_STRING(v)) {
+    gen_str(g, YAJL_GET_STRING(v));
+  } else if (YAJL_IS_NUMBER(v)) {
+    yajl_gen_number(g, v->u.number.r, strlen(v->u.number.r));
+  } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+    yajl_gen_bool(g, YAJL_IS_TRUE(v));
+  } else {
+    yajl_gen_null(g);
+  }
+}
+
+static void gen_image(yajl_gen g, const char *root, const struct store_image *img,
+                      bool with_config) {
+  yajl_gen_map_open(g);
+  gen_str(g, "Id");
+  gen_str(g, img->id);
+  gen_str(g, "Names");
+  yajl_gen_array_open(g);
+  for (size_t i = 0; img->names[i]; i++)
+    gen_str(g, img->names[i]);
+  yajl_gen_array_close(g);
+  gen_str(g, "Digest");
+  gen_str(g, img->manifest_digest ? img->manifest_digest : "");
+  gen_str(g, "ConfigDigest");
+  gen_str(g, img->config_digest);
+  if (img->created) {
+    gen_str(g, "Created");
+    gen_str(g, img->created);
+  }
+  gen_str(g, "Size");
+  yajl_gen_integer(g, (long long)img->size);
+  gen_str(g, "Layers");
+  yajl_gen_array_open(g);
+  for (size_t i = 0; img->layers[i]; i++) {
+    _cleanup_free_ char *d = xasprintf("sha256:%s", img->layers[i]);
+    gen_str(g, d);
+  }
+  yajl_gen_array_close(g);
+  if (with_config) {
+    gen_str(g, "LayerDirs");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; img->layers[i]; i++) {
+      _cleanup_free_ char *d = xasprintf("%s/layers/%s/diff", root, img->layers[i]);
+      gen_str(g, d);
+    }
+    yajl_gen_array_close(g);
+    _cleanup_free_ char *cpath = xasprintf("%s/blobs/sha256/%s", root, img->config_digest + 7);
+    _cleanup_free_ char *text = NULL;
+    nook_error ignore;
+    _cleanup_yajl_ yajl_val cfg = NULL;
+    if (read_file_at(AT_FDCWD, cpath, &text, NULL, &ignore) == 0 &&
+        jparse(cpath, text, &cfg, &ignore) == 0) {
+      gen_str(g, "Config");
+      gen_tree(g, cfg);
+    }
+  }
+  yajl_gen_map_close(g);
+}
+
+static void print_gen(yajl_gen g) {
+  const unsigned char *buf;
+  size_t len;
+  yajl_gen_get_buf(g, &buf, &len);
+  fwrite(buf, 1, len, stdout);
+  if (len && buf[len - 1] != '\n')
+    putchar('\n');
+}
+
+static void human_size(uint64_t n, char *out, size_t cap) {
+  const char *units[] = {"B", "kB", "MB", "GB", "TB"};
+  double v = (double)n;
+  size_t u = 0;
+  while (v >= 1000 && u + 1 < ARRAY_SIZE(units)) {
+    v /= 1000;
+    u++;
+  }
+  snprintf(out, cap, u == 0 ? "%.0f %s" : "%.3g %s", v, units[u]);
+}
+
+static int cmd_list(const char *root, int argc, char **argv, nook_error *err) {
+  bool json = false;
+  static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+                                       {"quiet", no_argument, NULL, 'q'},
+                                       {0}};
+  bool quiet = false;
+  int c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "+q", opts, NULL)) != -1) {
+    if (c == 'f' && !strcmp(optarg, "json"))
+      json = true;
+    else if (c == 'f' && !strcmp(optarg, "table"))
+      json = false;
+    else if (c == 'q')
+      quiet = true;
+    else
+      return nook_errx(err, EINVAL, "image list: unknown option `%s` (--format json|table, -q)",
+                       argv[optind - 1]);
+  }
+  int lock = -1;
+  int r = store_lock(root, false, &lock, err);
+  if (r < 0)
+    return r;
+  _cleanup_close_ int lockfd = lock;
+  _cleanup_strv_ char **ids = NULL;
+  r = store_list_images(root, &ids, err);
+  if (r < 0)
+    return r;
+  yajl_gen g = yajl_gen_alloc(NULL);
+  yajl_gen_config(g, yajl_gen_beautify, 1);
+  yajl_gen_array_open(g);
+  if (!json && !quiet)
+    printf("%-48s %-14s %-22s %s\n", "NAME", "IMAGE ID", "CREATED", "SIZE");
+  for (size_t i = 0; ids[i]; i++) {
+    struct store_image img;
+    nook_error e2;
+    if (store_image_load(root, ids[i], &img, &e2) < 0) {
+      nook_warn("%s", e2.msg);
+      continue;
+    }
+    if (json) {
+      gen_image(g, root, &img, false);
+    } else if (quiet) {
+      printf("%.12s\n", img.id);
+    } else {
+      char size[32];
+      human_size(img.size, size, sizeof(size));
+      char created[32] = "";
+      if (img.created)
+        snprintf(created, sizeof(created), "%.19s", img.created);
+      for (size_t j = 0; img.names[j] || j == 0; j++)
+        printf("%-48s %-14.12s %-22s %s\n", img.names[j] ? img.names[j] : "<none>", img.id,
+               created, size);
+    }
+    store_image_free(&img);
+  }
+  yajl_gen_array_close(g);
+  if (json)
+    print_gen(g);
+  yajl_gen_free(g);
+  return 0;
+}
+
+static int cmd_inspect(const char *root, int argc, char **argv, nook_error *err) {
+  if (argc < 2)
+    return nook_errx(err, EINVAL, "image inspect: expected an image name or id");
+  int lock = -1;
+  int r = store_lock(root, false, &lock, err);
+  if (r < 0)
+    return r;
+  _cleanup_close_ int lockfd = lock;
+  yajl_gen g = yajl_gen_alloc(NULL);
+  yajl_gen_config(g, yajl_gen_beautify, 1);
+  yajl_gen_array_open(g);
+  for (int i = 1; i < argc && r == 0; i++) {
+    struct store_image img;
+    r = store_find_image(root, argv[i], &img, err);
+    if (r == 0) {
+      gen_image(g, root, &img, true);
+      store_image_free(&img);
+    }
+  }
+  yajl_gen_array_close(g);
+  if (r == 0)
+    print_gen(g);
+  yajl_gen_free(g);
+  return r;
+}
+
+static int cmd_rm(const char *root, int argc, char **argv, nook_error *err) {
+  if (argc < 2)
+    return nook_errx(err, EINVAL, "image rm: expected image names or ids");
+  struct image_ctx ctx;
+  int r = open_ctx(&ctx, root, true, err);
+  for (int i = 1; i < argc && r == 0; i++) {
+    struct store_image img;
+    r = store_find_image(root, argv[i], &img, err);
+    if (r < 0)
+      break;
+    r = image_remove(&ctx, img.id, err);
+    if (r == 0)
+      printf("%s\n", img.id);
+    store_image_free(&img);
+  }
+  ctx.quiet = true;
+  if (r == 0)
+    r = image_gc(&ctx, err);
+  image_ctx_close(&ctx);
+  return r;
+}
+
+static int cmd_prune(const char *root, int argc, char **argv, nook_error *err) {
+  if (argc > 1)
+    return nook_errx(err, EINVAL, "image prune: takes no arguments");
+  struct image_ctx ctx;
+  int r = open_ctx(&ctx, root, true, err);
+  if (r == 0)
+    r = image_gc(&ctx, err);
+  image_ctx_close(&ctx);
+  return r;
+}
+
+int main(int argc, char **argv) {
+  nook_error err;
+  nook_err_clear(&err);
+  const char *root_opt = NULL;
+  bool debug = getenv("NOOK_DEBUG") != NULL;
+  static const struct option opts[] = {{"storage-root", required_argument, NULL, 's'},
+                                       {"debug", no_argument, NULL, 'd'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {0}};
+  int c;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    switch (c) {
+    case 's':
+      root_opt = optarg;
+      break;
+    case 'd':
+      debug = true;
+      break;
+    case 'h':
+      fputs(usage, stdout);
+      return 0;
+    default:
+      fprintf(stderr, "nook: image: unknown option `%s` (see 'nook image --help')\n",
+              argv[optind - 1]);
+      return 1;
+    }
+  }
+  nook_log_init(NULL, false, debug);
+  if (optind >= argc) {
+    fputs(usage, stderr);
+    return 1;
+  }
+  _cleanup_free_ char *root = store_root(root_opt);
+  const char *cmd = argv[optind];
+  int sub_argc = argc - optind;
+  char **sub_argv = argv + optind;
+  for (int i = 1; i < sub_argc; i++) {
+    if (!strcmp(sub_argv[i], "-h") || !strcmp(sub_argv[i], "--help")) {
+      fputs(usage, stdout);
+      return 0;
+    }
+  }
+  int r;
+  if (!strcmp(cmd, "import"))
+    r = cmd_import(root, sub_argc, sub_argv, &err);
+  else if (!strcmp(cmd, "pull"))
+    r = cmd_pull(root, sub_argc, sub_argv, &err);
+  else if (!strcmp(cmd, "list") || !strcmp(cmd, "ls"))
+    r = cmd_list(root, sub_argc, sub_argv, &err);
+  else if (!strcmp(cmd, "inspect"))
+    r = cmd_inspect(root, sub_argc, sub_argv, &err);
+  else if (!strcmp(cmd, "rm"))
+    r = cmd_rm(root, sub_argc, sub_argv, &err);
+  else if (!strcmp(cmd, "prune"))
+    r = cmd_prune(root, sub_argc, sub_argv, &err);
+  else if (!strcmp(cmd, "help") || !strcmp(cmd, "--help")) {
+    fputs(usage, stdout);
+    return 0;
+  } else
+    r = nook_errx(&err, EINVAL, "image: unknown command `%s` (see 'nook image --help')", cmd);
+  fflush(stdout);
+  if (r < 0) {
+    fprintf(stderr, "nook: %s\n", err.msg);
+    return 1;
+  }
+  return 0;
+}
