@@ -55,7 +55,12 @@ start_net() { # TOOL MTU [API]
   net=$!; pids+=($net)
   wait_route
 }
-stop() { kill "$net" "$ns" 2>/dev/null || true; wait "$net" "$ns" 2>/dev/null || true; }
+# Each measurement runs in a $(...) subshell: it ends what it started itself.
+srv=
+stop() {
+  kill $net $ns $srv 2>/dev/null || true
+  wait $net $ns $srv 2>/dev/null || true
+}
 
 # container -> host
 iperf3 -s -B 127.0.0.1 -p "$c2h_port" >/dev/null 2>&1 & pids+=($!)
@@ -68,7 +73,8 @@ c2h() { # TOOL MTU
 # host -> container
 h2c() { # TOOL
   new_ns
-  nsx "$ns" iperf3 -s -p 5201 >/dev/null 2>&1 & pids+=($!)
+  nsx "$ns" iperf3 -s -p 5201 >/dev/null 2>&1 &
+  srv=$!
   local api=$work/api.sock
   rm -f "$api"
   start_net "$1" 65520 "$([ "$1" = pasta ] || echo "$api")"

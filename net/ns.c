@@ -145,6 +145,8 @@ static void child_main(const struct net_config *cfg, int sock, int userns_fd, in
     goto fail;
   if (cfg->sandbox && sandbox_enter(NULL, &err) < 0)
     goto fail;
+  if (cfg->seccomp && sandbox_seccomp(&err) < 0)
+    goto fail;
   if (send_reply(sock, 0, NULL, tap) < 0)
     _exit(1);
   close(tap);
