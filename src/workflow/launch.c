@@ -133,6 +133,12 @@ int launch_remove(const char *root, const char *id, bool force, nook_error *err)
   _cleanup_free_ char *store = store_root(NULL);
   _cleanup_free_ char *cparent = xasprintf("%s/containers", store);
   _cleanup_close_ int cfd = open(cparent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (cfd >= 0) {
+    /* the kernel leaves its work dir with mode 000, owned by the
+     * container's root: us */
+    _cleanup_free_ char *kwork = xasprintf("%s/work/work", id);
+    fchmodat(cfd, kwork, 0700, AT_SYMLINK_NOFOLLOW);
+  }
   if (cfd >= 0 && faccessat(cfd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
       (rm_rf_at(cfd, id) < 0 || faccessat(cfd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0) &&
       (r = rootfs_remove(id, err)) < 0)
