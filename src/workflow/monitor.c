@@ -120,6 +120,9 @@ static __attribute__((noreturn)) void monitor_main(const char *root, const char 
   dup2(null, STDOUT_FILENO);
   dup2(null, STDERR_FILENO);
   prctl(PR_SET_CHILD_SUBREAPER, 1);
+  /* a long-lived process keeps no directory of the caller's busy */
+  if (chdir("/") < 0)
+    _exit(1);
   signal(SIGHUP, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
   _cleanup_free_ char *log_path = xasprintf("%s/" LAUNCH_LOG_NAME, bundle);
