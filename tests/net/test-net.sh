@@ -92,9 +92,13 @@ dnsmasq --keep-in-foreground --port=53 --listen-address=127.0.0.1 --bind-interfa
 for _ in $(seq 100); do ss -lun | grep -q '127.0.0.1:53 ' && break; sleep 0.05; done
 unshare -n sleep 100 &
 ns=$!
-"$NOOK" slirp4netns --configure --mtu 65520 --enable-sandbox --enable-seccomp "$ns" tap0 &
+mkfifo ready
+"$NOOK" slirp4netns --configure --mtu 65520 --enable-sandbox --enable-seccomp --ready-fd=3 \
+  "$ns" tap0 3>ready 2>net.err &
 net=$!
-for _ in $(seq 100); do nsenter -n -t "$ns" ip route | grep -q default && break; sleep 0.05; done
+up=
+read -r -t 30 up <ready || true # "1" without a newline
+[ "$up" = 1 ] || { echo "nook slirp4netns never got ready: $(cat net.err)" >lookup.out; exit 0; }
 nsenter -n -t "$ns" busybox nslookup nook.test 10.0.2.3 >lookup.out 2>&1 || true
 kill "$net" "$ns" %1 2>/dev/null || true
 EOF
