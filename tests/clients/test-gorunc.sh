@@ -22,12 +22,26 @@ build_gorunc() {
 }
 
 # Why `update` cannot take effect here (empty when it can): a limit needs
-# its controller in the user's delegated cgroup.
+# its controller in the cgroup nook gives a container, so ask a probe
+# container.
 update_unsupported() {
-  local cg
-  cg=/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup)
-  while [ "$cg" != /sys/fs/cgroup ] && [ ! -w "$cg" ]; do cg=$(dirname "$cg"); done
-  grep -qw pids "$cg/cgroup.controllers" 2>/dev/null || echo "no pids controller in $cg"
+  local probe
+  probe=$(unique_id probe)
+  make_bundle probe-bundle
+  cfg probe-bundle '.process.args = ["sleep", "1000"]'
+  if ! "$NOOK" --root "$TEST_TMP/probe-state" create --bundle probe-bundle "$probe" \
+    </dev/null >/dev/null 2>&1; then
+    echo "nook create failed"
+    return
+  fi
+  local pid cg
+  pid=$("$NOOK" --root "$TEST_TMP/probe-state" state "$probe" | jq .pid)
+  cg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
+  "$NOOK" --root "$TEST_TMP/probe-state" delete -f "$probe" >/dev/null 2>&1 || true
+  rm -rf probe-bundle
+  if [ ! -e "/sys/fs/cgroup/$cg/pids.max" ]; then
+    echo "no pids controller in the containers' cgroup /sys/fs/cgroup/$cg"
+  fi
 }
 
 # gorunc_run [EXTRA FLAGS]: runs the program on a fresh sleeping container

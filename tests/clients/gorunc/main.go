@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,6 +26,33 @@ import (
 )
 
 var failed int
+
+// shimMonitor waits for a command only when go-runc asks, as containerd's
+// shim does with its reaper. go-runc's default monitor calls cmd.Wait as soon
+// as the command exits, which closes its stdout pipe and races with Stats
+// still decoding the output of a fast `events --stats`.
+type shimMonitor struct{}
+
+func (shimMonitor) Start(c *exec.Cmd) (chan runc.Exit, error) {
+	if err := c.Start(); err != nil {
+		return nil, err
+	}
+	return make(chan runc.Exit, 1), nil
+}
+
+func (shimMonitor) Wait(c *exec.Cmd, _ chan runc.Exit) (int, error) {
+	err := c.Wait()
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok {
+			return ws.ExitStatus(), nil
+		}
+	}
+	if err != nil {
+		return 255, err
+	}
+	return 0, nil
+}
 
 func check(name string, err error) bool {
 	if err != nil {
@@ -95,6 +123,7 @@ func main() {
 	id := flag.String("id", "gorunc", "container id")
 	skipUpdate := flag.String("skip-update", "", "why update cannot be checked here (checked when empty)")
 	flag.Parse()
+	runc.Monitor = shimMonitor{}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
