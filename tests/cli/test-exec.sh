@@ -160,7 +160,10 @@ test_events_stats_in_runc_shape() {
 test_update_parses_and_names_what_it_cannot_do() {
   local id
   id=$(unique_id update)
-  start_sleeper "$id"
+  make_bundle "bundle-$id"
+  # a limit from the start gives the cgroup its pids controller
+  cfg "bundle-$id" '.process.args = ["sleep", "1000"] | .linux.resources.pids.limit = 100'
+  "$NOOK" run -d --bundle "bundle-$id" "$id" </dev/null >/dev/null 2>&1
   assert_fails "$NOOK" update "$id"
   assert_contains "$assert_output" "nothing to update"
   assert_fails "$NOOK" update --memory lots "$id"

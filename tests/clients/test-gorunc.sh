@@ -28,7 +28,7 @@ update_unsupported() {
   local probe
   probe=$(unique_id probe)
   make_bundle probe-bundle
-  cfg probe-bundle '.process.args = ["sleep", "1000"]'
+  cfg probe-bundle '.process.args = ["sleep", "1000"] | .linux.resources.pids.limit = 100'
   if ! "$NOOK" --root "$TEST_TMP/probe-state" create --bundle probe-bundle "$probe" \
     </dev/null >/dev/null 2>&1; then
     echo "nook create failed"
@@ -50,7 +50,9 @@ gorunc_run() {
   local gorunc
   gorunc=$(build_gorunc)
   make_bundle bundle
-  cfg bundle '.process.args = ["sleep", "1000"]'
+  # a limit from the start, as containerd sets them: the cgroup gets the
+  # controller that update then changes
+  cfg bundle '.process.args = ["sleep", "1000"] | .linux.resources.pids.limit = 100'
   local id
   id=$(unique_id gorunc)
   local out status=0

@@ -107,6 +107,27 @@ func pipeIO() (runc.IO, func() string, error) {
 	}, nil
 }
 
+// pidsMaxIs reads pids.max of the cgroup of pid, as the host sees it.
+func pidsMaxIs(pid int, want string) error {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "0::") {
+			v, err := os.ReadFile("/sys/fs/cgroup" + strings.TrimPrefix(line, "0::") + "/pids.max")
+			if err != nil {
+				return err
+			}
+			if got := strings.TrimSpace(string(v)); got != want {
+				return fmt.Errorf("pids.max is %s, want %s", got, want)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("no cgroup v2 line in /proc/%d/cgroup", pid)
+}
+
 func contains(pids []int, pid int) bool {
 	for _, p := range pids {
 		if p == pid {
@@ -290,7 +311,9 @@ func main() {
 		fmt.Printf("ok update # SKIP %s\n", *skipUpdate)
 	} else {
 		limit := int64(200)
-		check("update", r.Update(ctx, *id, &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: limit}}))
+		if check("update", r.Update(ctx, *id, &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: limit}})) && c != nil {
+			check("update reaches pids.max", pidsMaxIs(c.Pid, "200"))
+		}
 	}
 
 	if check("pause", r.Pause(ctx, *id)) {
