@@ -22,26 +22,15 @@ build_gorunc() {
 }
 
 # Why `update` cannot take effect here (empty when it can): a limit needs
-# its controller in the cgroup nook gives a container, so ask a probe
-# container.
+# its controller delegated to the user's cgroups (the systemd user manager's,
+# or the subtree the tests run in).
 update_unsupported() {
-  local probe
-  probe=$(unique_id probe)
-  make_bundle probe-bundle
-  cfg probe-bundle '.process.args = ["sleep", "1000"] | .linux.resources.pids.limit = 100'
-  if ! "$NOOK" --root "$TEST_TMP/probe-state" create --bundle probe-bundle "$probe" \
-    </dev/null >/dev/null 2>&1; then
-    echo "nook create failed"
-    return
-  fi
-  local pid cg
-  pid=$("$NOOK" --root "$TEST_TMP/probe-state" state "$probe" | jq .pid)
-  cg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
-  "$NOOK" --root "$TEST_TMP/probe-state" delete -f "$probe" >/dev/null 2>&1 || true
-  rm -rf probe-bundle
-  if [ ! -e "/sys/fs/cgroup/$cg/pids.max" ]; then
-    echo "no pids controller in the containers' cgroup /sys/fs/cgroup/$cg"
-  fi
+  local own base
+  own=$(sed -n 's/^0:://p' /proc/$$/cgroup)
+  base=$(sed -n 's#^\(.*/user@[0-9]*\.service\)/.*#\1#p' <<<"$own")
+  [ -n "$base" ] || base=${own%/*}
+  grep -qw pids "/sys/fs/cgroup$base/cgroup.controllers" 2>/dev/null ||
+    echo "no pids controller delegated to /sys/fs/cgroup$base"
 }
 
 # gorunc_run [EXTRA FLAGS]: runs the program on a fresh sleeping container

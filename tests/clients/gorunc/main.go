@@ -312,7 +312,13 @@ func main() {
 	} else {
 		limit := int64(200)
 		if check("update", r.Update(ctx, *id, &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: limit}})) && c != nil {
-			check("update reaches pids.max", pidsMaxIs(c.Pid, "200"))
+			// systemd applies a unit's new property a moment later
+			err := pidsMaxIs(c.Pid, "200")
+			for deadline := time.Now().Add(5 * time.Second); err != nil && time.Now().Before(deadline); {
+				time.Sleep(50 * time.Millisecond)
+				err = pidsMaxIs(c.Pid, "200")
+			}
+			check("update reaches pids.max", err)
 		}
 	}
 
