@@ -108,6 +108,8 @@ dnsmasq --keep-in-foreground --port=53 --listen-address=127.0.0.1 --bind-interfa
 for _ in $(seq 100); do ss -lun | grep -q '127.0.0.1:53 ' && break; sleep 0.05; done
 unshare -n sleep 100 &
 ns=$!
+# $! exists before unshare(2) has run: wait for the new namespace.
+while [ "$(readlink /proc/$ns/ns/net)" = "$(readlink /proc/self/ns/net)" ]; do sleep 0.01; done
 mkfifo ready
 "$NOOK" slirp4netns --configure --mtu 65520 --enable-sandbox --enable-seccomp --ready-fd=3 \
   "$ns" tap0 3>ready 2>net.err &
