@@ -220,3 +220,56 @@ test_man_pages_are_built_and_installed() {
     [ -f "man/man1/nook-$cmd.1" ] || fail "no man page for $cmd"
   done
 }
+
+test_exec_preserve_fds() {
+  local id
+  id=$(unique_id fds)
+  start_sleeper "$id"
+  "$NOOK" exec --preserve-fds 1 "$id" sh -c 'echo through-fd-3 >&3' 3>fd3.out
+  assert_eq "through-fd-3" "$(cat fd3.out)" "fd 3 passed with --preserve-fds 1"
+  # without it, fd 3 does not cross
+  local status=0
+  "$NOOK" exec "$id" sh -c 'echo x >&3' 3>fd3.none 2>/dev/null || status=$?
+  [ $status != 0 ] || fail "fd 3 crossed without --preserve-fds"
+  "$NOOK" delete -f "$id"
+}
+
+# The terminal's master goes to a console socket (SCM_RIGHTS), as containerd's
+# shim and conmon receive it.
+test_exec_console_socket() {
+  command -v python3 >/dev/null || skip "python3 is not installed"
+  local id
+  id=$(unique_id console)
+  start_sleeper "$id"
+  cat >receive.py <<'PY'
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(1)
+open(sys.argv[1] + ".ready", "w").close()
+c, _ = s.accept()
+msg, fds, _, _ = socket.recv_fds(c, 1024, 1)
+out = b""
+while True:
+    try:
+        b = os.read(fds[0], 4096)
+    except OSError:
+        break
+    if not b:
+        break
+    out += b
+sys.stdout.write(out.decode(errors="replace"))
+PY
+  python3 receive.py "$TEST_TMP/console.sock" >console.out &
+  local receiver=$!
+  wait_for "[ -e '$TEST_TMP/console.sock.ready' ]"
+  "$NOOK" exec --detach --tty --console-socket "$TEST_TMP/console.sock" "$id" \
+    sh -c 'tty; echo console-ok' </dev/null >/dev/null 2>&1
+  wait $receiver
+  local out
+  out=$(tr -d '\r' <console.out)
+  assert_contains "$out" "/dev/pts/"
+  assert_contains "$out" "console-ok"
+  assert_fails "$NOOK" exec --console-socket "$TEST_TMP/console.sock" "$id" true
+  assert_contains "$assert_output" "--tty"
+  "$NOOK" delete -f "$id"
+}
