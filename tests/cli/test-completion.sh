@@ -122,6 +122,9 @@ test_bash_image_subcommands_and_names() {
     "$(bash_complete image --storage-root "$TEST_TMP/store" rm '')" "rm offers the image"
   assert_eq "localhost/nook-compl:1" \
     "$(bash_complete image --storage-root "$TEST_TMP/store" inspect loc)" "inspect offers the image"
+  # bash splits at ':' and replaces only the part after it
+  assert_eq "1" "$(bash_complete image --storage-root "$TEST_TMP/store" rm localhost/nook-compl : '')" \
+    "the tag after name:"
 }
 
 test_zsh_loads_and_offers() {
