@@ -69,7 +69,7 @@ test_gorunc_full_lifecycle() {
 test_gorunc_update() {
   local why
   why=$(update_unsupported)
-  [ -z "$why" ] || skip "update cannot apply a limit here: $why"
+  [ -z "$why" ] || skip "update cannot apply a limit here: $why (the VM stage has it: tests/vm/run clients/test-gorunc)"
   gorunc_run
 }
 
