@@ -2,16 +2,28 @@
 # (`nook __complete words`), so they follow the binary being completed.
 
 _nook() {
-  local cur=${COMP_WORDS[COMP_CWORD]}
   local -a words=()
-  local i
-  # bash splits "--root=/x" at '='; put the option and its value back as two
-  # words, the form nook's engine reads.
-  for ((i = 1; i < COMP_CWORD; i++)); do
-    [[ ${COMP_WORDS[i]} == "=" ]] && continue
-    words+=("${COMP_WORDS[i]}")
+  local i w
+  # bash splits words at '=' and ':' (COMP_WORDBREAKS). Give nook whole
+  # words: "--root" "=" "/x" becomes "--root" "/x", and an image name
+  # "name" ":" "tag" becomes "name:tag".
+  for ((i = 1; i <= COMP_CWORD; i++)); do
+    w=${COMP_WORDS[i]}
+    if [[ $w == "=" ]]; then
+      [[ $i == "$COMP_CWORD" ]] && words+=("")
+      continue
+    fi
+    if [[ $w == ":" || ( $i -gt 1 && ${COMP_WORDS[i - 1]} == ":" ) ]] && ((${#words[@]} > 0)); then
+      words[${#words[@]} - 1]+=$w
+      continue
+    fi
+    words+=("$w")
   done
-  [[ $cur == "=" ]] && cur=
+  local cur=${words[${#words[@]} - 1]}
+  unset 'words[${#words[@]}-1]'
+  # what bash replaces: the part of cur after its last ':'
+  local colon_prefix=
+  [[ $cur == *:* && $COMP_WORDBREAKS == *:* ]] && colon_prefix=${cur%"${cur##*:}"}
 
   local nook=${COMP_WORDS[0]}
   [[ $nook == "~"/* ]] && nook=$HOME/${nook#"~"/}
@@ -30,6 +42,11 @@ _nook() {
     ;;
   *)
     COMPREPLY=($(compgen -W "${out[*]}" -- "$cur"))
+    if [[ -n $colon_prefix ]]; then
+      for i in "${!COMPREPLY[@]}"; do
+        COMPREPLY[i]=${COMPREPLY[i]#"$colon_prefix"}
+      done
+    fi
     ;;
   esac
 }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <yajl/yajl_tree.h>
 
 #include "cli.h"
 #include "container.h"
@@ -289,6 +290,54 @@ static void complete_flag_value(const struct help_flag *f) {
   }
 }
 
+/* `nook image`: its subcommands (from the "Commands:" list of its help),
+ * files to import, and the names of stored images for rm and inspect. */
+static int complete_image(int positional, const char *sub, const char *storage_root) {
+  nook_error ignored;
+  if (positional == 0) {
+    char *args[] = {"nook", "image", "--help", NULL};
+    _cleanup_free_ char *help = NULL;
+    if (capture_self(args, &help, &ignored) < 0)
+      return 0;
+    const char *list = strstr(help, "\nCommands:\n");
+    for (const char *line = list ? strchr(list + 1, '\n') + 1 : NULL; line && *line;) {
+      const char *end = strchrnul(line, '\n');
+      if (end == line)
+        break; /* the blank line after the list */
+      if (line[0] == ' ' && line[1] == ' ' && islower((unsigned char)line[2])) {
+        size_t len = strcspn(line + 2, " \n");
+        printf("%.*s\n", (int)len, line + 2);
+      }
+      line = *end ? end + 1 : end;
+    }
+    return 0;
+  }
+  if (positional == 1 && sub && strcmp(sub, "import") == 0) {
+    printf(":files\n");
+    return 0;
+  }
+  if (!sub || (strcmp(sub, "rm") != 0 && strcmp(sub, "inspect") != 0))
+    return 0;
+  char *args[] = {"nook", "image", "--storage-root", (char *)storage_root, "list", "--format",
+                  "json", NULL};
+  _cleanup_free_ char *json = NULL;
+  if (capture_self(storage_root ? args : (char *[]){"nook", "image", "list", "--format", "json",
+                                                    NULL},
+                   &json, &ignored) < 0)
+    return 0;
+  char errbuf[128];
+  yajl_val tree = yajl_tree_parse(json, errbuf, sizeof(errbuf));
+  static const char *names_path[] = {"Names", NULL};
+  for (size_t i = 0; tree && YAJL_IS_ARRAY(tree) && i < YAJL_GET_ARRAY(tree)->len; i++) {
+    yajl_val names = yajl_tree_get(YAJL_GET_ARRAY(tree)->values[i], names_path, yajl_t_array);
+    for (size_t j = 0; names && j < YAJL_GET_ARRAY(names)->len; j++)
+      if (YAJL_IS_STRING(YAJL_GET_ARRAY(names)->values[j]))
+        printf("%s\n", YAJL_GET_STRING(YAJL_GET_ARRAY(names)->values[j]));
+  }
+  yajl_tree_free(tree);
+  return 0;
+}
+
 /* What to offer for the last word of a command line, the words before it
  * given whole (without the program name). Prints candidates one a line, or
  * the single line ":files" / ":dirs" when the shell should complete paths,
@@ -327,6 +376,8 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
   /* Options come before the arguments (getopt's "+"), so the first
    * argument ends them. */
   int positional = 0;
+  int first_arg = -1;          /* index of the first argument */
+  const char *storage_root = NULL; /* image's --storage-root */
   for (; i < n - 1; i++) {
     if (positional == 0 && strcmp(words[i], "--") == 0) {
       positional = -1;
@@ -339,10 +390,14 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
           complete_flag_value(f);
           return 0;
         }
+        if (strcmp(f->flag, "--storage-root") == 0)
+          storage_root = words[i + 1];
         i++;
       }
       continue;
     }
+    if (first_arg < 0)
+      first_arg = i;
     positional = positional < 0 ? 1 : positional + 1;
   }
   if (positional == -1)
@@ -352,6 +407,8 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
       printf("%s\n", f->flag);
     return 0;
   }
+  if (strcmp(command, "image") == 0)
+    return complete_image(positional, first_arg >= 0 ? words[first_arg] : NULL, storage_root);
   if (positional == 0 && strcmp(command, "launch") == 0)
     return workflow_complete_images();
   for (size_t c = 0; c < ARRAY_SIZE(container_commands); c++) {

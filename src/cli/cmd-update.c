@@ -224,7 +224,8 @@ int cmd_update(struct nook_globals *g, int argc, char **argv, nook_error *err) {
                              f->kind == FIELD_SIZE ? "a size such as 512m or -1" : "a number");
       /* a repeated option: the last one counts */
       size_t j = 0;
-      while (j < n && strcmp(vals[j].field->key, f->key) | strcmp(vals[j].field->section, f->section))
+      while (j < n && (strcmp(vals[j].field->key, f->key) ||
+                       strcmp(vals[j].field->section, f->section)))
         j++;
       vals[j] = v;
       if (j == n)

@@ -126,7 +126,7 @@ static void creation_free(struct creation *c) {
   free(c->state_dir);
 }
 
-static int write_pid_file(const char *path, pid_t pid, nook_error *err) {
+int container_write_pid_file(const char *path, pid_t pid, nook_error *err) {
   char buf[32];
   int n = snprintf(buf, sizeof(buf), "%d", pid);
   int r = write_file_atomic_at(AT_FDCWD, path, buf, (size_t)n, 0644, err);
@@ -252,7 +252,7 @@ static int creation_run(struct creation *c, bool keep_pty, const sigset_t *saved
   c->st.creating = false;
   if ((r = state_save(c->dirfd, &c->st, err)) < 0)
     return r;
-  if (o->pid_file && (r = write_pid_file(o->pid_file, c->init.pid, err)) < 0)
+  if (o->pid_file && (r = container_write_pid_file(o->pid_file, c->init.pid, err)) < 0)
     return r;
   return linux_init_release(&c->init, err);
 }
@@ -529,17 +529,21 @@ int container_supervise(pid_t pid, int sigfd, int master) {
   return WEXITSTATUS(status);
 }
 
+void container_forwarded_signals(sigset_t *set) {
+  sigfillset(set);
+  sigdelset(set, SIGKILL);
+  sigdelset(set, SIGSTOP);
+  sigdelset(set, SIGSEGV);
+  sigdelset(set, SIGBUS);
+  sigdelset(set, SIGFPE);
+  sigdelset(set, SIGILL);
+}
+
 int container_run(const struct create_options *o, nook_error *err) {
   /* Signals wait in a signalfd from before the init exists, so none is lost
    * between its creation and the relay loop. */
   sigset_t forward, saved;
-  sigfillset(&forward);
-  sigdelset(&forward, SIGKILL);
-  sigdelset(&forward, SIGSTOP);
-  sigdelset(&forward, SIGSEGV);
-  sigdelset(&forward, SIGBUS);
-  sigdelset(&forward, SIGFPE);
-  sigdelset(&forward, SIGILL);
+  container_forwarded_signals(&forward);
   bool foreground = !o->detach;
   if (foreground)
     sigprocmask(SIG_BLOCK, &forward, &saved);

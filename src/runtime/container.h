@@ -2,6 +2,7 @@
  * container's state with its true status. */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -46,3 +47,8 @@ void container_release(struct container *c);
  * signals read from sigfd to it and relaying the terminal master (-1: none).
  * Returns its exit status as a shell reports it (128+signal). */
 int container_supervise(pid_t pid, int sigfd, int master);
+/* The signals a foreground nook forwards to its container: all but those
+ * that cannot be caught or that mean nook itself crashed. */
+void container_forwarded_signals(sigset_t *set);
+/* Writes pid to path atomically (--pid-file). */
+int container_write_pid_file(const char *path, pid_t pid, nook_error *err);

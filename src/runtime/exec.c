@@ -299,13 +299,6 @@ __attribute__((noreturn)) static void exec_child(int sock, const struct exec_opt
   _exit(0);
 }
 
-static int write_pid_file(const char *path, pid_t pid, nook_error *err) {
-  char buf[32];
-  int n = snprintf(buf, sizeof(buf), "%d", pid);
-  int r = write_file_atomic_at(AT_FDCWD, path, buf, (size_t)n, 0644, err);
-  return r < 0 ? nook_err_prefix(err, r, "--pid-file") : 0;
-}
-
 /* Reads the child's messages until the socket closes (the process exec'd):
  * its pid, its terminal, or why it failed. */
 static int exec_wait_started(int sock, pid_t *pid, int *master, nook_error *err) {
@@ -381,13 +374,7 @@ int exec_run(const struct exec_options *o, nook_error *err) {
    * wait for it in the foreground. */
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   sigset_t forward, saved;
-  sigfillset(&forward);
-  sigdelset(&forward, SIGKILL);
-  sigdelset(&forward, SIGSTOP);
-  sigdelset(&forward, SIGSEGV);
-  sigdelset(&forward, SIGBUS);
-  sigdelset(&forward, SIGFPE);
-  sigdelset(&forward, SIGILL);
+  container_forwarded_signals(&forward);
   sigprocmask(SIG_BLOCK, &forward, &saved);
 
   int sv[2];
@@ -436,7 +423,7 @@ int exec_run(const struct exec_options *o, nook_error *err) {
       return r;
     }
   }
-  if (o->pid_file && (r = write_pid_file(o->pid_file, pid, err)) < 0) {
+  if (o->pid_file && (r = container_write_pid_file(o->pid_file, pid, err)) < 0) {
     kill(pid, SIGKILL);
     sigprocmask(SIG_SETMASK, &saved, NULL);
     return r;

@@ -105,6 +105,28 @@ test_bash_container_ids_by_state() {
   fi
 }
 
+test_bash_image_subcommands_and_names() {
+  command -v umoci >/dev/null || skip "umoci builds the test image (scripts/install-deps)"
+  local out
+  out=$(bash_complete image '')
+  assert_contains "$out" "import"
+  assert_contains "$out" "rm"
+  assert_contains "$out" "inspect"
+  touch image.tar
+  assert_eq "image.tar" "$(bash_complete image import ima)" "import completes files"
+  # a stored image is offered to rm and inspect
+  umoci init --layout oci >/dev/null
+  umoci new --image oci:bb >/dev/null
+  "$NOOK" image --storage-root "$TEST_TMP/store" import oci:bb localhost/nook-compl:1 >/dev/null
+  assert_eq "localhost/nook-compl:1" \
+    "$(bash_complete image --storage-root "$TEST_TMP/store" rm '')" "rm offers the image"
+  assert_eq "localhost/nook-compl:1" \
+    "$(bash_complete image --storage-root "$TEST_TMP/store" inspect loc)" "inspect offers the image"
+  # bash splits at ':' and replaces only the part after it
+  assert_eq "1" "$(bash_complete image --storage-root "$TEST_TMP/store" rm localhost/nook-compl : '')" \
+    "the tag after name:"
+}
+
 test_zsh_loads_and_offers() {
   command -v zsh >/dev/null || skip "zsh is not installed (scripts/install-deps)"
   local out

@@ -105,8 +105,6 @@ test_pause_resume() {
   local id
   id=$(unique_id pause)
   start_sleeper "$id"
-  local cg
-  cg=$("$NOOK" state "$id" | jq -r '.cgroupPath // empty')
   if ! "$NOOK" pause "$id" 2>err.txt; then
     assert_contains "$(cat err.txt)" "cgroup"
     "$NOOK" delete -f "$id"
@@ -162,7 +160,10 @@ test_events_stats_in_runc_shape() {
 test_update_parses_and_names_what_it_cannot_do() {
   local id
   id=$(unique_id update)
-  start_sleeper "$id"
+  make_bundle "bundle-$id"
+  # a limit from the start gives the cgroup its pids controller
+  cfg "bundle-$id" '.process.args = ["sleep", "1000"] | .linux.resources.pids.limit = 100'
+  "$NOOK" run -d --bundle "bundle-$id" "$id" </dev/null >/dev/null 2>&1
   assert_fails "$NOOK" update "$id"
   assert_contains "$assert_output" "nothing to update"
   assert_fails "$NOOK" update --memory lots "$id"
@@ -171,8 +172,15 @@ test_update_parses_and_names_what_it_cannot_do() {
   assert_fails "$NOOK" update --resources bad.json "$id"
   assert_contains "$assert_output" "--resources"
   local cg
-  cg=/sys/fs/cgroup/$("$NOOK" state "$id" | jq -r '.cgroupPath // empty')
-  if [ -f "$cg/pids.max" ]; then
+  # the init's cgroup, as the host sees it
+  cg=/sys/fs/cgroup$(sed -n 's/^0:://p' "/proc/$("$NOOK" state "$id" | jq .pid)/cgroup")
+  local own base
+  own=$(sed -n 's/^0:://p' /proc/$$/cgroup)
+  base=$(sed -n 's#^\(.*/user@[0-9]*\.service\)/.*#\1#p' <<<"$own")
+  [ -n "$base" ] || base=${own%/*}
+  if grep -qw pids "/sys/fs/cgroup$base/cgroup.controllers" 2>/dev/null; then
+    # systemd enables the controller for the scope shortly after it starts
+    wait_for "[ -f $cg/pids.max ]" 10
     echo '{"pids": {"limit": 77}}' | "$NOOK" update --resources - "$id"
     assert_eq 77 "$(cat "$cg/pids.max")" "pids.max after update"
     "$NOOK" update --pids-limit 88 "$id"
@@ -211,4 +219,57 @@ test_man_pages_are_built_and_installed() {
   for cmd in $("$NOOK" __complete commands); do
     [ -f "man/man1/nook-$cmd.1" ] || fail "no man page for $cmd"
   done
+}
+
+test_exec_preserve_fds() {
+  local id
+  id=$(unique_id fds)
+  start_sleeper "$id"
+  "$NOOK" exec --preserve-fds 1 "$id" sh -c 'echo through-fd-3 >&3' 3>fd3.out
+  assert_eq "through-fd-3" "$(cat fd3.out)" "fd 3 passed with --preserve-fds 1"
+  # without it, fd 3 does not cross
+  local status=0
+  "$NOOK" exec "$id" sh -c 'echo x >&3' 3>fd3.none 2>/dev/null || status=$?
+  [ $status != 0 ] || fail "fd 3 crossed without --preserve-fds"
+  "$NOOK" delete -f "$id"
+}
+
+# The terminal's master goes to a console socket (SCM_RIGHTS), as containerd's
+# shim and conmon receive it.
+test_exec_console_socket() {
+  command -v python3 >/dev/null || skip "python3 is not installed"
+  local id
+  id=$(unique_id console)
+  start_sleeper "$id"
+  cat >receive.py <<'PY'
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(1)
+open(sys.argv[1] + ".ready", "w").close()
+c, _ = s.accept()
+msg, fds, _, _ = socket.recv_fds(c, 1024, 1)
+out = b""
+while True:
+    try:
+        b = os.read(fds[0], 4096)
+    except OSError:
+        break
+    if not b:
+        break
+    out += b
+sys.stdout.write(out.decode(errors="replace"))
+PY
+  python3 receive.py "$TEST_TMP/console.sock" >console.out &
+  local receiver=$!
+  wait_for "[ -e '$TEST_TMP/console.sock.ready' ]"
+  "$NOOK" exec --detach --tty --console-socket "$TEST_TMP/console.sock" "$id" \
+    sh -c 'tty; echo console-ok' </dev/null >/dev/null 2>&1
+  wait $receiver
+  local out
+  out=$(tr -d '\r' <console.out)
+  assert_contains "$out" "/dev/pts/"
+  assert_contains "$out" "console-ok"
+  assert_fails "$NOOK" exec --console-socket "$TEST_TMP/console.sock" "$id" true
+  assert_contains "$assert_output" "--tty"
+  "$NOOK" delete -f "$id"
 }

@@ -136,3 +136,21 @@ ctr_pause_resume_body() {
   "${CTR[@]}" task delete nook-pause >/dev/null
 }
 test_ctr_pause_resume() { in_cgroup2 ctr_pause_resume_body; }
+
+# -t: the shim gives nook a console socket and relays the pty it receives.
+ctr_tty_body() {
+  command -v script >/dev/null || skip "script (util-linux) is not installed"
+  start_containerd
+  local out
+  out=$(script -qec "${CTR[*]} run -t --rm --runc-binary $NOOK $IMAGE nook-tty sh -c 'tty; echo tty-ok'" \
+    /dev/null </dev/null | tr -d '\r')
+  assert_contains "$out" "/dev/pts/"
+  assert_contains "$out" "tty-ok"
+  "${CTR[@]}" run -d --runc-binary "$NOOK" "$IMAGE" nook-tty-exec sleep 1000 >/dev/null
+  wait_for '[ "$(task_status nook-tty-exec)" = RUNNING ]' 20
+  out=$(script -qec "${CTR[*]} task exec -t --exec-id t1 nook-tty-exec sh -c 'tty; echo exec-tty-ok'" \
+    /dev/null </dev/null | tr -d '\r')
+  assert_contains "$out" "/dev/pts/"
+  assert_contains "$out" "exec-tty-ok"
+}
+test_ctr_tty() { in_cgroup2 ctr_tty_body; }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,6 +26,33 @@ import (
 )
 
 var failed int
+
+// shimMonitor waits for a command only when go-runc asks, as containerd's
+// shim does with its reaper. go-runc's default monitor calls cmd.Wait as soon
+// as the command exits, which closes its stdout pipe and races with Stats
+// still decoding the output of a fast `events --stats`.
+type shimMonitor struct{}
+
+func (shimMonitor) Start(c *exec.Cmd) (chan runc.Exit, error) {
+	if err := c.Start(); err != nil {
+		return nil, err
+	}
+	return make(chan runc.Exit, 1), nil
+}
+
+func (shimMonitor) Wait(c *exec.Cmd, _ chan runc.Exit) (int, error) {
+	err := c.Wait()
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok {
+			return ws.ExitStatus(), nil
+		}
+	}
+	if err != nil {
+		return 255, err
+	}
+	return 0, nil
+}
 
 func check(name string, err error) bool {
 	if err != nil {
@@ -79,6 +107,27 @@ func pipeIO() (runc.IO, func() string, error) {
 	}, nil
 }
 
+// pidsMaxIs reads pids.max of the cgroup of pid, as the host sees it.
+func pidsMaxIs(pid int, want string) error {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "0::") {
+			v, err := os.ReadFile("/sys/fs/cgroup" + strings.TrimPrefix(line, "0::") + "/pids.max")
+			if err != nil {
+				return err
+			}
+			if got := strings.TrimSpace(string(v)); got != want {
+				return fmt.Errorf("pids.max is %s, want %s", got, want)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("no cgroup v2 line in /proc/%d/cgroup", pid)
+}
+
 func contains(pids []int, pid int) bool {
 	for _, p := range pids {
 		if p == pid {
@@ -95,6 +144,7 @@ func main() {
 	id := flag.String("id", "gorunc", "container id")
 	skipUpdate := flag.String("skip-update", "", "why update cannot be checked here (checked when empty)")
 	flag.Parse()
+	runc.Monitor = shimMonitor{}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -261,7 +311,15 @@ func main() {
 		fmt.Printf("ok update # SKIP %s\n", *skipUpdate)
 	} else {
 		limit := int64(200)
-		check("update", r.Update(ctx, *id, &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: limit}}))
+		if check("update", r.Update(ctx, *id, &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: limit}})) && c != nil {
+			// systemd applies a unit's new property a moment later
+			err := pidsMaxIs(c.Pid, "200")
+			for deadline := time.Now().Add(5 * time.Second); err != nil && time.Now().Before(deadline); {
+				time.Sleep(50 * time.Millisecond)
+				err = pidsMaxIs(c.Pid, "200")
+			}
+			check("update reaches pids.max", err)
+		}
 	}
 
 	if check("pause", r.Pause(ctx, *id)) {
