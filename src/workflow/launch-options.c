@@ -339,8 +339,6 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
   o->image = argv[optind];
   o->command = argv + optind + 1;
   o->n_command = argc - optind - 1;
-  if (o->detach && o->rm && o->tty)
-    return bad(err, "%s: a terminal needs the foreground: drop -t or -d", "-t with -d");
   if (o->detach && o->tty)
     return bad(err, "%s: a terminal needs the foreground: drop -t or -d", "-t with -d");
   /* The init is then owned by a subordinate id until it execs, so the
