@@ -235,6 +235,36 @@ test_layers_mount_with_both_overlays() {
   done
 }
 
+# A container from an imported image, end to end: nook run with the image's
+# layers as the overlay's lower dirs (annotations), the kernel's overlay and
+# the FUSE one.
+run_from_image() { # DRIVER
+  make_image
+  use_store
+  "$NOOK" image import oci test:1 >/dev/null 2>&1
+  make_bundle b
+  rm -rf b/rootfs && mkdir b/rootfs upper work
+  local lower
+  lower=$("$NOOK" image inspect test:1 | jq -r '.[0].LayerDirs | reverse | join(":")')
+  cfg b --arg l "$lower" --arg u "$TEST_TMP/upper" --arg w "$TEST_TMP/work" --arg d "$1" \
+    '.root.readonly = false | .annotations = {"nook.rootfs.lowerdirs": $l, "nook.rootfs.upper": $u, "nook.rootfs.work": $w, "nook.rootfs.driver": $d}'
+  cfg b '.process.args = ["sh", "-c", "ls /data | paste -sd,; ls /opt | paste -sd,; echo $(cat /home/user/file); stat -c %a /bin/su; echo w > /data/new"]'
+  # into a file: a hung container's processes would hold a pipe open
+  timeout -s KILL 30 "$NOOK" run -b b "$(unique_id img)" >out 2>err </dev/null ||
+    { st=$?; cat err; fail "nook run of the image with the $1 overlay failed or hung (status $st)"; }
+  assert_eq "b,hl|n|mine|4755" "$(paste -sd'|' out)" "the image seen from the container"
+  assert_eq w "$(cat upper/data/new)" "a write lands in the upper dir"
+}
+
+test_run_from_image_native() {
+  run_from_image native
+}
+
+test_run_from_image_fuse() {
+  [ -x "$NOOK_BUILD/nook-fuse-overlayfs" ] || skip "nook-fuse-overlayfs is not built"
+  run_from_image fuse
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
