@@ -39,6 +39,13 @@ int cli_bad_usage(nook_error *err, const char *command, const char *fmt, ...)
 int cli_want_args(nook_error *err, const char *command, int argc, char **argv, int want,
                   const char *names);
 
+/* After a command's own options: exactly one container id (*id) and the
+ * state root (*root, malloc'd). */
+int cli_id_and_root(struct nook_globals *g, int argc, char **argv, const char **id, char **root,
+                    nook_error *err);
+/* For commands whose only option is --help: 1 when help was printed. */
+int cli_parse_help_only(int argc, char **argv, const char *usage, nook_error *err);
+
 /* The state root for this invocation (--root or the per-user default). */
 int cli_state_root(struct nook_globals *g, char **root, nook_error *err);
 /* Fills a create_options' cgroup fields from the global options. */

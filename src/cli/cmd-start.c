@@ -1,5 +1,3 @@
-#include <getopt.h>
-
 #include "cli.h"
 #include "container.h"
 #include "util.h"
@@ -7,19 +5,12 @@
 static const char usage[] = "Usage: nook start ID\n\nLet a created container run its process.\n";
 
 int cmd_start(struct nook_globals *g, int argc, char **argv, nook_error *err) {
-  static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
-  int c;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-    if (c == 'h')
-      return cli_print_usage(usage);
-    return cli_bad_usage(err, argv[0], "unknown option `%s`", argv[optind - 1]);
-  }
-  int r = cli_want_args(err, argv[0], argc, argv, 1, "a container id");
-  if (r < 0)
-    return r;
+  int r = cli_parse_help_only(argc, argv, usage, err);
+  if (r != 0)
+    return r < 0 ? r : 0;
+  const char *id;
   _cleanup_free_ char *root = NULL;
-  if ((r = cli_state_root(g, &root, err)) < 0)
+  if ((r = cli_id_and_root(g, argc, argv, &id, &root, err)) < 0)
     return r;
-  return container_start(root, argv[optind], err);
+  return container_start(root, id, err);
 }

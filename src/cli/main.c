@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "container.h"
+#include "linux.h"
 #include "state.h"
 #include "log.h"
 #include "nook-config.h"
@@ -90,6 +91,29 @@ int cli_want_args(nook_error *err, const char *command, int argc, char **argv, i
 
 int cli_state_root(struct nook_globals *g, char **root, nook_error *err) {
   return state_root_resolve(g->root, root, err);
+}
+
+int cli_id_and_root(struct nook_globals *g, int argc, char **argv, const char **id, char **root,
+                    nook_error *err) {
+  int r = cli_want_args(err, argv[0], argc, argv, 1, "a container id");
+  if (r < 0)
+    return r;
+  *id = argv[optind];
+  return cli_state_root(g, root, err);
+}
+
+int cli_parse_help_only(int argc, char **argv, const char *usage, nook_error *err) {
+  static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+  int c;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    if (c == 'h') {
+      cli_print_usage(usage);
+      return 1;
+    }
+    return cli_bad_usage(err, argv[0], "unknown option `%s`", argv[optind - 1]);
+  }
+  return 0;
 }
 
 void cli_cgroup_options(const struct nook_globals *g, struct create_options *o) {
@@ -204,6 +228,8 @@ int main(int argc, char **argv) {
     print_help();
     return 1;
   }
+  if (g.rootless != NOOK_ROOTLESS_AUTO)
+    linux_set_rootless_override(g.rootless == NOOK_ROOTLESS_TRUE);
   if (nook_log_init(g.log_file, g.log_json, g.debug) < 0) {
     ret = nook_err(&err, errno, "open log file `%s`", g.log_file);
     goto out;

@@ -21,6 +21,9 @@
 
 static struct {
   bool loaded;
+  typeof(sd_bus_new) *new_bus;
+  typeof(sd_bus_set_address) *set_address;
+  typeof(sd_bus_start) *start;
   typeof(sd_bus_open_user) *open_user;
   typeof(sd_bus_open_system) *open_system;
   typeof(sd_bus_flush_close_unref) *close_unref;
@@ -50,6 +53,9 @@ static int load_libsystemd(nook_error *err) {
     void **slot;
     const char *name;
   } syms[] = {
+      {(void **)&sd.new_bus, "sd_bus_new"},
+      {(void **)&sd.set_address, "sd_bus_set_address"},
+      {(void **)&sd.start, "sd_bus_start"},
       {(void **)&sd.open_user, "sd_bus_open_user"},
       {(void **)&sd.open_system, "sd_bus_open_system"},
       {(void **)&sd.close_unref, "sd_bus_flush_close_unref"},
@@ -95,10 +101,36 @@ static void bus_error_freep(sd_bus_error *e) { sd.error_free(e); }
 
 static void connect_failed(nook_error *err, bool user_bus, int r);
 
+/* The manager's own socket, as systemctl uses as root: no message broker in
+ * between (half the round trips), no Hello, and it sends its signals to
+ * every such connection. */
+static int open_private(bool user_bus, sd_bus **bus) {
+  const char *rt = getenv("XDG_RUNTIME_DIR");
+  if (user_bus && (!rt || !*rt))
+    return -ENOENT;
+  _cleanup_free_ char *path =
+      user_bus ? xasprintf("%s/systemd/private", rt) : xstrdup("/run/systemd/private");
+  if (access(path, W_OK) < 0)
+    return -errno;
+  _cleanup_free_ char *address = xasprintf("unix:path=%s", path);
+  sd_bus *b = NULL;
+  int r = sd.new_bus(&b);
+  if (r < 0)
+    return r;
+  if ((r = sd.set_address(b, address)) < 0 || (r = sd.start(b)) < 0) {
+    sd.close_unref(b);
+    return r;
+  }
+  *bus = b;
+  return 0;
+}
+
 static int open_bus(bool user_bus, sd_bus **bus, nook_error *err) {
   int r = load_libsystemd(err);
   if (r < 0)
     return r;
+  if (open_private(user_bus, bus) == 0)
+    return 0;
   r = user_bus ? sd.open_user(bus) : sd.open_system(bus);
   if (r >= 0)
     return 0;
@@ -256,6 +288,64 @@ static int append_resources(sd_bus_message *m, const struct cgroup_limits *l) {
   return 0;
 }
 
+/* Annotations org.systemd.property.NAME=VALUE add unit properties, as runc
+ * and crun take them; VALUE in GVariant text: "uint64 N", "int64 N",
+ * "uint32 N", "int32 N", true, false, 'string'. */
+#define PROPERTY_ANNOTATION "org.systemd.property."
+
+static int append_annotation(sd_bus_message *m, const char *name, const char *value,
+                             nook_error *err) {
+  static const struct {
+    const char *prefix;
+    char type;
+  } ints[] = {{"uint64 ", 't'}, {"int64 ", 'x'}, {"uint32 ", 'u'}, {"int32 ", 'i'}};
+  int r;
+  for (size_t i = 0; i < ARRAY_SIZE(ints); i++) {
+    if (!str_has_prefix(value, ints[i].prefix))
+      continue;
+    const char *num = value + strlen(ints[i].prefix);
+    long long sv;
+    unsigned long long uv;
+    bool is_signed = ints[i].type == 'x' || ints[i].type == 'i';
+    if (is_signed ? !parse_i64(num, &sv) : !parse_u64(num, &uv))
+      break;
+    char sig[2] = {ints[i].type, '\0'};
+    switch (ints[i].type) {
+    case 't': r = sd.append(m, "(sv)", name, sig, (uint64_t)uv); break;
+    case 'x': r = sd.append(m, "(sv)", name, sig, (int64_t)sv); break;
+    case 'u': r = sd.append(m, "(sv)", name, sig, (uint32_t)uv); break;
+    default: r = sd.append(m, "(sv)", name, sig, (int32_t)sv); break;
+    }
+    return r < 0 ? nook_err(err, -r, "annotation %s%s", PROPERTY_ANNOTATION, name) : 0;
+  }
+  if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0) {
+    r = sd.append(m, "(sv)", name, "b", strcmp(value, "true") == 0);
+    return r < 0 ? nook_err(err, -r, "annotation %s%s", PROPERTY_ANNOTATION, name) : 0;
+  }
+  size_t len = strlen(value);
+  if (len >= 2 && (value[0] == '\'' || value[0] == '"') && value[len - 1] == value[0]) {
+    _cleanup_free_ char *str = xstrndup(value + 1, len - 2);
+    r = sd.append(m, "(sv)", name, "s", str);
+    return r < 0 ? nook_err(err, -r, "annotation %s%s", PROPERTY_ANNOTATION, name) : 0;
+  }
+  return nook_errx(err, EINVAL,
+                   "annotation %s%s: `%s` is not a value like \"uint64 1000\", true or 'text'",
+                   PROPERTY_ANNOTATION, name, value);
+}
+
+static int append_annotations(sd_bus_message *m, const struct cgroup_request *req,
+                              nook_error *err) {
+  for (size_t i = 0; i < req->n_annotations; i++) {
+    const char *key = req->annotations[i].key;
+    if (!str_has_prefix(key, PROPERTY_ANNOTATION) || !key[strlen(PROPERTY_ANNOTATION)])
+      continue;
+    int r = append_annotation(m, key + strlen(PROPERTY_ANNOTATION), req->annotations[i].value, err);
+    if (r < 0)
+      return r;
+  }
+  return 0;
+}
+
 /* ---- names ---- */
 
 /* cgroupsPath "slice:prefix:name" names the scope prefix-name.scope in that
@@ -316,8 +406,15 @@ static int start_scope(sd_bus *bus, const struct cgroup_request *req, const stru
       (r = sd.append(m, "(sv)", "Delegate", "b", 1)) < 0 ||
       (r = sd.append(m, "(sv)", "DefaultDependencies", "b", 0)) < 0 ||
       (r = sd.append(m, "(sv)", "CollectMode", "s", "inactive-or-failed")) < 0 ||
-      (r = append_resources(m, l)) < 0 || (r = sd.close_container(m)) < 0 ||
-      (r = sd.append(m, "a(sa(sv))", 0)) < 0) {
+      (r = append_resources(m, l)) < 0) {
+    job_watch_clear(&w);
+    return nook_err(err, -r, "build the StartTransientUnit call for %s", unit);
+  }
+  if ((r = append_annotations(m, req, err)) < 0) {
+    job_watch_clear(&w);
+    return r;
+  }
+  if ((r = sd.close_container(m)) < 0 || (r = sd.append(m, "a(sa(sv))", 0)) < 0) {
     job_watch_clear(&w);
     return nook_err(err, -r, "build the StartTransientUnit call for %s", unit);
   }
@@ -394,7 +491,15 @@ int cgroup_systemd_enter(const struct cgroup_request *req, const struct cgroup_l
   _cleanup_(bus_closep) sd_bus *bus = NULL;
   if ((r = open_bus(req->rootless, &bus, err)) < 0)
     return r;
-  if ((r = start_scope(bus, req, l, slice, unit, pid, err)) < 0)
+  /* A scope of the same name that just emptied is collected by systemd a
+   * moment later; a live one stays, and is the user's to deal with. */
+  for (int tries = 0;; tries++) {
+    r = start_scope(bus, req, l, slice, unit, pid, err);
+    if (r != -EEXIST || tries >= 50)
+      break;
+    usleep(20000);
+  }
+  if (r < 0)
     return r;
 
   /* Where systemd put it, relative to our view of the hierarchy. */

@@ -121,6 +121,9 @@ int cgroup_enter(const struct cgroup_request *req, pid_t pid, struct cgroup_hand
     }
     if (r < 0)
       why = xasprintf("systemd: %s", e.msg);
+    if (r == -EIO && try_fs)
+      nook_warn("container `%s`: systemd refused its scope (%s); trying cgroupfs",
+                req->container_id, e.msg);
   }
   if (!out->manager && try_fs) {
     nook_error e = {0};
@@ -371,7 +374,9 @@ int cgroup_destroy(const struct cgroup_handle *h, nook_error *err) {
       return nook_err_prefix(err, -EBUSY, "container cgroup");
     }
   }
-  if (h->unit) {
+  /* systemd stops a scope by itself once it is empty and removes its
+   * cgroup: with the directory gone there is nothing to stop. */
+  if (h->unit && access(dir, F_OK) == 0) {
     nook_error e;
     if (cgroup_systemd_stop(h->unit, user_manager_unit(h), &e) < 0)
       nook_debug("cgroup: stop %s: %s", h->unit, e.msg);

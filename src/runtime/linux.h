@@ -24,7 +24,7 @@ struct init_hooks {
 
 struct init_request {
   const struct spec *spec;
-  bool rootless;                 /* no privilege outside the user namespace */
+  bool in_userns;                /* not in the initial user namespace: no mknod, host devices are bound */
   bool idmap_fallback;           /* a single-id map is acceptable when newuidmap fails */
   bool no_pivot;
   bool no_new_keyring;
@@ -57,6 +57,8 @@ void linux_init_abort(struct init_process *init);
 /* Whether the caller is unprivileged in the initial user namespace (a normal
  * user, or root inside a user namespace). */
 bool linux_running_rootless(void);
+/* --rootless true|false: overrides the detection (-1 restores it). */
+void linux_set_rootless_override(int rootless);
 
 /* args[0] looked up as execve will see it (process.env's PATH), from the
  * current root; a missing or non-executable command is a clear error. */

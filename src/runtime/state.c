@@ -10,6 +10,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "cgroup-status.h"
+#include "linux.h"
 #include "util.h"
 
 #define STATE_FILE "state.json"
@@ -38,7 +39,9 @@ int state_root_resolve(const char *root_option, char **out, nook_error *err) {
   bool is_default = root_option == NULL;
   if (root_option) {
     root = xstrdup(root_option);
-  } else if (geteuid() == 0) {
+  } else if (!linux_running_rootless()) {
+    /* Real root only: root inside a user namespace (podman runs its runtime
+     * so) keeps the user's own state. */
     root = xstrdup("/run/nook");
   } else {
     const char *xdg = getenv("XDG_RUNTIME_DIR");
@@ -70,8 +73,9 @@ int state_root_resolve(const char *root_option, char **out, nook_error *err) {
 int state_validate_id(const char *id, nook_error *err) {
   if (!id || !*id)
     return nook_errx(err, EINVAL, "invalid container id: it is empty");
-  if (strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
-    return nook_errx(err, EINVAL, "invalid container id `%s`", id);
+  /* Dot names are nook's own in the state root (.seccomp-cache). */
+  if (id[0] == '.')
+    return nook_errx(err, EINVAL, "invalid container id `%s`: it must not start with '.'", id);
   if (strlen(id) > 1024)
     return nook_errx(err, EINVAL, "invalid container id: longer than 1024 characters");
   for (const char *p = id; *p; p++) {

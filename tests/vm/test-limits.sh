@@ -54,8 +54,14 @@ test_pids_limit_stops_forks() {
   local id cg
   # busybox sh gives up at a failed fork; the init outlives the one that does.
   start_with '{"pids": {"limit": 10}}' \
-    '["sh", "-c", "sh -c \"for i in $(seq 1 30); do sleep 100 & done\" 2>/dev/null; exec sleep 100"]'
-  wait_for "grep -q '^max [1-9]' /sys/fs/cgroup$cg/pids.events" 20
+    '["sh", "-c", "sh -c \"for i in \\$(seq 1 30); do sleep 100 & done\" 2>/dev/null; exec sleep 100"]'
+  local i
+  for i in $(seq 1 100); do
+    grep -q '^max [1-9]' "/sys/fs/cgroup$cg/pids.events" && break
+    sleep 0.2
+  done
+  grep -q '^max [1-9]' "/sys/fs/cgroup$cg/pids.events" ||
+    fail "no fork failed: pids.events $(cat "/sys/fs/cgroup$cg/pids.events"), pids.current $(cat "/sys/fs/cgroup$cg/pids.current")"
   [ "$(cat "/sys/fs/cgroup$cg/pids.current")" -le 10 ] || fail "pids.current $(cat "/sys/fs/cgroup$cg/pids.current") > 10"
   assert_eq 10 "$(cat "/sys/fs/cgroup$cg/pids.max")" pids.max
   "$NOOK" delete -f "$id"
@@ -120,5 +126,26 @@ test_stats_report_usage() {
   assert_eq 104857600 "$(jq .memory.usage.limit <<<"$stats")" memory.usage.limit
   jq -e '.cpu.usage.total > 0' <<<"$stats" >/dev/null || fail "no cpu usage"
   assert_eq 2 "$(jq .pids.current <<<"$stats")" pids.current
+  "$NOOK" delete -f "$id"
+}
+
+# What systemd has no property for is written into the delegated scope.
+test_unified_burst_and_io_throttle_reach_the_scope() {
+  need_controllers memory cpu io
+  local id cg dev major minor
+  dev=$(cat /sys/block/vda/dev 2>/dev/null || cat "$(ls -d /sys/block/*/dev | grep -v -e loop -e ram | head -1)")
+  major=${dev%:*}
+  minor=${dev#*:}
+  start_with "{\"unified\": {\"memory.high\": \"41943040\"},
+               \"cpu\": {\"quota\": 50000, \"period\": 100000, \"burst\": 10000},
+               \"blockIO\": {\"throttleReadBpsDevice\": [{\"major\": $major, \"minor\": $minor, \"rate\": 1048576}]}}" \
+    '["sleep", "100"]'
+  assert_eq 41943040 "$(cat "/sys/fs/cgroup$cg/memory.high")" memory.high
+  assert_eq 10000 "$(cat "/sys/fs/cgroup$cg/cpu.max.burst")" cpu.max.burst
+  assert_eq "50000 100000" "$(cat "/sys/fs/cgroup$cg/cpu.max")" cpu.max
+  assert_contains "$(cat "/sys/fs/cgroup$cg/io.max")" "$major:$minor rbps=1048576"
+  case "$cg" in
+    *.scope) assert_eq 41943040 "$(systemctl --user show -P MemoryHigh "$(basename "$cg")")" MemoryHigh ;;
+  esac
   "$NOOK" delete -f "$id"
 }

@@ -1,0 +1,268 @@
+/* The helper's child inside the container: an unprivileged process cannot
+ * come back to the host's user namespace once it joined the container's, so
+ * a child joins (user namespace first, then network) and stays there. It
+ * creates the tap device, and later the sockets the port forwarder connects
+ * to the container with: a socket keeps the namespace it was created in, so
+ * the host side can use it directly. */
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "nook-net.h"
+#include "util.h"
+
+struct ns_request {
+  int32_t family;
+  int32_t type;
+};
+
+struct ns_reply {
+  int32_t error; /* positive errno, 0 with an fd attached */
+  char msg[512];
+};
+
+static int send_reply(int sock, int error, const char *msg, int fd) {
+  struct ns_reply r = {.error = error};
+  if (msg)
+    snprintf(r.msg, sizeof(r.msg), "%s", msg);
+  struct iovec iov = {.iov_base = &r, .iov_len = sizeof(r)};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+  if (fd >= 0) {
+    mh.msg_control = u.buf;
+    mh.msg_controllen = sizeof(u.buf);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  }
+  return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+static int recv_reply(int sock, int *fd, nook_error *err) {
+  struct ns_reply r;
+  struct iovec iov = {.iov_base = &r, .iov_len = sizeof(r)};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                      .msg_controllen = sizeof(u.buf)};
+  ssize_t n;
+  do
+    n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return nook_err(err, errno, "read from the namespace helper");
+  if (n != sizeof(r))
+    return nook_errx(err, EPIPE, "the namespace helper ended unexpectedly");
+  *fd = -1;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+  if (c && c->cmsg_type == SCM_RIGHTS)
+    memcpy(fd, CMSG_DATA(c), sizeof(int));
+  if (r.error) {
+    if (*fd >= 0)
+      close(*fd);
+    r.msg[sizeof(r.msg) - 1] = '\0';
+    return nook_errx(err, r.error, "%s", r.msg);
+  }
+  if (*fd < 0)
+    return nook_errx(err, EPROTO, "the namespace helper sent no file descriptor");
+  return 0;
+}
+
+static bool same_ns(int fd, const char *self_path) {
+  struct stat a, b;
+  return fstat(fd, &a) == 0 && stat(self_path, &b) == 0 && a.st_ino == b.st_ino &&
+         a.st_dev == b.st_dev;
+}
+
+static int open_tap(const char *name, nook_error *err) {
+  _cleanup_close_ int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT)
+      return nook_err(err, errno, "open /dev/net/tun (load the tun module: `modprobe tun`)");
+    if (errno == EACCES || errno == EPERM)
+      return nook_err(err, errno,
+                      "open /dev/net/tun (give users access to it: `chmod 0666 /dev/net/tun`)");
+    return nook_err(err, errno, "open /dev/net/tun");
+  }
+  struct ifreq ifr = {0};
+  /* A virtio-net header on each frame lets the kernel hand us unsegmented,
+   * unchecksummed TCP (see loop.c): one read per 64 KiB at any MTU. */
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+    return nook_err(err, errno, "create tap device `%s` in the container's network namespace",
+                    name);
+  return steal_fd(&fd);
+}
+
+/* Runs in the child: never returns. */
+static void child_main(const struct net_config *cfg, int sock, int userns_fd, int netns_fd) {
+  nook_error err;
+  nook_err_clear(&err);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() == 1)
+    _exit(1);
+  /* Only the helper answers on these: a copy here would keep a reader of
+   * the ready fd waiting for its end. */
+  if (cfg->ready_fd >= 0)
+    close(cfg->ready_fd);
+  if (cfg->exit_fd >= 0)
+    close(cfg->exit_fd);
+
+  if (userns_fd >= 0 && setns(userns_fd, CLONE_NEWUSER) < 0) {
+    nook_err(&err, errno, "join the container's user namespace");
+    goto fail;
+  }
+  if (setns(netns_fd, CLONE_NEWNET) < 0) {
+    nook_err(&err, errno, "join the container's network namespace");
+    goto fail;
+  }
+  close(netns_fd);
+  if (userns_fd >= 0)
+    close(userns_fd);
+
+  int tap = open_tap(cfg->tapname, &err);
+  if (tap < 0)
+    goto fail;
+  if (cfg->configure && rtnl_configure(cfg->tapname, cfg->mtu, cfg, &err) < 0)
+    goto fail;
+  if (cfg->sandbox && sandbox_enter(NULL, &err) < 0)
+    goto fail;
+  if (cfg->seccomp && sandbox_seccomp(&err) < 0)
+    goto fail;
+  if (send_reply(sock, 0, NULL, tap) < 0)
+    _exit(1);
+  close(tap);
+
+  for (;;) {
+    struct ns_request req;
+    ssize_t n = recv(sock, &req, sizeof(req), 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n != sizeof(req))
+      _exit(0); /* the helper went away */
+    int fd = socket(req.family, req.type | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      send_reply(sock, errno, "create a socket in the container's network namespace", -1);
+      continue;
+    }
+    send_reply(sock, 0, NULL, fd);
+    close(fd);
+  }
+
+fail:
+  send_reply(sock, err.code ? err.code : EINVAL, err.msg, -1);
+  _exit(1);
+}
+
+static int open_target_netns(const struct net_config *cfg, nook_error *err) {
+  if (cfg->netns_path) {
+    int fd = open(cfg->netns_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      return nook_err(err, errno, "open network namespace `%s`", cfg->netns_path);
+    return fd;
+  }
+  _cleanup_free_ char *path = xasprintf("/proc/%d/ns/net", (int)cfg->pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT)
+      return nook_errx(err, ESRCH,
+                       "the container's process %d is gone: its network namespace vanished",
+                       (int)cfg->pid);
+    return nook_err(err, errno, "open %s", path);
+  }
+  return fd;
+}
+
+static int open_target_userns(const struct net_config *cfg, int netns_fd, nook_error *err) {
+  int fd;
+  if (cfg->userns_path) {
+    fd = open(cfg->userns_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      return nook_err(err, errno, "open user namespace `%s`", cfg->userns_path);
+  } else {
+    /* The namespace that owns the netns is the one whose capabilities
+     * configure it. EPERM: it is an ancestor of ours, nothing to join. */
+    fd = ioctl(netns_fd, NS_GET_USERNS);
+    if (fd < 0)
+      return errno == EPERM ? -1 : nook_err(err, errno, "find the network namespace's owner");
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  if (same_ns(fd, "/proc/self/ns/user")) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int ns_child_start(const struct net_config *cfg, struct ns_child *child, int *tap_fd,
+                   nook_error *err) {
+  _cleanup_close_ int netns_fd = open_target_netns(cfg, err);
+  if (netns_fd < 0)
+    return netns_fd;
+  nook_err_clear(err);
+  _cleanup_close_ int userns_fd = open_target_userns(cfg, netns_fd, err);
+  if (userns_fd < 0 && err->code)
+    return -err->code;
+
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return nook_err(err, errno, "socketpair");
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(sv[0]);
+    close(sv[1]);
+    return nook_err(err, errno, "fork");
+  }
+  if (pid == 0) {
+    close(sv[0]);
+    child_main(cfg, sv[1], userns_fd, netns_fd);
+  }
+  close(sv[1]);
+  child->pid = pid;
+  child->sock = sv[0];
+  int r = recv_reply(child->sock, tap_fd, err);
+  if (r < 0) {
+    ns_child_stop(child);
+    return r;
+  }
+  return 0;
+}
+
+int ns_child_socket(struct ns_child *child, int family, int type, nook_error *err) {
+  struct ns_request req = {.family = family, .type = type};
+  if (send(child->sock, &req, sizeof(req), MSG_NOSIGNAL) < 0)
+    return nook_err(err, errno, "ask the namespace helper for a socket");
+  int fd;
+  int r = recv_reply(child->sock, &fd, err);
+  return r < 0 ? r : fd;
+}
+
+void ns_child_stop(struct ns_child *child) {
+  if (child->sock >= 0)
+    close(child->sock);
+  child->sock = -1;
+  if (child->pid > 0) {
+    kill(child->pid, SIGKILL);
+    while (waitpid(child->pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+  }
+  child->pid = 0;
+}

@@ -1,0 +1,437 @@
+/* Port forwarding without the user-mode TCP stack: accept on the host,
+ * connect to the container's port with a socket created inside its network
+ * namespace (by the namespace child), and move the bytes between the two
+ * kernel sockets with splice() through a pipe per direction. One epoll set,
+ * edge-triggered, drives every connection. UDP is relayed the same way, a
+ * connected socket in the namespace per client address (libslirp's own UDP
+ * forwarding drops the replies to host-loopback clients when host loopback
+ * is disabled). */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "nook-net.h"
+#include "util.h"
+
+#define PIPE_SIZE (512 * 1024)
+#define SPLICE_CHUNK (1 << 20)
+
+#define UDP_FLOW_IDLE_NS (60ULL * 1000000000ULL)
+#define UDP_MAX_DATAGRAM 65536
+
+enum ref_kind { REF_LISTENER, REF_CONN, REF_UDP_FLOW };
+
+struct ep_ref {
+  enum ref_kind kind;
+  int side;
+  void *ptr;
+};
+
+struct udp_flow {
+  struct udp_flow *next;
+  struct sockaddr_storage client;
+  socklen_t client_len;
+  int fd; /* connected to the container's port, inside its namespace */
+  unsigned long long last_used;
+  struct ep_ref ref;
+  struct listener *ls;
+};
+
+struct listener {
+  bool used;
+  int fd;
+  struct net_port port;
+  struct ep_ref ref;
+  struct udp_flow *flows;
+};
+
+struct conn {
+  struct conn *prev, *next;
+  int fd[2];      /* 0: the host's client, 1: the container's server */
+  int pipe[2][2]; /* pipe[d] carries fd[d] -> fd[1 - d] */
+  size_t in_pipe[2];
+  bool eof[2];  /* fd[d] has no more to read */
+  bool shut[2]; /* fd[1 - d] was shut for writing */
+  bool connecting;
+  bool dead;
+  struct ep_ref ref[2];
+};
+
+struct portfwd {
+  int epfd;
+  uint8_t *datagram;
+  struct ns_child *child;
+  struct listener listeners[NET_MAX_PORTS];
+  struct conn *conns;
+  struct conn *dead; /* closed during a dispatch, freed after it */
+};
+
+int net_bind_host_port(const struct net_port *port, int type, nook_error *err) {
+  char ip[INET6_ADDRSTRLEN];
+  net_port_host_ip(port, ip, sizeof(ip));
+  _cleanup_close_ int fd = socket(port->family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return nook_err(err, errno, "socket for host port %u", port->host_port);
+  int one = 1;
+  if (type == SOCK_STREAM)
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(fd, (const struct sockaddr *)&port->host_addr, port->host_len) < 0) {
+    int e = errno;
+    if (e == EADDRINUSE)
+      return nook_errx(err, e,
+                       "host port %s:%u/%s is already in use: stop what listens there or pick "
+                       "another host port",
+                       ip, port->host_port, type == SOCK_STREAM ? "tcp" : "udp");
+    if (e == EACCES) {
+      _cleanup_free_ char *start = NULL;
+      nook_error ignore;
+      read_file_at(AT_FDCWD, "/proc/sys/net/ipv4/ip_unprivileged_port_start", &start, NULL,
+                   &ignore);
+      if (start)
+        start[strcspn(start, "\n")] = '\0';
+      return nook_errx(err, e,
+                       "host port %u is below net.ipv4.ip_unprivileged_port_start (%s): use a "
+                       "port >= %s, or as root run `sysctl "
+                       "net.ipv4.ip_unprivileged_port_start=%u`",
+                       port->host_port, start ? start : "1024", start ? start : "1024",
+                       port->host_port);
+    }
+    if (e == EADDRNOTAVAIL)
+      return nook_errx(err, e, "host address %s is not an address of this host", ip);
+    return nook_err(err, e, "bind host port %s:%u", ip, port->host_port);
+  }
+  if (type == SOCK_STREAM && listen(fd, 4096) < 0)
+    return nook_err(err, errno, "listen on host port %u", port->host_port);
+  return steal_fd(&fd);
+}
+
+int portfwd_new(struct ns_child *child, struct portfwd **out, nook_error *err) {
+  struct portfwd *pf = xcalloc(1, sizeof(*pf));
+  pf->child = child;
+  pf->datagram = xmalloc(UDP_MAX_DATAGRAM);
+  pf->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (pf->epfd < 0) {
+    free(pf);
+    return nook_err(err, errno, "epoll_create1");
+  }
+  *out = pf;
+  return 0;
+}
+
+int portfwd_fd(struct portfwd *pf) { return pf->epfd; }
+
+static void conn_free(struct conn *c) {
+  for (int d = 0; d < 2; d++) {
+    if (c->fd[d] >= 0)
+      close(c->fd[d]);
+    for (int i = 0; i < 2; i++)
+      if (c->pipe[d][i] >= 0)
+        close(c->pipe[d][i]);
+  }
+  free(c);
+}
+
+static void conn_close(struct portfwd *pf, struct conn *c, bool reset) {
+  if (c->dead)
+    return;
+  c->dead = true;
+  if (reset) {
+    /* The client sees a reset, as it would from a closed port. */
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(c->fd[0], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  }
+  for (int d = 0; d < 2; d++)
+    if (c->fd[d] >= 0)
+      epoll_ctl(pf->epfd, EPOLL_CTL_DEL, c->fd[d], NULL);
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    pf->conns = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  c->next = pf->dead;
+  pf->dead = c;
+}
+
+/* Moves what fd[d] has to fd[1 - d]. Returns false when the connection broke. */
+static bool pump(struct conn *c, int d) {
+  int from = c->fd[d], to = c->fd[1 - d];
+  for (;;) {
+    if (c->in_pipe[d] > 0) {
+      ssize_t n = splice(c->pipe[d][0], NULL, to, NULL, c->in_pipe[d],
+                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0) {
+        c->in_pipe[d] -= (size_t)n;
+        continue;
+      }
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN)
+        return true; /* EPOLLOUT on `to` brings us back */
+      return false;
+    }
+    if (c->eof[d]) {
+      if (!c->shut[d]) {
+        shutdown(to, SHUT_WR);
+        c->shut[d] = true;
+      }
+      return true;
+    }
+    ssize_t n = splice(from, NULL, c->pipe[d][1], NULL, SPLICE_CHUNK,
+                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) {
+      c->in_pipe[d] += (size_t)n;
+      continue;
+    }
+    if (n == 0) {
+      c->eof[d] = true;
+      continue;
+    }
+    if (errno == EINTR)
+      continue;
+    if (errno == EAGAIN)
+      return true;
+    return false;
+  }
+}
+
+static void conn_event(struct portfwd *pf, struct conn *c, int side, uint32_t events) {
+  if (c->dead)
+    return;
+  if (c->connecting) {
+    if (side != 1)
+      return; /* the client waits until the container's side is connected */
+    int e = 0;
+    socklen_t len = sizeof(e);
+    getsockopt(c->fd[1], SOL_SOCKET, SO_ERROR, &e, &len);
+    if (e == EINPROGRESS || (!e && !(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))))
+      return;
+    if (e || (events & EPOLLERR)) {
+      nook_debug("port forward: connect to the container failed: %s", strerror(e));
+      conn_close(pf, c, true);
+      return;
+    }
+    c->connecting = false;
+  }
+  if (!pump(c, 0) || !pump(c, 1)) {
+    conn_close(pf, c, true);
+    return;
+  }
+  if (c->shut[0] && c->shut[1])
+    conn_close(pf, c, false);
+}
+
+static int make_pipe(int p[2]) {
+  if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+    return -errno;
+  fcntl(p[1], F_SETPIPE_SZ, PIPE_SIZE); /* best effort: per-user pipe limits */
+  return 0;
+}
+
+static void accept_one(struct portfwd *pf, struct listener *ls, int client) {
+  nook_error err;
+  nook_err_clear(&err);
+  struct conn *c = xcalloc(1, sizeof(*c));
+  c->fd[0] = client;
+  c->fd[1] = -1;
+  for (int d = 0; d < 2; d++)
+    c->pipe[d][0] = c->pipe[d][1] = -1;
+  int one = 1;
+  setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  c->fd[1] = ns_child_socket(pf->child, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, &err);
+  if (c->fd[1] < 0 || make_pipe(c->pipe[0]) < 0 || make_pipe(c->pipe[1]) < 0) {
+    nook_warn("port forward: %s", c->fd[1] < 0 ? err.msg : "pipe2 failed");
+    conn_free(c);
+    return;
+  }
+  setsockopt(c->fd[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr = ls->port.guest_addr,
+                           .sin_port = htons(ls->port.guest_port)};
+  if (connect(c->fd[1], (struct sockaddr *)&to, sizeof(to)) < 0 && errno != EINPROGRESS) {
+    conn_free(c);
+    return;
+  }
+  c->connecting = true;
+  for (int d = 0; d < 2; d++) {
+    c->ref[d] = (struct ep_ref){.kind = REF_CONN, .side = d, .ptr = c};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                             .data.ptr = &c->ref[d]};
+    epoll_ctl(pf->epfd, EPOLL_CTL_ADD, c->fd[d], &ev);
+  }
+  c->next = pf->conns;
+  if (pf->conns)
+    pf->conns->prev = c;
+  pf->conns = c;
+}
+
+static void listener_event(struct portfwd *pf, struct listener *ls) {
+  for (;;) {
+    int fd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0)
+      return;
+    accept_one(pf, ls, fd);
+  }
+}
+
+static void udp_flow_free(struct portfwd *pf, struct udp_flow *f) {
+  epoll_ctl(pf->epfd, EPOLL_CTL_DEL, f->fd, NULL);
+  close(f->fd);
+  free(f);
+}
+
+/* Flows nobody used for a while go, so a long-running container does not
+ * collect one socket per client it ever had. */
+static void udp_expire(struct portfwd *pf, struct listener *ls, unsigned long long now) {
+  for (struct udp_flow **p = &ls->flows; *p;) {
+    struct udp_flow *f = *p;
+    if (now - f->last_used > UDP_FLOW_IDLE_NS) {
+      *p = f->next;
+      udp_flow_free(pf, f);
+    } else {
+      p = &f->next;
+    }
+  }
+}
+
+static struct udp_flow *udp_flow_for(struct portfwd *pf, struct listener *ls,
+                                     const struct sockaddr_storage *from, socklen_t len) {
+  for (struct udp_flow *f = ls->flows; f; f = f->next)
+    if (f->client_len == len && memcmp(&f->client, from, len) == 0)
+      return f;
+  nook_error err;
+  nook_err_clear(&err);
+  int fd = ns_child_socket(pf->child, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, &err);
+  if (fd < 0) {
+    nook_warn("port forward: %s", err.msg);
+    return NULL;
+  }
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr = ls->port.guest_addr,
+                           .sin_port = htons(ls->port.guest_port)};
+  if (connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0) {
+    close(fd);
+    return NULL;
+  }
+  struct udp_flow *f = xcalloc(1, sizeof(*f));
+  memcpy(&f->client, from, len);
+  f->client_len = len;
+  f->fd = fd;
+  f->ls = ls;
+  f->ref = (struct ep_ref){.kind = REF_UDP_FLOW, .ptr = f};
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &f->ref};
+  epoll_ctl(pf->epfd, EPOLL_CTL_ADD, fd, &ev);
+  f->next = ls->flows;
+  ls->flows = f;
+  return f;
+}
+
+static void udp_listener_event(struct portfwd *pf, struct listener *ls) {
+  unsigned long long now = now_ns();
+  udp_expire(pf, ls, now);
+  for (int i = 0; i < 64; i++) {
+    struct sockaddr_storage from;
+    socklen_t len = sizeof(from);
+    ssize_t n = recvfrom(ls->fd, pf->datagram, UDP_MAX_DATAGRAM, MSG_DONTWAIT,
+                         (struct sockaddr *)&from, &len);
+    if (n < 0)
+      return;
+    struct udp_flow *f = udp_flow_for(pf, ls, &from, len);
+    if (!f)
+      continue;
+    f->last_used = now;
+    send(f->fd, pf->datagram, (size_t)n, MSG_DONTWAIT);
+  }
+}
+
+static void udp_flow_event(struct portfwd *pf, struct udp_flow *f) {
+  for (int i = 0; i < 64; i++) {
+    ssize_t n = recv(f->fd, pf->datagram, UDP_MAX_DATAGRAM, MSG_DONTWAIT);
+    if (n < 0)
+      return;
+    f->last_used = now_ns();
+    sendto(f->ls->fd, pf->datagram, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&f->client,
+           f->client_len);
+  }
+}
+
+void portfwd_dispatch(struct portfwd *pf) {
+  struct epoll_event evs[64];
+  int n = epoll_wait(pf->epfd, evs, ARRAY_SIZE(evs), 0);
+  for (int i = 0; i < n; i++) {
+    struct ep_ref *ref = evs[i].data.ptr;
+    if (ref->kind == REF_LISTENER) {
+      struct listener *ls = ref->ptr;
+      if (ls->port.proto == NET_UDP)
+        udp_listener_event(pf, ls);
+      else
+        listener_event(pf, ls);
+    } else if (ref->kind == REF_UDP_FLOW)
+      udp_flow_event(pf, ref->ptr);
+    else
+      conn_event(pf, ref->ptr, ref->side, evs[i].events);
+  }
+  while (pf->dead) {
+    struct conn *c = pf->dead;
+    pf->dead = c->next;
+    conn_free(c);
+  }
+}
+
+int portfwd_add(struct portfwd *pf, const struct net_port *port, int *id, nook_error *err) {
+  int slot = -1;
+  for (int i = 0; i < NET_MAX_PORTS; i++)
+    if (!pf->listeners[i].used) {
+      slot = i;
+      break;
+    }
+  if (slot < 0)
+    return nook_errx(err, ENOSPC, "too many forwarded ports");
+  int fd = net_bind_host_port(port, port->proto == NET_UDP ? SOCK_DGRAM : SOCK_STREAM, err);
+  if (fd < 0)
+    return fd;
+  struct listener *ls = &pf->listeners[slot];
+  *ls = (struct listener){.used = true, .fd = fd, .port = *port};
+  ls->ref = (struct ep_ref){.kind = REF_LISTENER, .ptr = ls};
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &ls->ref};
+  if (epoll_ctl(pf->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+    close(fd);
+    ls->used = false;
+    return nook_err(err, errno, "epoll_ctl");
+  }
+  *id = slot;
+  return 0;
+}
+
+int portfwd_remove(struct portfwd *pf, int id) {
+  if (id < 0 || id >= NET_MAX_PORTS || !pf->listeners[id].used)
+    return -ENOENT;
+  struct listener *ls = &pf->listeners[id];
+  while (ls->flows) {
+    struct udp_flow *f = ls->flows;
+    ls->flows = f->next;
+    udp_flow_free(pf, f);
+  }
+  epoll_ctl(pf->epfd, EPOLL_CTL_DEL, ls->fd, NULL);
+  close(ls->fd);
+  ls->used = false;
+  return 0;
+}
+
+void portfwd_free(struct portfwd *pf) {
+  while (pf->conns)
+    conn_close(pf, pf->conns, false);
+  while (pf->dead) {
+    struct conn *c = pf->dead;
+    pf->dead = c->next;
+    conn_free(c);
+  }
+  for (int i = 0; i < NET_MAX_PORTS; i++)
+    portfwd_remove(pf, i);
+  close(pf->epfd);
+  free(pf->datagram);
+  free(pf);
+}

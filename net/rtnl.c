@@ -1,0 +1,136 @@
+/* Interface configuration with plain rtnetlink messages: loopback up, the
+ * tap's MTU, addresses and default routes. Runs inside the container's
+ * network namespace. */
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "nook-net.h"
+#include "util.h"
+
+struct rtnl_msg {
+  struct nlmsghdr nh;
+  char payload[512];
+};
+
+static void *msg_tail(struct rtnl_msg *m) { return (char *)m + NLMSG_ALIGN(m->nh.nlmsg_len); }
+
+static void add_attr(struct rtnl_msg *m, unsigned short type, const void *data, size_t len) {
+  struct rtattr *a = msg_tail(m);
+  a->rta_type = type;
+  a->rta_len = RTA_LENGTH(len);
+  memcpy(RTA_DATA(a), data, len);
+  m->nh.nlmsg_len = NLMSG_ALIGN(m->nh.nlmsg_len) + RTA_ALIGN(a->rta_len);
+}
+
+/* Sends one request and waits for its acknowledgement. */
+static int rtnl_talk(int fd, struct rtnl_msg *m, const char *what, nook_error *err) {
+  static unsigned seq;
+  m->nh.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+  m->nh.nlmsg_seq = ++seq;
+  if (send(fd, m, m->nh.nlmsg_len, 0) < 0)
+    return nook_err(err, errno, "netlink: %s", what);
+  char buf[4096];
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return nook_err(err, errno, "netlink: %s", what);
+    }
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+         h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_seq != seq || h->nlmsg_type != NLMSG_ERROR)
+        continue;
+      struct nlmsgerr *e = NLMSG_DATA(h);
+      if (e->error == 0 || e->error == -EEXIST)
+        return 0;
+      return nook_err(err, -e->error, "netlink: %s", what);
+    }
+  }
+}
+
+static int link_set(int fd, int ifindex, unsigned mtu, const char *name, nook_error *err) {
+  struct rtnl_msg m = {0};
+  m.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
+  m.nh.nlmsg_type = RTM_NEWLINK;
+  struct ifinfomsg *ifi = NLMSG_DATA(&m.nh);
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = ifindex;
+  ifi->ifi_flags = IFF_UP;
+  ifi->ifi_change = IFF_UP;
+  if (mtu) {
+    uint32_t v = mtu;
+    add_attr(&m, IFLA_MTU, &v, sizeof(v));
+  }
+  _cleanup_free_ char *what = xasprintf("bring %s up", name);
+  return rtnl_talk(fd, &m, what, err);
+}
+
+static int addr_add(int fd, int ifindex, int family, const void *addr, unsigned prefix,
+                    nook_error *err) {
+  struct rtnl_msg m = {0};
+  m.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg));
+  m.nh.nlmsg_type = RTM_NEWADDR;
+  m.nh.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+  struct ifaddrmsg *ifa = NLMSG_DATA(&m.nh);
+  ifa->ifa_family = family;
+  ifa->ifa_prefixlen = prefix;
+  ifa->ifa_index = ifindex;
+  /* Usable at once: no duplicate detection on a link only slirp is on. */
+  ifa->ifa_flags = family == AF_INET6 ? IFA_F_NODAD : 0;
+  size_t len = family == AF_INET ? 4 : 16;
+  add_attr(&m, IFA_LOCAL, addr, len);
+  add_attr(&m, IFA_ADDRESS, addr, len);
+  return rtnl_talk(fd, &m, "add the container's address", err);
+}
+
+static int route_add_default(int fd, int ifindex, int family, const void *gw, nook_error *err) {
+  struct rtnl_msg m = {0};
+  m.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+  m.nh.nlmsg_type = RTM_NEWROUTE;
+  m.nh.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+  struct rtmsg *rt = NLMSG_DATA(&m.nh);
+  rt->rtm_family = family;
+  rt->rtm_table = RT_TABLE_MAIN;
+  rt->rtm_protocol = RTPROT_BOOT;
+  rt->rtm_scope = RT_SCOPE_UNIVERSE;
+  rt->rtm_type = RTN_UNICAST;
+  add_attr(&m, RTA_GATEWAY, gw, family == AF_INET ? 4 : 16);
+  uint32_t oif = ifindex;
+  add_attr(&m, RTA_OIF, &oif, sizeof(oif));
+  return rtnl_talk(fd, &m, "add the default route", err);
+}
+
+int rtnl_configure(const char *ifname, unsigned mtu, const struct net_config *cfg,
+                   nook_error *err) {
+  _cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0)
+    return nook_err(err, errno, "netlink socket");
+  int lo = if_nametoindex("lo");
+  int tap = if_nametoindex(ifname);
+  if (!lo || !tap)
+    return nook_err(err, errno, "find interface %s", lo ? ifname : "lo");
+  int r;
+  if ((r = link_set(fd, lo, 0, "lo", err)) < 0)
+    return r;
+  if ((r = link_set(fd, tap, mtu, ifname, err)) < 0)
+    return r;
+  if ((r = addr_add(fd, tap, AF_INET, &cfg->guest_addr, cfg->prefix_len, err)) < 0)
+    return r;
+  if ((r = route_add_default(fd, tap, AF_INET, &cfg->host_addr, err)) < 0)
+    return r;
+  if (cfg->enable_ipv6) {
+    struct in6_addr a6, gw6;
+    inet_pton(AF_INET6, "fd00::100", &a6);
+    inet_pton(AF_INET6, "fd00::2", &gw6);
+    if ((r = addr_add(fd, tap, AF_INET6, &a6, 64, err)) < 0)
+      return r;
+    if ((r = route_add_default(fd, tap, AF_INET6, &gw6, err)) < 0)
+      return r;
+  }
+  return 0;
+}
