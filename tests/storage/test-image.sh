@@ -235,6 +235,52 @@ test_layers_mount_with_both_overlays() {
   done
 }
 
+# A container from an imported image, end to end: nook run with the image's
+# layers as the overlay's lower dirs (annotations), the kernel's overlay and
+# the FUSE one.
+run_from_image() { # DRIVER
+  make_image
+  use_store
+  "$NOOK" image import oci test:1 >/dev/null 2>&1
+  make_bundle b
+  rm -rf b/rootfs && mkdir b/rootfs upper work
+  local lower
+  lower=$("$NOOK" image inspect test:1 | jq -r '.[0].LayerDirs | reverse | join(":")')
+  cfg b --arg l "$lower" --arg u "$TEST_TMP/upper" --arg w "$TEST_TMP/work" --arg d "$1" \
+    '.root.readonly = false | .annotations = {"nook.rootfs.lowerdirs": $l, "nook.rootfs.upper": $u, "nook.rootfs.work": $w, "nook.rootfs.driver": $d}'
+  cfg b '.process.args = ["sh", "-c", "ls /data | paste -sd,; ls /opt | paste -sd,; echo $(cat /home/user/file); stat -c %a /bin/su; echo w > /data/new"]'
+  # into a file: a hung container's processes would hold a pipe open
+  local id st=0
+  id=$(unique_id img)
+  timeout -s KILL 30 "$NOOK" run -b b "$id" >out 2>err </dev/null || st=$?
+  if [ $st != 0 ]; then
+    cat err
+    # a hung container (its init is pid 1 of its namespace) goes with its init
+    kill -9 "$("$NOOK" state "$id" 2>/dev/null | jq -r .pid)" 2>/dev/null || true
+    fail "nook run of the image with the $1 overlay failed or hung (status $st)"
+  fi
+  assert_eq "b,hl|n|mine|4755" "$(paste -sd'|' out)" "the image seen from the container"
+  assert_eq w "$(cat upper/data/new)" "a write lands in the upper dir"
+}
+
+test_run_from_image_native() {
+  run_from_image native
+}
+
+# nook-fuse-overlayfs starts in the container's mount namespace before
+# pivot_root, which moves the daemon's root onto its own mount: a daemon that
+# still resolves absolute layer paths (lgetxattr in whiteout.c, fixed on the
+# fuse branch at d0fdc7c) then looks itself up on a directory merged from two
+# layers and hangs unkillably. That version is skipped, not run.
+test_run_from_image_fuse() {
+  [ -x "$NOOK_BUILD/nook-fuse-overlayfs" ] || skip "nook-fuse-overlayfs is not built"
+  if grep -q 'lgetxattr(path, name' "$NOOK_SRC/storage/fuse/whiteout.c" 2>/dev/null &&
+    [ "${NOOK_TEST_FUSE_IMAGE_RUN:-}" != 1 ]; then
+    skip "this nook-fuse-overlayfs resolves absolute layer paths and deadlocks after pivot_root (merge the fuse branch's fix)"
+  fi
+  run_from_image fuse
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
