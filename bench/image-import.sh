@@ -6,12 +6,12 @@
 #                                        subordinate ids; BUILD_DIR defaults
 #                                        to ./build)
 # Env: BENCH_DIR (scratch, default /tmp), LAYERS (5), FILES (2000 per layer),
-#      BIG_MB (8 per layer), RUNS (10).
+#      BIG_MB (8 per layer), RUNS (7 rounds).
 #
 # The image: the busybox rootfs, then LAYERS-1 gzip layers of FILES small
 # files and one BIG_MB file each. Storage is removed in a user namespace
 # with the subordinate ids mapped (unshare --map-auto) before each run and is
-# not timed. The ratio is podman's mean time over nook's (higher is better).
+# not timed. The ratio is podman's time over nook's (higher is better).
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +24,7 @@ done
 layers=${LAYERS:-5}
 files=${FILES:-2000}
 big_mb=${BIG_MB:-8}
-runs=${RUNS:-10}
+runs=${RUNS:-7}
 
 work=$(mktemp -d "${BENCH_DIR:-/tmp}/nook-image-bench.XXXXXX")
 cleanup() { unshare --map-root-user --map-auto rm -rf "$work"; }
@@ -61,13 +61,28 @@ echo "archive: $(du -h bench.tar | cut -f1), $layers layers" >&2
 export NOOK_STORAGE=$work/nook-store
 podman_opts="--root $work/podman-root --runroot $work/podman-run --storage-driver overlay --events-backend file --cgroup-manager cgroupfs"
 wipe="unshare --map-root-user --map-auto rm -rf $work/nook-store $work/podman-root $work/podman-run"
-hyperfine --runs "$runs" --warmup 1 --prepare "$wipe" --export-json result.json \
-  -n nook "$nook image import bench.tar bench:1" \
-  -n podman "podman $podman_opts load -q -i bench.tar"
-jq -r '.results[] | "\(.command) \(.mean) \(.stddev)"' result.json | awk '
-  { mean[$1] = $2; sd[$1] = $3 }
+# Rounds alternate the contenders, so both meet the same state of the
+# filesystem (ext4's inode allocator slows down after mass deletions, which
+# every other run here makes too).
+for i in $(seq 1 "$runs"); do
+  hyperfine --runs 1 --prepare "$wipe" --export-json "round$i.json" --style none \
+    -n nook "$nook image import bench.tar bench:1" \
+    -n podman "podman $podman_opts load -q -i bench.tar" >/dev/null
+  jq -r '.results[] | "\(.command) \(.mean)"' "round$i.json"
+done >times.txt
+awk '
+  { t[$1, ++n[$1]] = $2 }
   END {
-    printf "%-8s %10s %10s\n", "", "mean ms", "stddev"
-    for (k in mean) printf "%-8s %10.1f %10.1f\n", k, mean[k] * 1000, sd[k] * 1000
-    printf "ratio podman/nook: %.2fx\n", mean["podman"] / mean["nook"]
-  }'
+    for (k in n) {
+      # median of the rounds
+      m = n[k]
+      for (i = 1; i <= m; i++) v[i] = t[k, i]
+      for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (v[j] < v[i]) { x = v[i]; v[i] = v[j]; v[j] = x }
+      med[k] = (m % 2) ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
+      min[k] = v[1]
+    }
+    printf "%-8s %12s %12s   (%d rounds)\n", "", "median ms", "best ms", n["nook"]
+    printf "%-8s %12.1f %12.1f\n", "nook", med["nook"] * 1000, min["nook"] * 1000
+    printf "%-8s %12.1f %12.1f\n", "podman", med["podman"] * 1000, min["podman"] * 1000
+    printf "ratio podman/nook (median): %.2fx, (best): %.2fx\n", med["podman"] / med["nook"], min["podman"] / min["nook"]
+  }' times.txt

@@ -6,12 +6,17 @@
 #       nook-net vs slirp4netns's hostfwd vs pasta
 # A "container" is a network namespace made with `unshare -Urn` holding sleep.
 #
-#   bench/net.sh [SECONDS]      (default 5; as root it enters tests/harness/world)
+#   bench/net.sh [SECONDS [ROUNDS]]   (default 5 s, 3 rounds; as root it enters
+#                                      tests/harness/world)
 # Environment: NOOK_BUILD (default build/, must hold nook-net).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${NOOK_BUILD:-$src/build}
 secs=${1:-5}
+rounds=${2:-3}
+# Ports of our own: other users of this machine may hold the usual ones.
+c2h_port=$((20000 + RANDOM % 10000))
+fwd_port=$((30000 + RANDOM % 10000))
 if [ "$(id -u)" = 0 ]; then
   exec "$src/tests/harness/world" --no-systemd -- env NOOK_BUILD="$build" "$0" "$@"
 fi
@@ -45,43 +50,62 @@ start_net() { # TOOL MTU [API]
   case $tool in
     nook) "$build/nook-net" -c --mtu "$mtu" ${api:+--api-socket "$api"} "$ns" tap0 & ;;
     slirp4netns) slirp4netns -c --mtu "$mtu" ${api:+--api-socket "$api"} "$ns" tap0 >/dev/null 2>&1 & ;;
-    pasta) pasta -f -q --config-net -t 15201:5201 -u none -T none -U none "$ns" & ;;
+    pasta) pasta -f -q --config-net -t $fwd_port:5201 -u none -T none -U none "$ns" & ;;
   esac
   net=$!; pids+=($net)
   wait_route
 }
-stop() { kill "$net" "$ns" 2>/dev/null || true; wait "$net" "$ns" 2>/dev/null || true; }
+# Each measurement runs in a $(...) subshell: it ends what it started itself.
+srv=
+stop() {
+  kill $net $ns $srv 2>/dev/null || true
+  wait $net $ns $srv 2>/dev/null || true
+}
 
 # container -> host
-iperf3 -s -B 127.0.0.1 -p 5201 >/dev/null 2>&1 & pids+=($!)
+iperf3 -s -B 127.0.0.1 -p "$c2h_port" >/dev/null 2>&1 & pids+=($!)
 sleep 0.3
 c2h() { # TOOL MTU
   new_ns; start_net "$1" "$2"
-  nsx "$ns" iperf3 -c 10.0.2.2 -p 5201 -t "$secs" -J | gbps
+  nsx "$ns" iperf3 -c 10.0.2.2 -p "$c2h_port" -t "$secs" -J | gbps
   stop
 }
 # host -> container
 h2c() { # TOOL
   new_ns
-  nsx "$ns" iperf3 -s -p 5201 >/dev/null 2>&1 & pids+=($!)
+  nsx "$ns" iperf3 -s -p 5201 >/dev/null 2>&1 &
+  srv=$!
   local api=$work/api.sock
   rm -f "$api"
   start_net "$1" 65520 "$([ "$1" = pasta ] || echo "$api")"
   if [ "$1" != pasta ]; then
-    echo '{"execute":"add_hostfwd","arguments":{"proto":"tcp","host_addr":"127.0.0.1","host_port":15201,"guest_port":5201}}' |
+    echo '{"execute":"add_hostfwd","arguments":{"proto":"tcp","host_addr":"127.0.0.1","host_port":'$fwd_port',"guest_port":5201}}' |
       socat - UNIX-CONNECT:"$api" | grep -q return
   fi
   sleep 0.2
-  iperf3 -c 127.0.0.1 -p 15201 -t "$secs" -J | gbps
+  iperf3 -c 127.0.0.1 -p $fwd_port -t "$secs" -J | gbps
   stop
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 
-echo "iperf3 TCP, ${secs}s each, Gbit/s"
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# Alternating rounds, the median of each: the machine's other load moves
+# every number, and alternating spreads it over the contenders.
+declare -A got
+for ((round = 1; round <= rounds; round++)); do
+  for mtu in 65520 1500; do
+    for tool in nook slirp4netns; do got[c2h-$tool-$mtu]+=" $(c2h $tool $mtu)"; done
+  done
+  for tool in nook slirp4netns pasta; do got[h2c-$tool]+=" $(h2c $tool)"; done
+done
+m() { echo "${got[$1]}" | median; }
+
+echo "iperf3 TCP, ${secs}s each, median of $rounds rounds, Gbit/s"
 for mtu in 65520 1500; do
-  n=$(c2h nook $mtu); s=$(c2h slirp4netns $mtu)
+  n=$(m c2h-nook-$mtu); s=$(m c2h-slirp4netns-$mtu)
   printf 'container->host MTU %-5s  nook %6s  slirp4netns %6s  ratio %s\n' $mtu "$n" "$s" "$(ratio "$n" "$s")"
 done
-n=$(h2c nook); s=$(h2c slirp4netns); p=$(h2c pasta)
+n=$(m h2c-nook); s=$(m h2c-slirp4netns); p=$(m h2c-pasta)
 printf 'host->container fwd port   nook %6s  slirp4netns %6s  pasta %6s  ratio vs slirp4netns %s, vs pasta %s\n' \
   "$n" "$s" "$p" "$(ratio "$n" "$s")" "$(ratio "$n" "$p")"

@@ -18,10 +18,24 @@
 
 int api_listen(const char *path, nook_error *err) {
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  if (strlen(path) >= sizeof(sa.sun_path))
-    return nook_errx(err, ENAMETOOLONG, "API socket path `%s` is too long (at most %zu bytes)",
-                     path, sizeof(sa.sun_path) - 1);
-  strcpy(sa.sun_path, path);
+  _cleanup_close_ int dirfd = -1;
+  if (strlen(path) < sizeof(sa.sun_path)) {
+    strcpy(sa.sun_path, path);
+  } else {
+    /* A deep state directory (--root) outgrows sun_path: bind through the
+     * directory's fd instead. */
+    _cleanup_free_ char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    const char *name = slash ? slash + 1 : path;
+    if (slash)
+      *slash = '\0';
+    dirfd = open(slash ? (*dir ? dir : "/") : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+      return nook_err(err, errno, "open the API socket's directory for `%s`", path);
+    int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dirfd, name);
+    if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+      return nook_errx(err, ENAMETOOLONG, "API socket name `%s` is too long", name);
+  }
   _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return nook_err(err, errno, "API socket");

@@ -134,15 +134,18 @@ int net_setup_options(const struct net_options *o, pid_t init_pid, const char *s
   if (strcmp(o->network, "slirp") != 0)
     return nook_errx(err, EINVAL, "annotation nook.network: expected slirp, none or host, not `%s`",
                      o->network);
-  _cleanup_free_ char *helper = nook_helper_path("nook-net");
+  /* Bad annotations are refused before anything else. */
+  _cleanup_strv_ char **argv = NULL;
+  int r = build_argv(o, init_pid, state_dir, "nook-net", &argv, err);
+  if (r < 0)
+    return r;
+  char *helper = nook_helper_path("nook-net");
   if (!helper)
     return nook_errx(err, ENOENT,
                      "network: the nook-net helper is not installed beside nook nor in %s",
                      NOOK_LIBEXECDIR);
-  _cleanup_strv_ char **argv = NULL;
-  int r = build_argv(o, init_pid, state_dir, helper, &argv, err);
-  if (r < 0)
-    return r;
+  free(argv[0]);
+  argv[0] = helper;
 
   int ready[2], errp[2];
   if (pipe2(ready, O_CLOEXEC) < 0)

@@ -2,12 +2,16 @@
  * moves many frames into slirp), slirp's own sockets and timers share the
  * same poll, and the port forwarder's epoll fd is one more entry. */
 #include <arpa/inet.h>
+#include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <poll.h>
 #include <signal.h>
 #include <slirp/libslirp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,7 +20,8 @@
 #include "util.h"
 
 #define TAP_BATCH 128
-#define FRAME_MAX (65536 + 64)
+#define VNET_HDR_LEN sizeof(struct virtio_net_hdr)
+#define FRAME_MAX (VNET_HDR_LEN + 14 + 65536 + 256)
 
 struct net_timer {
   struct net_timer *next;
@@ -52,7 +57,10 @@ static int64_t clock_ms(void) { return (int64_t)(now_ns() / 1000000ULL); }
 
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque) {
   struct net_loop *l = opaque;
-  ssize_t n = write(l->tap_fd, buf, len);
+  static const struct virtio_net_hdr none; /* a complete, checksummed frame */
+  struct iovec iov[2] = {{.iov_base = (void *)&none, .iov_len = VNET_HDR_LEN},
+                         {.iov_base = (void *)buf, .iov_len = len}};
+  ssize_t n = writev(l->tap_fd, iov, 2);
   if (n < 0 && errno != EAGAIN && errno != EINTR && errno != ENOBUFS)
     return -errno;
   /* A frame the tap cannot take now is dropped: TCP resends it. */
@@ -164,6 +172,8 @@ int net_loop_new(const struct net_config *cfg, int tap_fd, struct ns_child *chil
   l->cfg = cfg;
   l->tap_fd = tap_fd;
   l->frame = xmalloc(FRAME_MAX);
+  /* Best effort: without offloads the frames simply come complete. */
+  ioctl(tap_fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
 
   SlirpConfig sc = {0};
   sc.version = 4;
@@ -256,12 +266,54 @@ const struct net_port *net_loop_port(struct net_loop *l, int id) {
   return &l->ports[id - 1].port;
 }
 
+/* The Internet checksum of buf, added to sum (RFC 1071). */
+static uint32_t csum_add(uint64_t sum, const uint8_t *buf, size_t len) {
+  while (len >= 8) {
+    uint64_t v;
+    memcpy(&v, buf, 8);
+    sum += (uint32_t)v;
+    sum += v >> 32;
+    buf += 8;
+    len -= 8;
+  }
+  while (len >= 2) {
+    uint16_t v;
+    memcpy(&v, buf, 2);
+    sum += v;
+    buf += 2;
+    len -= 2;
+  }
+  if (len)
+    sum += *buf; /* little-endian: the odd byte is the low half of a word */
+  while (sum >> 16)
+    sum = (sum & 0xffff) + (sum >> 16);
+  return (uint32_t)sum;
+}
+
+/* The kernel left the transport checksum to us (the tap offers checksum
+ * offload): the field holds the pseudo-header's sum, complete it over the
+ * rest. libslirp verifies checksums, so this must be right. */
+static void complete_checksum(uint8_t *pkt, size_t len, const struct virtio_net_hdr *h) {
+  size_t start = h->csum_start, off = h->csum_start + h->csum_offset;
+  if (start >= len || off + 2 > len)
+    return;
+  uint16_t c = (uint16_t)~csum_add(0, pkt + start, len - start);
+  memcpy(pkt + off, &c, 2);
+}
+
 static void read_tap_batch(struct net_loop *l) {
   for (int i = 0; i < TAP_BATCH; i++) {
     ssize_t n = read(l->tap_fd, l->frame, FRAME_MAX);
-    if (n <= 0)
+    if (n <= (ssize_t)VNET_HDR_LEN)
       return;
-    slirp_input(l->slirp, l->frame, (int)n);
+    const struct virtio_net_hdr *h = (const struct virtio_net_hdr *)l->frame;
+    uint8_t *pkt = l->frame + VNET_HDR_LEN;
+    size_t len = (size_t)n - VNET_HDR_LEN;
+    if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+      complete_checksum(pkt, len, h);
+    /* A TSO frame goes to slirp whole: its IP length covers all of it and
+     * slirp's TCP takes a segment larger than the MSS as it is. */
+    slirp_input(l->slirp, pkt, (int)len);
   }
 }
 

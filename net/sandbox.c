@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -128,7 +129,7 @@ int sandbox_seccomp(nook_error *err) {
       /* the loop: tap, slirp's sockets, the port forwarder, the API socket */
       "read", "write", "readv", "writev", "recvfrom", "recvmsg", "recvmmsg", "sendto",
       "sendmsg", "sendmmsg", "poll", "ppoll", "epoll_wait", "epoll_pwait", "epoll_pwait2",
-      "epoll_ctl", "accept", "accept4", "socket", "connect", "bind", "listen", "setsockopt",
+      "epoll_ctl", "accept", "accept4", "connect", "bind", "listen", "setsockopt",
       "getsockopt", "getsockname", "getpeername", "shutdown", "close", "splice", "pipe2",
       "fcntl", "ioctl", "read", "openat", "fstat", "newfstatat", "statx", "lseek",
       /* time, memory, signals, ending */
@@ -154,6 +155,12 @@ int sandbox_seccomp(nook_error *err) {
       continue; /* not on this architecture */
     r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
   }
+  /* Sockets of the families the network uses, nothing else (no netlink,
+   * no packet sockets). */
+  static const int families[] = {AF_INET, AF_INET6, AF_UNIX};
+  for (size_t i = 0; i < ARRAY_SIZE(families) && r == 0; i++)
+    r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+                         SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]));
   if (r == 0)
     r = seccomp_load(ctx);
   seccomp_release(ctx);

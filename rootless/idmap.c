@@ -18,6 +18,13 @@ static char *user_name_of(uid_t uid) {
   return xstrdup(res->pw_name);
 }
 
+const char *idmap_subid_file(bool gid) {
+  const char *env = getenv(gid ? "NOOK_SUBGID_FILE" : "NOOK_SUBUID_FILE");
+  if (env && *env)
+    return env;
+  return gid ? "/etc/subgid" : "/etc/subuid";
+}
+
 int idmap_read_subids(const char *file, uid_t uid, const char *user, struct subid_range **r,
                       size_t *n, nook_error *err) {
   *r = NULL;
@@ -184,10 +191,11 @@ int idmap_write_direct(pid_t pid, bool gid, const struct spec_idmap *maps, size_
 int idmap_setup_rootless(pid_t pid, bool *single_id, nook_error *err) {
   _cleanup_free_ struct spec_idmap *umaps = NULL, *gmaps = NULL;
   size_t nu = 0, ng = 0;
-  int r = idmap_build_rootless("/etc/subuid", getuid(), (uint32_t)geteuid(), &umaps, &nu, err);
+  int r = idmap_build_rootless(idmap_subid_file(false), getuid(), (uint32_t)geteuid(), &umaps,
+                               &nu, err);
   if (r < 0)
     return r;
-  r = idmap_build_rootless("/etc/subgid", getuid(), (uint32_t)getegid(), &gmaps, &ng, err);
+  r = idmap_build_rootless(idmap_subid_file(true), getuid(), (uint32_t)getegid(), &gmaps, &ng, err);
   if (r < 0)
     return r;
   if (nu > 1 && ng > 1) {

@@ -12,6 +12,11 @@
 #include "error.h"
 #include "spec.h"
 
+/* The subordinate id file to read: /etc/subuid or /etc/subgid, unless
+ * NOOK_SUBUID_FILE / NOOK_SUBGID_FILE name another (for tests and unusual
+ * setups; newuidmap/newgidmap still check the real files). */
+const char *idmap_subid_file(bool gid);
+
 struct subid_range {
   uint32_t start;
   uint32_t count;

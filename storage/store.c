@@ -343,9 +343,9 @@ int store_userns_start(int (*fn)(void *arg, nook_error *err), void *arg, int ext
     if (r == 0 && single) {
       static bool warned;
       if (!warned)
-        nook_warn("no subordinate ids for uid %d in /etc/subuid and /etc/subgid: every file is "
-                  "unpacked as yours (add a range with usermod --add-subuids/--add-subgids)",
-                  (int)getuid());
+        nook_warn("no subordinate ids for uid %d in /etc/subuid and /etc/subgid: only your own "
+                  "id is mapped, so image files are stored as owned by you (add a range with "
+                  "usermod --add-subuids/--add-subgids)", (int)getuid());
       warned = true;
     }
     if (r == 0)

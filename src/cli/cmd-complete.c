@@ -7,6 +7,7 @@
  *                                         without one): "FLAG" or "FLAG ARG"
  *   nook __complete containers [STATUS...] container ids, only those in one
  *                                         of the STATUSes when any are given
+ *                                         (honours the global --root)
  *   nook __complete signals               signal names without SIG
  *   nook __complete words -- WORD... CUR  candidates for CUR on a command line
  *                                         (what the shell scripts call)
@@ -16,9 +17,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <yajl/yajl_tree.h>
 
 #include "cli.h"
+#include "container.h"
 #include "signals.h"
 #include "util.h"
 
@@ -217,42 +218,25 @@ static int complete_flags(const char *command) {
   return 0;
 }
 
-/* Until the state module grows a listing iterator, `list --format json` is the
- * one place that knows how to read the state root. */
+/* Ids of the state root, only those in one of statuses when any are given.
+ * A root that does not exist yet has nothing to offer. */
 static int complete_containers(struct nook_globals *g, char **statuses, nook_error *err) {
-  char *args[8];
-  size_t n = 0;
-  args[n++] = "nook";
-  if (g->root) {
-    args[n++] = "--root";
-    args[n++] = (char *)g->root;
+  _cleanup_free_ char *root = NULL;
+  nook_error ignored;
+  if (cli_state_root(g, &root, &ignored) < 0)
+    return 0;
+  _cleanup_strv_ char **ids = NULL;
+  if (state_list_ids(root, &ids, &ignored) < 0)
+    return 0;
+  for (size_t i = 0; ids && ids[i]; i++) {
+    if (statuses[0]) {
+      _cleanup_container_ struct container c = {.dirfd = -1};
+      if (container_load(root, ids[i], &c, &ignored) < 0 ||
+          !strv_contains(statuses, state_status_name(c.status)))
+        continue;
+    }
+    printf("%s\n", ids[i]);
   }
-  args[n++] = "list";
-  args[n++] = "--format";
-  args[n++] = "json";
-  args[n] = NULL;
-  _cleanup_free_ char *json = NULL;
-  if (capture_self(args, &json, err) < 0)
-    return -1;
-  char errbuf[256];
-  yajl_val tree = yajl_tree_parse(json, errbuf, sizeof(errbuf));
-  if (!tree || !YAJL_IS_ARRAY(tree)) {
-    yajl_tree_free(tree);
-    return 0; /* no state root yet, or nothing to offer */
-  }
-  static const char *id_path[] = {"id", NULL};
-  static const char *status_path[] = {"status", NULL};
-  for (size_t i = 0; i < YAJL_GET_ARRAY(tree)->len; i++) {
-    yajl_val c = YAJL_GET_ARRAY(tree)->values[i];
-    const char *id = YAJL_GET_STRING(yajl_tree_get(c, id_path, yajl_t_string));
-    const char *status = YAJL_GET_STRING(yajl_tree_get(c, status_path, yajl_t_string));
-    if (!id)
-      continue;
-    if (statuses[0] && !(status && strv_contains(statuses, status)))
-      continue;
-    printf("%s\n", id);
-  }
-  yajl_tree_free(tree);
   return 0;
 }
 
@@ -272,7 +256,7 @@ static const struct {
     {"start", {"created"}},
     {"pause", {"running"}},
     {"resume", {"paused"}},
-    {"kill", {"running", "created", "paused"}},
+    {"kill", {"running"}},
     {"exec", {"running"}},
     {"checkpoint", {"running"}},
     {"ps", {"running", "paused"}},
@@ -345,21 +329,19 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
     }
     if (positional == 0 && words[i][0] == '-' && words[i][1]) {
       const struct help_flag *f = find_flag(flags, words[i]);
-      if (f && f->arg && !strchr(words[i], '='))
+      if (f && f->arg && !strchr(words[i], '=')) {
+        if (i + 1 == n - 1) {
+          complete_flag_value(f);
+          return 0;
+        }
         i++;
+      }
       continue;
     }
     positional = positional < 0 ? 1 : positional + 1;
   }
   if (positional == -1)
     positional = 0;
-  else if (positional == 0 && i == n - 1 && n >= 2 && words[n - 2][0] == '-') {
-    const struct help_flag *f = find_flag(flags, words[n - 2]);
-    if (f && f->arg && !strchr(words[n - 2], '=')) {
-      complete_flag_value(f);
-      return 0;
-    }
-  }
   if (positional == 0 && cur[0] == '-') {
     for (const struct help_flag *f = flags; f->flag; f++)
       printf("%s\n", f->flag);

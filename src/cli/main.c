@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "container.h"
+#include "linux.h"
 #include "state.h"
 #include "log.h"
 #include "nook-config.h"
@@ -227,6 +228,8 @@ int main(int argc, char **argv) {
     print_help();
     return 1;
   }
+  if (g.rootless != NOOK_ROOTLESS_AUTO)
+    linux_set_rootless_override(g.rootless == NOOK_ROOTLESS_TRUE);
   if (nook_log_init(g.log_file, g.log_json, g.debug) < 0) {
     ret = nook_err(&err, errno, "open log file `%s`", g.log_file);
     goto out;

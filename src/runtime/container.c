@@ -171,6 +171,12 @@ static int creation_run(struct creation *c, bool keep_pty, const sigset_t *saved
   if (!spec->process.terminal && o->console_socket)
     return nook_errx(err, EINVAL,
                      "--console-socket was given but process.terminal is false in config.json");
+  if (spec->process.apparmor_profile && *spec->process.apparmor_profile)
+    nook_warn("process.apparmorProfile `%s` is not applied: nook does not support AppArmor",
+              spec->process.apparmor_profile);
+  if (spec->process.selinux_label && *spec->process.selinux_label)
+    nook_warn("process.selinuxLabel `%s` is not applied: nook does not support SELinux",
+              spec->process.selinux_label);
   struct stat rst;
   if (stat(spec->root_path, &rst) < 0 || !S_ISDIR(rst.st_mode))
     return nook_errx(err, ENOENT, "config.json: root.path `%s` is not a directory",
@@ -550,10 +556,16 @@ int container_run(const struct create_options *o, nook_error *err) {
   }
   _cleanup_close_ int sigfd = signalfd(-1, &forward, SFD_CLOEXEC);
   int status = container_supervise(c.init.pid, sigfd, c.init.pty_master);
-  pid_t init_pid = c.init.pid;
-  c.init.pid = 0;
+  if (o->keep) {
+    /* A kept container says how it ended. */
+    c.st.has_exit_status = true;
+    c.st.exit_status = status;
+    nook_error serr;
+    if (state_save(c.dirfd, &c.st, &serr) < 0)
+      nook_warn("%s", serr.msg);
+  }
+  c.init.pid = 0; /* reaped by container_supervise */
   creation_free(&c);
-  (void)init_pid;
   if (!o->keep) {
     nook_error derr;
     if (container_delete(o->root, o->id, true, &derr) < 0)

@@ -267,6 +267,59 @@ static int write_time_offsets(const struct spec *spec, nook_error *err) {
   return 0;
 }
 
+/* Hostname, domainname, sysctls and the OOM score: the kernel state of the
+ * container's own namespaces, set while the host's /proc is still there. */
+static int init_configure_kernel(const struct spec *spec, nook_error *err) {
+  if (spec->hostname && *spec->hostname) {
+    if (!spec->namespaces[SPEC_NS_UTS].enabled)
+      return nook_errx(err, EINVAL,
+                       "config.json: hostname needs a UTS namespace in linux.namespaces");
+    if (sethostname(spec->hostname, strlen(spec->hostname)) < 0)
+      return nook_err(err, errno, "set hostname `%s`", spec->hostname);
+  }
+  if (spec->domainname && *spec->domainname &&
+      setdomainname(spec->domainname, strlen(spec->domainname)) < 0)
+    return nook_err(err, errno, "set domainname `%s`", spec->domainname);
+  int r = apply_sysctls(spec, err);
+  if (r < 0)
+    return r;
+  return spec->has_process ? process_apply_oom_score_adj(&spec->process, err) : 0;
+}
+
+/* process.terminal: a pty of the container's devpts, its master handed to
+ * the runtime, its slave the init's stdio and /dev/console. */
+static int init_setup_terminal(struct init_child *c, nook_error *err) {
+  const struct spec_process *p = &c->req->spec->process;
+  int master, slave;
+  _cleanup_free_ char *slave_path = NULL;
+  int r = terminal_open_pty(&master, &slave, &slave_path, p->console_height, p->console_width,
+                            err);
+  if (r < 0)
+    return r;
+  sync_send(c->sync_fd, SYNC_PTY, 0);
+  r = send_fd(c->sync_fd, master, "pty");
+  close(master);
+  if (r < 0)
+    _exit(1); /* the runtime is gone */
+  r = terminal_make_controlling(slave, err);
+  if (r == 0)
+    r = mounts_bind_console(slave_path, err);
+  close(slave);
+  return r;
+}
+
+/* Blocks until `start` writes its byte to the exec fifo. */
+static int wait_for_start(int fifo) {
+  int fl = fcntl(fifo, F_GETFL);
+  fcntl(fifo, F_SETFL, fl & ~O_NONBLOCK);
+  char byte;
+  ssize_t n;
+  do
+    n = read(fifo, &byte, 1);
+  while (n < 0 && errno == EINTR);
+  return n == 1 ? 0 : -EPIPE;
+}
+
 /* A new pid or time namespace holds only the children of whoever made it:
  * the init forks once more (as the runtime's child, CLONE_PARENT), the
  * runtime learns the new pid, and this process leaves. */
@@ -322,10 +375,14 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
     c->setgroups_allowed = str_has_prefix(setgroups, "allow");
   /* Root of the user namespace, where root is mapped: mounts and files made
    * during set-up then belong to the container's root. */
-  if (id_is_mapped("/proc/self/gid_map", 0) && setresgid(0, 0, 0) < 0)
-    init_fail(c, &(nook_error){.code = errno, .msg = "setresgid(0) in the user namespace"});
-  if (id_is_mapped("/proc/self/uid_map", 0) && setresuid(0, 0, 0) < 0)
-    init_fail(c, &(nook_error){.code = errno, .msg = "setresuid(0) in the user namespace"});
+  if (id_is_mapped("/proc/self/gid_map", 0) && setresgid(0, 0, 0) < 0) {
+    nook_err(&err, errno, "become gid 0 in the user namespace");
+    init_fail(c, &err);
+  }
+  if (id_is_mapped("/proc/self/uid_map", 0) && setresuid(0, 0, 0) < 0) {
+    nook_err(&err, errno, "become uid 0 in the user namespace");
+    init_fail(c, &err);
+  }
   if (join_namespaces(c, false, &err) < 0)
     init_fail(c, &err);
   if (c->late_flags && unshare((int)c->late_flags) < 0) {
@@ -335,35 +392,13 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
   if (c->needs_fork)
     init_refork(c, &err);
   if (spec->namespaces[SPEC_NS_CGROUP].enabled && !spec->namespaces[SPEC_NS_CGROUP].path &&
-      unshare(CLONE_NEWCGROUP) < 0)
-    init_fail(c, &(nook_error){.code = errno, .msg = "unshare the cgroup namespace"});
+      unshare(CLONE_NEWCGROUP) < 0) {
+    nook_err(&err, errno, "create the cgroup namespace");
+    init_fail(c, &err);
+  }
 
-  if (spec->hostname && *spec->hostname) {
-    if (!spec->namespaces[SPEC_NS_UTS].enabled) {
-      nook_errx(&err, EINVAL, "config.json: hostname needs a UTS namespace in linux.namespaces");
-      init_fail(c, &err);
-    }
-    if (sethostname(spec->hostname, strlen(spec->hostname)) < 0) {
-      nook_err(&err, errno, "set hostname `%s`", spec->hostname);
-      init_fail(c, &err);
-    }
-  }
-  if (spec->domainname && *spec->domainname &&
-      setdomainname(spec->domainname, strlen(spec->domainname)) < 0) {
-    nook_err(&err, errno, "set domainname `%s`", spec->domainname);
+  if (init_configure_kernel(spec, &err) < 0)
     init_fail(c, &err);
-  }
-  if (apply_sysctls(spec, &err) < 0)
-    init_fail(c, &err);
-  if (spec->has_process && spec->process.has_oom_score_adj) {
-    char v[32];
-    snprintf(v, sizeof(v), "%d", spec->process.oom_score_adj);
-    if (write_file_at(AT_FDCWD, "/proc/self/oom_score_adj", v, strlen(v), 0644, &err) < 0) {
-      nook_err_prefix(&err, -err.code, "process.oomScoreAdj %d (lowering it needs privilege)",
-                      spec->process.oom_score_adj);
-      init_fail(c, &err);
-    }
-  }
 
   struct mount_context mc = {.spec = spec, .in_userns = req->in_userns, .no_pivot = req->no_pivot,
                              .rootfd = -1};
@@ -385,20 +420,8 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
   close(mc.rootfd);
 
   const struct spec_process *p = &spec->process;
-  if (p->terminal) {
-    int master, slave;
-    _cleanup_free_ char *slave_path = NULL;
-    if (terminal_open_pty(&master, &slave, &slave_path, p->console_height, p->console_width,
-                          &err) < 0)
-      init_fail(c, &err);
-    sync_send(c->sync_fd, SYNC_PTY, 0);
-    if (send_fd(c->sync_fd, master, "pty") < 0)
-      _exit(1);
-    close(master);
-    if (terminal_make_controlling(slave, &err) < 0 || mounts_bind_console(slave_path, &err) < 0)
-      init_fail(c, &err);
-    close(slave);
-  }
+  if (p->terminal && init_setup_terminal(c, &err) < 0)
+    init_fail(c, &err);
 
   const char *cwd = p->cwd && *p->cwd ? p->cwd : "/";
   if (chdir(cwd) < 0) {
@@ -416,15 +439,7 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
   init_expect(c, SYNC_RELEASE, &m);
   close(c->sync_fd);
 
-  /* Wait for `start`: it writes one byte to the fifo. */
-  int fl = fcntl(req->exec_fifo_fd, F_GETFL);
-  fcntl(req->exec_fifo_fd, F_SETFL, fl & ~O_NONBLOCK);
-  char byte;
-  ssize_t n;
-  do
-    n = read(req->exec_fifo_fd, &byte, 1);
-  while (n < 0 && errno == EINTR);
-  if (n != 1)
+  if (wait_for_start(req->exec_fifo_fd) < 0)
     _exit(1);
   close(req->exec_fifo_fd);
   close(req->exec_fifo_keepalive_fd);
@@ -451,7 +466,13 @@ fail_late:
 
 /* ---- the runtime (parent) side ---- */
 
+static int rootless_override = -1;
+
+void linux_set_rootless_override(int rootless) { rootless_override = rootless; }
+
 bool linux_running_rootless(void) {
+  if (rootless_override >= 0)
+    return rootless_override;
   if (geteuid() != 0)
     return true;
   /* Root inside a user namespace is not root on the host. */

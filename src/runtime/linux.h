@@ -57,6 +57,8 @@ void linux_init_abort(struct init_process *init);
 /* Whether the caller is unprivileged in the initial user namespace (a normal
  * user, or root inside a user namespace). */
 bool linux_running_rootless(void);
+/* --rootless true|false: overrides the detection (-1 restores it). */
+void linux_set_rootless_override(int rootless);
 
 /* args[0] looked up as execve will see it (process.env's PATH), from the
  * current root; a missing or non-executable command is a clear error. */

@@ -73,8 +73,9 @@ int state_root_resolve(const char *root_option, char **out, nook_error *err) {
 int state_validate_id(const char *id, nook_error *err) {
   if (!id || !*id)
     return nook_errx(err, EINVAL, "invalid container id: it is empty");
-  if (strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
-    return nook_errx(err, EINVAL, "invalid container id `%s`", id);
+  /* Dot names are nook's own in the state root (.seccomp-cache). */
+  if (id[0] == '.')
+    return nook_errx(err, EINVAL, "invalid container id `%s`: it must not start with '.'", id);
   if (strlen(id) > 1024)
     return nook_errx(err, EINVAL, "invalid container id: longer than 1024 characters");
   for (const char *p = id; *p; p++) {

@@ -20,22 +20,21 @@ static bool is_overlay_xattr(const char *name) {
   return str_has_prefix(name, "user.overlay.") || str_has_prefix(name, "trusted.overlay.");
 }
 
-/* Copies the xattrs a file has, except overlay's own. Files whose xattrs
- * cannot be read or set (symlinks and user.*, security.* without privilege)
- * are copied without them, as the kernel's overlay does with EOPNOTSUPP. */
-int copy_xattrs(int src_fd, const char *src_path, int dst_fd, const char *dst_path) {
+/* Copies the xattrs a file has, except overlay's own. Those that cannot be
+ * set without privilege (security.*, trusted.*) are left behind, as the
+ * kernel's overlay does when the upper filesystem refuses them. */
+int copy_xattrs(int src, int dst) {
   char stackbuf[4096];
-  ssize_t n = src_fd >= 0 ? flistxattr(src_fd, stackbuf, sizeof(stackbuf))
-                          : llistxattr(src_path, stackbuf, sizeof(stackbuf));
   _cleanup_free_ char *heap = NULL;
   char *names = stackbuf;
+  ssize_t n = flistxattr(src, stackbuf, sizeof(stackbuf));
   if (n < 0 && errno == ERANGE) {
-    n = src_fd >= 0 ? flistxattr(src_fd, NULL, 0) : llistxattr(src_path, NULL, 0);
+    n = flistxattr(src, NULL, 0);
     if (n < 0)
       return 0;
     heap = xmalloc((size_t)n);
     names = heap;
-    n = src_fd >= 0 ? flistxattr(src_fd, heap, (size_t)n) : llistxattr(src_path, heap, (size_t)n);
+    n = flistxattr(src, heap, (size_t)n);
   }
   if (n <= 0)
     return 0;
@@ -45,22 +44,19 @@ int copy_xattrs(int src_fd, const char *src_path, int dst_fd, const char *dst_pa
     char vbuf[4096];
     _cleanup_free_ char *vheap = NULL;
     char *value = vbuf;
-    ssize_t vn = src_fd >= 0 ? fgetxattr(src_fd, name, vbuf, sizeof(vbuf))
-                             : lgetxattr(src_path, name, vbuf, sizeof(vbuf));
+    ssize_t vn = fgetxattr(src, name, vbuf, sizeof(vbuf));
     if (vn < 0 && errno == ERANGE) {
-      vn = src_fd >= 0 ? fgetxattr(src_fd, name, NULL, 0) : lgetxattr(src_path, name, NULL, 0);
+      vn = fgetxattr(src, name, NULL, 0);
       if (vn < 0)
         continue;
       vheap = xmalloc((size_t)vn + 1);
       value = vheap;
-      vn = src_fd >= 0 ? fgetxattr(src_fd, name, vheap, (size_t)vn)
-                       : lgetxattr(src_path, name, vheap, (size_t)vn);
+      vn = fgetxattr(src, name, vheap, (size_t)vn);
     }
     if (vn < 0)
       continue;
-    int r = dst_fd >= 0 ? fsetxattr(dst_fd, name, value, (size_t)vn, 0)
-                        : lsetxattr(dst_path, name, value, (size_t)vn, 0);
-    if (r < 0 && errno != EPERM && errno != EOPNOTSUPP && errno != EACCES)
+    if (fsetxattr(dst, name, value, (size_t)vn, 0) < 0 && errno != EPERM && errno != EOPNOTSUPP &&
+        errno != EACCES)
       return -errno;
   }
   return 0;
@@ -166,7 +162,7 @@ static int make_copy(struct ovl_fs *fs, int src_dirfd, const char *path, const s
   }
 
   if (src >= 0 && dst >= 0) {
-    int r = copy_xattrs(src, NULL, dst, NULL);
+    int r = copy_xattrs(src, dst);
     if (r < 0)
       return r;
   }

@@ -191,17 +191,19 @@ static int serve(struct ovl_fs *fs, nook_error *err) {
                      fs->opt.mountpoint);
   }
   fuse_daemonize(fs->opt.foreground);
-  int r;
-  if (fs->opt.max_threads == 1) {
-    r = fuse_session_loop(se);
-  } else {
-    struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-    fuse_loop_cfg_set_max_threads(cfg, fs->opt.max_threads ? fs->opt.max_threads : 16);
-    fuse_loop_cfg_set_idle_threads(
-        cfg, fs->opt.max_idle_threads > 0 ? (unsigned int)fs->opt.max_idle_threads : 8);
-    r = fuse_session_loop_mt(se, cfg);
-    fuse_loop_cfg_destroy(cfg);
+  /* One thread receives and answers (see pool.c for why); workers take
+   * what may take long, unless threaded=0. */
+  int r = fs->opt.max_threads == 1 ? 0 : ovl_pool_start(fs->opt.max_threads ? fs->opt.max_threads : 4);
+  if (r < 0) {
+    fuse_session_unmount(se);
+    fuse_remove_signal_handlers(se);
+    fuse_session_destroy(se);
+    return nook_err(err, -r, "start worker threads");
   }
+  struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_max_threads(cfg, 1);
+  r = fuse_session_loop_mt(se, cfg);
+  fuse_loop_cfg_destroy(cfg);
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);

@@ -139,8 +139,26 @@ static int do_setattr(struct ovl_fs *fs, struct ovl_node *n, struct stat *attr, 
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                       struct fuse_file_info *fi);
+
+static void run_setattr(struct ovl_job *j) {
+  op_setattr(j->req, j->ino, &j->attr, j->i1, j->has_fi ? &j->fi : NULL);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                        struct fuse_file_info *fi) {
   struct ovl_fs *fs = req_fs(req);
+  if (!ovl_in_worker() && ovl_node_needs_copy_up(fs, ino)) {
+    struct ovl_job *j = ovl_job_new(run_setattr, req);
+    j->ino = ino;
+    j->attr = *attr;
+    j->i1 = to_set;
+    j->has_fi = fi != NULL;
+    if (fi)
+      j->fi = *fi;
+    if (ovl_defer(j))
+      return;
+  }
   struct stat st;
   pthread_mutex_lock(&fs->lock);
   struct ovl_node *n = id_node(fs, ino);
@@ -292,8 +310,20 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
   do_create(req, parent, name, S_IFLNK | 0777, 0, link, CREATE_SYMLINK);
 }
 
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname);
+
+static void run_link(struct ovl_job *j) { op_link(j->req, j->ino, j->ino2, j->s1); }
+
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
   struct ovl_fs *fs = req_fs(req);
+  if (!ovl_in_worker() && ovl_node_needs_copy_up(fs, ino)) {
+    struct ovl_job *j = ovl_job_new(run_link, req);
+    j->ino = ino;
+    j->ino2 = newparent;
+    j->s1 = xstrdup(newname);
+    if (ovl_defer(j))
+      return;
+  }
   struct fuse_entry_param e = {0};
   char path[PATH_MAX], src[PATH_MAX];
   bool had_whiteout = false;
@@ -494,8 +524,34 @@ out:
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+                      const char *newname, unsigned int flags);
+
+static void run_rename(struct ovl_job *j) {
+  op_rename(j->req, j->ino, j->s1, j->ino2, j->s2, (unsigned int)j->i1);
+}
+
+/* A rename copies up a lower file, or a directory with all it holds. */
+static bool rename_may_copy_up(struct ovl_fs *fs, fuse_ino_t parent, const char *name) {
+  pthread_mutex_lock(&fs->lock);
+  struct ovl_node *src = node_find(fs, id_node(fs, parent), name);
+  bool r = !src || src->layer > 0 || (src->type == S_IFDIR && src->last_layer > 0);
+  pthread_mutex_unlock(&fs->lock);
+  return r;
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
                       const char *newname, unsigned int flags) {
   struct ovl_fs *fs = req_fs(req);
+  if (!ovl_in_worker() && rename_may_copy_up(fs, parent, name)) {
+    struct ovl_job *j = ovl_job_new(run_rename, req);
+    j->ino = parent;
+    j->s1 = xstrdup(name);
+    j->ino2 = newparent;
+    j->s2 = xstrdup(newname);
+    j->i1 = (int)flags;
+    if (ovl_defer(j))
+      return;
+  }
   pthread_mutex_lock(&fs->lock);
   int r = do_rename(fs, id_node(fs, parent), name, id_node(fs, newparent), newname, flags);
   pthread_mutex_unlock(&fs->lock);

@@ -26,8 +26,19 @@ static bool wants_write(int flags) {
   return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
 
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+static void run_open(struct ovl_job *j) { op_open(j->req, j->ino, &j->fi); }
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct ovl_fs *fs = req_fs(req);
+  if (!ovl_in_worker() && wants_write(fi->flags) && ovl_node_needs_copy_up(fs, ino)) {
+    struct ovl_job *j = ovl_job_new(run_open, req);
+    j->ino = ino;
+    j->fi = *fi;
+    if (ovl_defer(j))
+      return;
+  }
   char path[PATH_MAX];
   int fd = -1;
   pthread_mutex_lock(&fs->lock);
@@ -160,8 +171,20 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
   fuse_reply_err(req, 0);
 }
 
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+
+static void run_fsync(struct ovl_job *j) { op_fsync(j->req, j->ino, j->i1, &j->fi); }
+
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
   struct ovl_fs *fs = req_fs(req);
+  if (fs->opt.fsync && !ovl_in_worker()) {
+    struct ovl_job *j = ovl_job_new(run_fsync, req);
+    j->ino = ino;
+    j->i1 = datasync;
+    j->fi = *fi;
+    if (ovl_defer(j))
+      return;
+  }
   int r = 0;
   if (fs->opt.fsync && (datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh)) < 0)
     r = errno;
@@ -169,7 +192,24 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 }
 
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+                         struct fuse_file_info *fi);
+
+static void run_fallocate(struct ovl_job *j) {
+  op_fallocate(j->req, j->ino, j->i1, j->o1, j->o2, &j->fi);
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
                          struct fuse_file_info *fi) {
+  if (!ovl_in_worker()) {
+    struct ovl_job *j = ovl_job_new(run_fallocate, req);
+    j->ino = ino;
+    j->i1 = mode;
+    j->o1 = off;
+    j->o2 = len;
+    j->fi = *fi;
+    if (ovl_defer(j))
+      return;
+  }
   fuse_reply_err(req, fallocate((int)fi->fh, mode, off, len) < 0 ? errno : 0);
 }
 
@@ -184,7 +224,28 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 
 static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
                                struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+                               struct fuse_file_info *fi_out, size_t len, int flags);
+
+static void run_copy_file_range(struct ovl_job *j) {
+  op_copy_file_range(j->req, j->ino, j->o1, &j->fi, j->ino2, j->o2, &j->fi2, j->size, j->i1);
+}
+
+static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+                               struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
                                struct fuse_file_info *fi_out, size_t len, int flags) {
+  if (!ovl_in_worker()) {
+    struct ovl_job *j = ovl_job_new(run_copy_file_range, req);
+    j->ino = ino_in;
+    j->o1 = off_in;
+    j->fi = *fi_in;
+    j->ino2 = ino_out;
+    j->o2 = off_out;
+    j->fi2 = *fi_out;
+    j->size = len;
+    j->i1 = flags;
+    if (ovl_defer(j))
+      return;
+  }
   ssize_t n = copy_file_range((int)fi_in->fh, &off_in, (int)fi_out->fh, &off_out, len,
                               (unsigned int)flags);
   if (n < 0)
@@ -198,7 +259,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn) {
   unsigned int want = FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE |
                       FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_READDIRPLUS |
                       FUSE_CAP_ASYNC_READ | FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_CACHE_SYMLINKS |
-                      FUSE_CAP_ASYNC_DIO | FUSE_CAP_HANDLE_KILLPRIV;
+                      FUSE_CAP_ASYNC_DIO;
   if (fs->opt.writeback)
     want |= FUSE_CAP_WRITEBACK_CACHE;
   conn->want |= want & conn->capable;
@@ -210,10 +271,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn) {
   /* Always readdirplus: one request answers a page of entries with their
    * attributes, where plain readdir costs a lookup request per entry. */
   conn->want &= ~(unsigned int)FUSE_CAP_READDIRPLUS_AUTO;
+  /* The kernel clears set-id bits on writes by others, as with any file. */
+  conn->want &= ~(unsigned int)FUSE_CAP_HANDLE_KILLPRIV;
   if (!(conn->capable & FUSE_CAP_WRITEBACK_CACHE))
     fs->opt.writeback = false;
-  //conn->max_background = 64;
-  //conn->congestion_threshold = 48;
 }
 
 void ovl_fill_ops(struct fuse_lowlevel_ops *ops) {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include "ovl.h"
 #include "util.h"
@@ -12,12 +13,11 @@ static bool hidden_xattr(const char *name) {
   return str_has_prefix(name, "user.overlay.") || str_has_prefix(name, "trusted.overlay.");
 }
 
-/* The absolute path of the node's topmost file; copied up first if write. */
-static int xattr_path(struct ovl_fs *fs, fuse_ino_t ino, bool write, char out[PATH_MAX]) {
-  /* ENOSYS tells the kernel to stop asking: with noxattrs, a write no
-   * longer costs a request for security.capability. */
+/* An fd on the node's topmost file (see layer_xattr_fd); copied up first
+ * when the xattrs are to change. */
+static int xattr_fd(struct ovl_fs *fs, fuse_ino_t ino, bool write) {
   if (fs->opt.noxattrs)
-    return -ENOSYS;
+    return -ENOSYS; /* the kernel stops asking: no request for each write */
   if (write && !fs->has_upper)
     return -EROFS;
   char rel[PATH_MAX];
@@ -26,26 +26,32 @@ static int xattr_path(struct ovl_fs *fs, fuse_ino_t ino, bool write, char out[PA
   int r = write ? copy_up(fs, n, -1) : 0;
   if (r == 0)
     r = node_path(n, rel);
-  if (r == 0 && snprintf(out, PATH_MAX, "%s/%s", fs->layers[n->layer].path, rel) >= PATH_MAX)
-    r = -ENAMETOOLONG;
+  if (r == 0)
+    r = layer_xattr_fd(fs, n->layer, rel);
+  else if (r == -ENOENT && !n->attached && n->inode->kept_fd >= 0)
+    r = -ENOTSUP; /* unlinked: nothing to show */
   pthread_mutex_unlock(&fs->lock);
   return r;
 }
 
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
   struct ovl_fs *fs = req_fs(req);
-  char path[PATH_MAX];
   if (hidden_xattr(name)) {
     fuse_reply_err(req, ENODATA);
     return;
   }
-  int r = xattr_path(fs, ino, false, path);
-  if (r < 0) {
-    fuse_reply_err(req, -r);
+  int fd = xattr_fd(fs, ino, false);
+  if (fd == -ENOTSUP) {
+    fuse_reply_err(req, ENODATA);
     return;
   }
+  if (fd < 0) {
+    fuse_reply_err(req, -fd);
+    return;
+  }
+  _cleanup_close_ int cfd = fd;
   if (size == 0) {
-    ssize_t n = lgetxattr(path, name, NULL, 0);
+    ssize_t n = fgetxattr(fd, name, NULL, 0);
     if (n < 0)
       fuse_reply_err(req, errno);
     else
@@ -53,7 +59,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
     return;
   }
   _cleanup_free_ char *buf = xmalloc(size);
-  ssize_t n = lgetxattr(path, name, buf, size);
+  ssize_t n = fgetxattr(fd, name, buf, size);
   if (n < 0)
     fuse_reply_err(req, errno);
   else
@@ -62,19 +68,26 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   struct ovl_fs *fs = req_fs(req);
-  char path[PATH_MAX];
-  int r = xattr_path(fs, ino, false, path);
-  if (r < 0) {
-    fuse_reply_err(req, -r);
+  int fd = xattr_fd(fs, ino, false);
+  if (fd == -ENOTSUP) {
+    if (size == 0)
+      fuse_reply_xattr(req, 0);
+    else
+      fuse_reply_buf(req, NULL, 0);
     return;
   }
-  ssize_t n = llistxattr(path, NULL, 0);
+  if (fd < 0) {
+    fuse_reply_err(req, -fd);
+    return;
+  }
+  _cleanup_close_ int cfd = fd;
+  ssize_t n = flistxattr(fd, NULL, 0);
   if (n < 0) {
     fuse_reply_err(req, errno);
     return;
   }
   _cleanup_free_ char *all = xmalloc((size_t)n + 1);
-  n = llistxattr(path, all, (size_t)n);
+  n = flistxattr(fd, all, (size_t)n);
   if (n < 0) {
     fuse_reply_err(req, errno);
     return;
@@ -97,29 +110,64 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
 }
 
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+                        size_t size, int flags);
+
+static void run_setxattr(struct ovl_job *j) {
+  op_setxattr(j->req, j->ino, j->s1, j->data, j->size, j->i1);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
                         size_t size, int flags) {
   struct ovl_fs *fs = req_fs(req);
-  char path[PATH_MAX];
+  if (!ovl_in_worker() && ovl_node_needs_copy_up(fs, ino)) {
+    struct ovl_job *j = ovl_job_new(run_setxattr, req);
+    j->ino = ino;
+    j->s1 = xstrdup(name);
+    j->data = xmalloc(size + 1);
+    memcpy(j->data, value, size);
+    j->size = size;
+    j->i1 = flags;
+    if (ovl_defer(j))
+      return;
+  }
   if (hidden_xattr(name)) {
     fuse_reply_err(req, EPERM);
     return;
   }
-  int r = xattr_path(fs, ino, true, path);
-  if (r == 0 && lsetxattr(path, name, value, size, flags) < 0)
-    r = -errno;
+  int fd = xattr_fd(fs, ino, true);
+  int r = fd == -ENOTSUP ? -EPERM : fd < 0 ? fd : 0;
+  if (fd >= 0) {
+    if (fsetxattr(fd, name, value, size, flags) < 0)
+      r = -errno;
+    close(fd);
+  }
   fuse_reply_err(req, -r);
 }
 
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+static void run_removexattr(struct ovl_job *j) { op_removexattr(j->req, j->ino, j->s1); }
+
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
   struct ovl_fs *fs = req_fs(req);
-  char path[PATH_MAX];
+  if (!ovl_in_worker() && ovl_node_needs_copy_up(fs, ino)) {
+    struct ovl_job *j = ovl_job_new(run_removexattr, req);
+    j->ino = ino;
+    j->s1 = xstrdup(name);
+    if (ovl_defer(j))
+      return;
+  }
   if (hidden_xattr(name)) {
     fuse_reply_err(req, ENODATA);
     return;
   }
-  int r = xattr_path(fs, ino, true, path);
-  if (r == 0 && lremovexattr(path, name) < 0)
-    r = -errno;
+  int fd = xattr_fd(fs, ino, true);
+  int r = fd == -ENOTSUP ? -EPERM : fd < 0 ? fd : 0;
+  if (fd >= 0) {
+    if (fremovexattr(fd, name) < 0)
+      r = -errno;
+    close(fd);
+  }
   fuse_reply_err(req, -r);
 }
 

@@ -22,7 +22,9 @@ static const char usage[] =
     "  -o uidmapping=DISK:SHOWN:LEN[:DISK:SHOWN:LEN...], gidmapping=...\n"
     "  -o squash_to_root, squash_to_uid=N, squash_to_gid=N\n"
     "  -o timeout=SECONDS   kernel cache timeout (default 1000000)\n"
-    "  -o writeback=0|1, fsync=0|1, volatile, noxattrs=1, threaded=0|1, max_threads=N\n"
+    "  -o writeback=0|1, fsync=0|1, volatile, noxattrs=1\n"
+    "  -o max_threads=N     worker threads for copy-ups and fsync (default 4);\n"
+    "                       threaded=0 answers everything in one thread\n"
     "  -o allow_other, allow_root\n"
     "  -f                   stay in the foreground\n"
     "  -d, --debug          foreground, log every request\n"
@@ -39,7 +41,7 @@ static const char *const ignored_flags[] = {
 static const char *const ignored_values[] = {
     "context", "fscontext", "defcontext", "rootcontext", "redirect_dir", "index", "metacopy",
     "xino", "uuid", "nfs_export", "plugins", "xattr_permissions", "fast_ino", "fsname",
-    "subtype", "max_read", "blksize", "umask", "uid", "gid", "volatile",
+    "subtype", "max_idle_threads", "max_read", "blksize", "umask", "uid", "gid", "volatile",
     NULL};
 
 static bool in_list(const char *const *list, const char *s) {
@@ -153,11 +155,6 @@ static int parse_one(struct ovl_options *o, char *opt, nook_error *err) {
     if (!parse_u64(value, &v) || v == 0 || v > 1024)
       return nook_errx(err, EINVAL, "option max_threads=%s: want 1 to 1024", value);
     o->max_threads = (unsigned int)v;
-  } else if (strcmp(name, "max_idle_threads") == 0) {
-    unsigned long long v;
-    if (!parse_u64(value, &v) || v == 0 || v > 1024)
-      return nook_errx(err, EINVAL, "option max_idle_threads=%s: want 1 to 1024", value);
-    o->max_idle_threads = (int)v;
   } else if (strcmp(name, "debug") == 0) {
     r = parse_bool(name, value, &o->debug, err);
   } else if (!in_list(ignored_values, name)) {
@@ -192,7 +189,7 @@ static int parse_option_list(struct ovl_options *o, const char *list, nook_error
 int ovl_parse_args(int argc, char **argv, struct ovl_options *o, nook_error *err) {
   *o = (struct ovl_options){
       .squash_to_uid = -1, .squash_to_gid = -1, .fsync = true, .writeback = true,
-      .timeout = 1000000.0, .max_idle_threads = -1};
+      .timeout = 1000000.0};
   char *positional[2];
   int npos = 0;
   for (int i = 1; i < argc; i++) {

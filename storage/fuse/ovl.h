@@ -45,8 +45,7 @@ struct ovl_options {
   bool allow_root;
   bool read_only;
   double timeout;          /* entry and attribute cache timeout, seconds */
-  unsigned int max_threads; /* 0: our default */
-  int max_idle_threads;     /* -1: our default */
+  unsigned int max_threads; /* workers (pool.c); 0: the default, 1: none */
 };
 
 /* Options: the fuse-overlayfs command line (also the mount.fuse3 form). Fills
@@ -178,6 +177,10 @@ uid_t ovl_disk_uid(struct ovl_fs *fs, uid_t presented);
 gid_t ovl_disk_gid(struct ovl_fs *fs, gid_t presented);
 
 /* whiteout.c: whiteouts and opaque directories in either form. */
+/* An fd for the xattrs of a layer file (-ENOTSUP for symlinks and devices).
+ * Never a path: once a container makes the mount its root, our root is the
+ * mount too, and an absolute path would lead into ourselves. */
+int layer_xattr_fd(struct ovl_fs *fs, unsigned int layer, const char *path);
 bool stat_is_whiteout(const struct stat *st);
 bool is_whiteout_name(const char *name); /* .wh.* */
 /* Whether path in the layer is an opaque directory. */
@@ -204,7 +207,7 @@ int copy_up(struct ovl_fs *fs, struct ovl_node *n, off_t keep_size);
 /* Copies a directory and everything merged below it into the upper layer,
  * so that it no longer depends on the lower layers (renames). */
 int copy_up_tree(struct ovl_fs *fs, struct ovl_node *dir);
-int copy_xattrs(int src_fd, const char *src_path, int dst_fd, const char *dst_path);
+int copy_xattrs(int src_fd, int dst_fd);
 char *work_name(struct ovl_fs *fs);
 
 /* readdir.c */
@@ -238,6 +241,30 @@ void ovl_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 void ovl_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 void ovl_fill_entry(struct ovl_fs *fs, struct ovl_node *n, struct stat *st,
                     struct fuse_entry_param *e);
+
+/* pool.c: requests that may take long, answered by worker threads. An op
+ * handler that wants one packs its arguments in a job whose run calls the
+ * handler again on a worker (ovl_in_worker() then says so). */
+struct ovl_job {
+  void (*run)(struct ovl_job *j);
+  fuse_req_t req;
+  fuse_ino_t ino, ino2;
+  struct fuse_file_info fi, fi2;
+  bool has_fi;
+  struct stat attr;
+  int i1, i2;
+  off_t o1, o2, o3;
+  size_t size;
+  char *s1, *s2, *data; /* freed after run */
+  struct ovl_job *next;
+};
+int ovl_pool_start(unsigned int threads);
+bool ovl_in_worker(void);
+struct ovl_job *ovl_job_new(void (*run)(struct ovl_job *j), fuse_req_t req);
+/* Queues the job; false (job freed) when there is no pool or when already
+ * on a worker: the caller then goes on in place. */
+bool ovl_defer(struct ovl_job *j);
+bool ovl_node_needs_copy_up(struct ovl_fs *fs, fuse_ino_t ino);
 
 static inline struct ovl_fs *req_fs(fuse_req_t req) {
   return (struct ovl_fs *)fuse_req_userdata(req);

@@ -252,8 +252,18 @@ void ovl_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
   fuse_reply_err(req, 0);
 }
 
+static void run_fsyncdir(struct ovl_job *j) { ovl_op_fsyncdir(j->req, j->ino, j->i1, &j->fi); }
+
 void ovl_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
   struct ovl_fs *fs = req_fs(req);
+  if (fs->has_upper && fs->opt.fsync && !ovl_in_worker()) {
+    struct ovl_job *j = ovl_job_new(run_fsyncdir, req);
+    j->ino = ino;
+    j->i1 = datasync;
+    j->fi = *fi;
+    if (ovl_defer(j))
+      return;
+  }
   if (!fs->has_upper || !fs->opt.fsync) {
     fuse_reply_err(req, 0);
     return;

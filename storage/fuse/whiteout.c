@@ -31,23 +31,32 @@ static int wh_path(char buf[PATH_MAX], const char *parent_path, const char *name
   return n >= PATH_MAX ? -ENAMETOOLONG : 0;
 }
 
-static int abs_path(struct ovl_fs *fs, unsigned int layer, const char *path, char buf[PATH_MAX]) {
-  int n = snprintf(buf, PATH_MAX, "%s/%s", fs->layers[layer].path, path);
-  return n >= PATH_MAX ? -ENAMETOOLONG : 0;
+int layer_xattr_fd(struct ovl_fs *fs, unsigned int layer, const char *path) {
+  struct stat st;
+  if (fstatat(fs->layers[layer].fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return -errno;
+  /* Opening a device could do something; a symlink cannot be opened. */
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISFIFO(st.st_mode))
+    return -ENOTSUP;
+  int fd = openat(fs->layers[layer].fd, path,
+                  O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+  return fd < 0 ? -errno : fd;
 }
 
-static bool xattr_is_y(const char *path, const char *name) {
+static bool xattr_is_y(int fd, const char *name) {
   char v[8];
-  ssize_t n = lgetxattr(path, name, v, sizeof(v));
+  ssize_t n = fgetxattr(fd, name, v, sizeof(v));
   return n == 1 && v[0] == 'y';
 }
 
 bool layer_dir_is_opaque(struct ovl_fs *fs, unsigned int layer, const char *path) {
-  char abs[PATH_MAX];
-  if (abs_path(fs, layer, path, abs) < 0)
-    return false;
-  if (xattr_is_y(abs, "user.overlay.opaque") || xattr_is_y(abs, "trusted.overlay.opaque"))
-    return true;
+  int fd = layer_xattr_fd(fs, layer, path);
+  if (fd >= 0) {
+    bool y = xattr_is_y(fd, "user.overlay.opaque") || xattr_is_y(fd, "trusted.overlay.opaque");
+    close(fd);
+    if (y)
+      return true;
+  }
   char marker[PATH_MAX];
   int n = snprintf(marker, sizeof(marker), "%s/" WH_OPAQUE, path);
   if (n >= PATH_MAX)
@@ -108,11 +117,12 @@ int upper_remove_whiteout(struct ovl_fs *fs, const char *parent_path, const char
 }
 
 int upper_set_opaque(struct ovl_fs *fs, const char *path) {
-  char abs[PATH_MAX];
-  int r = abs_path(fs, 0, path, abs);
-  if (r < 0)
-    return r;
-  if (lsetxattr(abs, "user.overlay.opaque", "y", 1, 0) == 0)
+  int dfd = layer_xattr_fd(fs, 0, path);
+  if (dfd < 0)
+    return dfd;
+  int r = fsetxattr(dfd, "user.overlay.opaque", "y", 1, 0);
+  close(dfd);
+  if (r == 0)
     return 0;
   /* No user xattrs on this filesystem: the layer form. */
   char marker[PATH_MAX];

@@ -84,7 +84,7 @@ test_bash_container_ids_by_state() {
   make_bundle b3; cfg b3 '.process.args = ["sleep", "100"]'
   "$NOOK" --root "$root" run -d --bundle b3 "$paused" </dev/null >/dev/null 2>&1
   if "$NOOK" --root "$root" pause "$paused" 2>/dev/null; then have_paused=1; fi
-  trap 'for c in "$created" "$running" "$paused"; do "$NOOK" --root "$root" delete -f "$c" 2>/dev/null; done; true' EXIT
+  trap "for c in $created $running $paused; do '$NOOK' --root '$root' delete -f \$c 2>/dev/null; done; true" EXIT
 
   assert_eq "$created" "$(bash_complete --root "$root" start '')" "start offers created"
   assert_eq "$running" "$(bash_complete --root "$root" exec '')" "exec offers running"

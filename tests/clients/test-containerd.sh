@@ -103,6 +103,9 @@ ctr_exec_kill_delete_body() {
   start_containerd
   "${CTR[@]}" run -d --runc-binary "$NOOK" "$IMAGE" nook-svc sleep 1000 >/dev/null
   wait_for '[ "$(task_status nook-svc)" = RUNNING ]' 20
+  # the shim drives nook: the container is in nook's state under the shim's root
+  assert_eq running "$("$NOOK" --root /run/containerd/runc/nooktest state nook-svc | jq -r .status)" \
+    "nook's view of the task"
   local out
   out=$("${CTR[@]}" task exec --exec-id e1 nook-svc sh -c 'echo exec-ok; cat /proc/1/cmdline | tr "\0" " "')
   assert_contains "$out" "exec-ok"

@@ -2,10 +2,15 @@
 # driving nook as its runc binary, rootless, built offline with Debian's Go.
 TEST_TIMEOUT=300
 
-# Builds tests/clients/gorunc against /usr/share/gocode (GOPATH mode: Go
+# The program: meson's build of it, else built here from tests/clients/gorunc against /usr/share/gocode (GOPATH mode: Go
 # 1.19 with GO111MODULE=off resolves the imports there, no proxy, no
 # network) and prints the binary's path.
 build_gorunc() {
+  # meson builds it beside the tests when Go is there (and the VM has no Go)
+  if [ -x "$NOOK_BUILD/tests/gorunc" ]; then
+    echo "$NOOK_BUILD/tests/gorunc"
+    return
+  fi
   command -v go >/dev/null || skip "go is not installed (scripts/install-deps: golang-go)"
   [ -d /usr/share/gocode/src/github.com/containerd/go-runc ] ||
     skip "go-runc is not installed (scripts/install-deps: golang-github-containerd-go-runc-dev)"

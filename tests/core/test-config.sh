@@ -206,3 +206,12 @@ test_devices_and_dev_links() {
   out=$("$NOOK" run -b b "$(unique_id dev)")
   assert_eq "4|/proc/self/fd|pts/ptmx|/dev/pts/ptmx" "$(paste -sd'|' <<<"$out" | tr -d ' ')"
 }
+
+test_apparmor_and_selinux_are_accepted_and_reported_not_applied() {
+  make_bundle b
+  cfg b '.process.apparmorProfile = "docker-default" | .process.selinuxLabel = "system_u:system_r:container_t:s0" | .process.args = ["echo", "ran"]'
+  out=$("$NOOK" run -b b "$(unique_id lsm)" 2>&1)
+  assert_contains "$out" "ran"
+  assert_contains "$out" "process.apparmorProfile \`docker-default\` is not applied"
+  assert_contains "$out" "process.selinuxLabel \`system_u:system_r:container_t:s0\` is not applied"
+}

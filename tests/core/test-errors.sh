@@ -76,7 +76,7 @@ test_duplicate_and_unknown_ids() {
 
 test_invalid_ids() {
   make_bundle b
-  for bad in "a/b" ".." "." "" "with space"; do
+  for bad in "a/b" ".." "." "" "with space" ".seccomp-cache"; do
     assert_fails "$NOOK" create -b b "$bad"
     assert_one_line
     assert_contains "$assert_output" "invalid container id"

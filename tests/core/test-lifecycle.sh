@@ -107,10 +107,11 @@ test_run_forwards_signals() {
 
 test_run_keep_leaves_a_stopped_container() {
   make_bundle b
-  cfg b '.process.args = ["true"]'
+  cfg b '.process.args = ["sh", "-c", "exit 3"]'
   id=$(unique_id keep)
-  "$NOOK" run --keep -b b "$id"
+  "$NOOK" run --keep -b b "$id" || true
   assert_eq stopped "$("$NOOK" state "$id" | jq -r .status)"
+  assert_eq 3 "$("$NOOK" state "$id" | jq -r .exitStatus)" "exit status kept in the state"
   "$NOOK" delete "$id"
 }
 

@@ -55,6 +55,22 @@ test_net_container_reaches_host_tcp_and_udp_when_loopback_is_allowed() {
   assert_eq hello-udp "$(cat udp-got)" "UDP data at the host"
 }
 
+test_net_ipv6_reaches_the_host_through_fd00__2() {
+  [ -e /proc/net/if_inet6 ] || skip "no IPv6 on this host"
+  local tport id pid
+  tport=$(free_port tcp)
+  socat -u TCP6-LISTEN:"$tport",bind=[::1] OPEN:tcp6-got,creat &
+  net_bundle b
+  cfg b '.annotations["nook.network.allow_host_loopback"] = "true" | .process.args = ["sleep", "100"]'
+  id=$(unique_id net)
+  start_detached "$id" b
+  pid=$(init_pid "$id")
+  assert_contains "$(nsx "$pid" ip -6 addr show dev tap0)" "fd00::100/64"
+  echo hello-v6 | nsx "$pid" socat -u - TCP6:[fd00::2]:"$tport"
+  wait_for '[ -s tcp6-got ]'
+  assert_eq hello-v6 "$(cat tcp6-got)" "IPv6 data at the host"
+}
+
 test_net_host_loopback_is_refused_by_default() {
   local tport id pid
   tport=$(free_port tcp)
@@ -92,9 +108,15 @@ dnsmasq --keep-in-foreground --port=53 --listen-address=127.0.0.1 --bind-interfa
 for _ in $(seq 100); do ss -lun | grep -q '127.0.0.1:53 ' && break; sleep 0.05; done
 unshare -n sleep 100 &
 ns=$!
-"$NOOK" slirp4netns --configure --mtu 65520 --enable-sandbox --enable-seccomp "$ns" tap0 &
+# $! exists before unshare(2) has run: wait for the new namespace.
+while [ "$(readlink /proc/$ns/ns/net)" = "$(readlink /proc/self/ns/net)" ]; do sleep 0.01; done
+mkfifo ready
+"$NOOK" slirp4netns --configure --mtu 65520 --enable-sandbox --enable-seccomp --ready-fd=3 \
+  "$ns" tap0 3>ready 2>net.err &
 net=$!
-for _ in $(seq 100); do nsenter -n -t "$ns" ip route | grep -q default && break; sleep 0.05; done
+up=
+read -r -t 30 up <ready || true # "1" without a newline
+[ "$up" = 1 ] || { echo "nook slirp4netns never got ready: $(cat net.err)" >lookup.out; exit 0; }
 nsenter -n -t "$ns" busybox nslookup nook.test 10.0.2.3 >lookup.out 2>&1 || true
 kill "$net" "$ns" %1 2>/dev/null || true
 EOF

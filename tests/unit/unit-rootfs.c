@@ -215,9 +215,17 @@ int main(void) {
   /* The FUSE overlay: nook's own when built beside the test, else the
    * fuse-overlayfs it mimics (same command line). */
   _cleanup_free_ char *own = nook_helper_path("nook-fuse-overlayfs");
-  _cleanup_free_ char *up = own ? NULL : xstrdup("../nook-fuse-overlayfs");
-  if (!own && access(up, X_OK) == 0)
-    own = realpath(up, NULL);
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (!own && n > 0) {
+    self[n] = '\0';
+    *strrchr(self, '/') = '\0';
+    /* the unit tests live in build/tests, the helpers in build */
+    _cleanup_free_ char *up = xasprintf("%s/../nook-fuse-overlayfs", self);
+    if (access(up, X_OK) == 0)
+      own = realpath(up, NULL);
+  }
+  printf("# FUSE overlay: %s\n", own ? own : "fuse-overlayfs");
   if (own)
     setenv("NOOK_FUSE_OVERLAYFS", own, 1);
   else if (access("/usr/bin/fuse-overlayfs", X_OK) == 0)
