@@ -375,7 +375,8 @@ int cgroup_destroy(const struct cgroup_handle *h, nook_error *err) {
     }
   }
   /* systemd stops a scope by itself once it is empty and removes its
-   * cgroup: with the directory gone there is nothing to stop. */
+   * cgroup: with the directory gone there is nothing to stop. Removing the
+   * directory ourselves instead would leave the unit behind. */
   if (h->unit && access(dir, F_OK) == 0) {
     nook_error e;
     if (cgroup_systemd_stop(h->unit, user_manager_unit(h), &e) < 0)

@@ -65,6 +65,12 @@ static int cmd_enter(int argc, char **argv) {
     return 2;
   }
   req.container_id = argv[optind++];
+  if (strcmp(argv[optind], "--") == 0)
+    optind++;
+  if (optind >= argc) {
+    fprintf(stderr, "cgroup-driver enter: want ID -- CMD\n");
+    return 2;
+  }
   char **cmd = argv + optind;
 
   nook_error err = {0};

@@ -66,7 +66,7 @@ test_systemd_scope_carries_the_limits() {
     assert_contains "$(cat err)" "pids.limit"
   fi
   "$NOOK" delete -f "$id"
-  assert_eq not-found "$(unit_prop "$unit" LoadState)" "$unit after delete"
+  wait_for "[ \"\$(unit_prop $unit LoadState)\" = not-found ]" 5
   [ ! -d "/sys/fs/cgroup$cg" ] || fail "cgroup $cg is still there after delete"
   # A killed process may stay a zombie for a moment, until its parent reaps it.
   wait_for "! grep -qs '^State:.*[RSD]' /proc/$pid/status" 5
@@ -86,7 +86,7 @@ test_cgroups_path_names_slice_and_scope() {
     *) fail "container cgroup is $(cgroup_of "$pid"), want .../nooktests.slice/nt-$id.scope" ;;
   esac
   "$NOOK" delete -f "$id"
-  assert_eq not-found "$(unit_prop "nt-$id.scope" LoadState)" "scope after delete"
+  wait_for "[ \"\$(unit_prop nt-$id.scope LoadState)\" = not-found ]" 5
 }
 
 test_systemd_property_annotations_reach_the_scope() {
@@ -272,7 +272,7 @@ test_explicit_manager_refuses_limits_it_cannot_apply() {
   if ! grep -qw memory "/sys/fs/cgroup$manager/cgroup.controllers"; then
     assert_contains "$assert_output" "memory.limit"
   fi
-  assert_eq not-found "$(unit_prop "nook-$id.scope" LoadState)" "scope after a refused create"
+  wait_for "[ \"\$(unit_prop nook-$id.scope LoadState)\" = not-found ]" 5
   "$NOOK" state "$id" >/dev/null 2>&1 && fail "a refused create left state behind"
   true
 }

@@ -5,7 +5,7 @@
 # when run as root) and cached; a run boots it in about 30 s, the tests take
 # a few minutes under software emulation.
 
-TEST_TIMEOUT=420
+TEST_TIMEOUT=600
 
 test_cgroup_limits_in_a_vm() {
   [ "${NOOK_SANITIZE:-0}" = 0 ] || skip "the VM stage runs the plain build (the guest has no sanitizer runtimes)"
@@ -17,7 +17,7 @@ test_cgroup_limits_in_a_vm() {
   local status=0
   # Runs of the suite from other trees on this machine take turns with the
   # VM; when one is booted for longer than this test can wait, it skips.
-  NOOK_BUILD_DIR=$NOOK_BUILD NOOK_VM_TIMEOUT=330 NOOK_VM_LOCK_WAIT=60 \
+  NOOK_BUILD_DIR=$NOOK_BUILD NOOK_VM_TIMEOUT=480 NOOK_VM_LOCK_WAIT=60 \
     "$NOOK_SRC/tests/vm/run" >out 2>&1 || status=$?
   cat out
   [ $status != 75 ] || skip "another VM is running on this machine (tests/vm/run lets one run at a time)"
