@@ -5,7 +5,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "cli.h"
-#include "container-cgroup.h"
+#include "container.h"
 #include "util.h"
 
 static const char usage[] =
@@ -132,7 +132,7 @@ int cmd_events(struct nook_globals *g, int argc, char **argv, nook_error *err) {
                          err);
   if (r < 0)
     return r;
-  struct cgroup_handle h = container_cgroup(&ct);
+  struct cgroup_handle h = state_cgroup(&ct.state);
   if (stats_once)
     return print_event("stats", id, &h, err);
 

@@ -1,7 +1,7 @@
 #include <getopt.h>
 
 #include "cli.h"
-#include "container-cgroup.h"
+#include "container.h"
 #include "util.h"
 
 static const char pause_usage[] =
@@ -36,7 +36,7 @@ static int freeze_command(struct nook_globals *g, int argc, char **argv, bool fr
   _cleanup_close_ int lock = state_lock(ct.dirfd, err);
   if (lock < 0)
     return lock;
-  struct cgroup_handle h = container_cgroup(&ct);
+  struct cgroup_handle h = state_cgroup(&ct.state);
   r = cgroup_freeze(&h, freeze, err);
   if (r < 0)
     return nook_err_prefix(err, r, "%s container \"%s\"", argv[0], id);

@@ -7,7 +7,7 @@
 #include <sys/wait.h>
 
 #include "cli.h"
-#include "container-cgroup.h"
+#include "container.h"
 #include "util.h"
 
 static const char usage[] =
@@ -152,7 +152,7 @@ int cmd_ps(struct nook_globals *g, int argc, char **argv, nook_error *err) {
                          err);
   if (r < 0)
     return r;
-  struct cgroup_handle h = container_cgroup(&ct);
+  struct cgroup_handle h = state_cgroup(&ct.state);
   _cleanup_free_ pid_t *pids = NULL;
   size_t n = 0;
   if (cgroup_handle_active(&h))

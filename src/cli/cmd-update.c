@@ -7,7 +7,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "cli.h"
-#include "container-cgroup.h"
+#include "container.h"
 #include "util.h"
 
 static const char usage[] =
@@ -274,7 +274,7 @@ int cmd_update(struct nook_globals *g, int argc, char **argv, nook_error *err) {
                            1u << STATUS_RUNNING | 1u << STATUS_PAUSED | 1u << STATUS_CREATED, &ct,
                            err);
   if (r == 0) {
-    struct cgroup_handle h = container_cgroup(&ct);
+    struct cgroup_handle h = state_cgroup(&ct.state);
     r = cgroup_update(&h, resources, err);
     if (r < 0)
       nook_err_prefix(err, r, "update container \"%s\"", id);

@@ -341,10 +341,15 @@ void container_release(struct container *c) {
   c->dirfd = -1;
 }
 
-static void state_cgroup_handle(const struct container_state *st, struct cgroup_handle *h) {
-  h->path = st->cgroup_path;
-  h->manager = st->cgroup_manager;
-  h->unit = st->cgroup_unit;
+int container_load_for(const char *root, const char *id, const char *command, unsigned allowed,
+                       struct container *c, nook_error *err) {
+  int r = container_load(root, id, c, err);
+  if (r < 0)
+    return r;
+  if (!(allowed & (1u << c->status)))
+    return nook_errx(err, EINVAL, "cannot %s container \"%s\": it is %s", command, id,
+                     state_status_name(c->status));
+  return 0;
 }
 
 /* Signals the init through a pidfd checked against the recorded start time,
@@ -368,8 +373,7 @@ int container_kill(const char *root, const char *id, int sig, bool all, nook_err
   if (c.status == STATUS_STOPPED)
     return nook_errx(err, ESRCH, "container \"%s\" is not running", id);
   if (all && c.state.cgroup_path) {
-    struct cgroup_handle h;
-    state_cgroup_handle(&c.state, &h);
+    struct cgroup_handle h = state_cgroup(&c.state);
     return cgroup_kill_all(&h, sig, err);
   }
   r = signal_init(&c.state, sig);
@@ -423,8 +427,7 @@ int container_delete(const char *root, const char *id, bool force, nook_error *e
     return state_dir_remove(root, id, err);
   }
   enum container_status status = state_status(dirfd, &st);
-  struct cgroup_handle h;
-  state_cgroup_handle(&st, &h);
+  struct cgroup_handle h = state_cgroup(&st);
   if (status != STATUS_STOPPED) {
     if (!force && status != STATUS_CREATED) {
       r = nook_errx(err, EBUSY,

@@ -7,7 +7,14 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "cgroup.h"
 #include "state.h"
+
+/* The cgroup a container's state records; the handle borrows the strings. */
+static inline struct cgroup_handle state_cgroup(const struct container_state *st) {
+  return (struct cgroup_handle){
+      .path = st->cgroup_path, .manager = st->cgroup_manager, .unit = st->cgroup_unit};
+}
 
 struct create_options {
   const char *root; /* resolved state root */
@@ -40,6 +47,10 @@ struct container {
   int dirfd;
 };
 int container_load(const char *root, const char *id, struct container *c, nook_error *err);
+/* container_load, failing with the command's name when the container is not
+ * in one of the allowed states (a mask of 1 << STATUS_*). */
+int container_load_for(const char *root, const char *id, const char *command, unsigned allowed,
+                       struct container *c, nook_error *err);
 void container_release(struct container *c);
 #define _cleanup_container_ __attribute__((cleanup(container_release)))
 
