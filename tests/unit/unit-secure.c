@@ -501,6 +501,36 @@ static int test_seccomp_cache(void) {
   return 0;
 }
 
+/* The cache keeps at most 64 entries: writing one more removes the oldest. */
+static int test_seccomp_cache_trim(void) {
+  char *dir = temp_dir();
+  CHECK(dir, "mkdtemp: %m");
+  for (int i = 0; i < 70; i++) {
+    _cleanup_free_ char *f = xasprintf("%s/old%02d.bpf", dir, i);
+    nook_error e;
+    write_file_at(AT_FDCWD, f, "x", 1, 0600, &e);
+    struct timespec t[2] = {{.tv_sec = 1000 + i}, {.tv_sec = 1000 + i}};
+    utimensat(AT_FDCWD, f, t, 0);
+  }
+  char *n[] = {"getcwd", NULL};
+  struct spec_seccomp_syscall rules[] = {rule(n, "SCMP_ACT_ERRNO")};
+  struct spec_seccomp s = allow_all(rules, 1);
+  nook_error err;
+  nook_err_clear(&err);
+  struct seccomp_program prog;
+  int r = seccomp_program_prepare(&s, dir, &prog, &err);
+  seccomp_program_clear(&prog);
+  int count = count_files(dir);
+  _cleanup_free_ char *oldest = xasprintf("%s/old00.bpf", dir);
+  _cleanup_free_ char *kept = xasprintf("%s/old69.bpf", dir);
+  bool oldest_gone = access(oldest, F_OK) < 0, newest_kept = access(kept, F_OK) == 0;
+  remove_dir(dir);
+  CHECK(r == 0, "%s", err.msg);
+  CHECK(count == 64, "%d entries, want 64", count);
+  CHECK(oldest_gone && newest_kept, "trimmed the wrong entries");
+  return 0;
+}
+
 /* ---- user namespaces ---- */
 
 static int write_str(const char *path, const char *s) {
@@ -934,6 +964,7 @@ static const struct {
     CASE(seccomp_rule_like_default),
     CASE(seccomp_big_profile),
     CASE(seccomp_cache),
+    CASE_IN_PROCESS(seccomp_cache_trim),
     CASE(seccomp_needs_sys_admin),
     CASE(caps_root_sets),
     CASE(caps_ambient),
