@@ -533,6 +533,10 @@ int seccomp_program_prepare(const struct spec_seccomp *s, const char *cache_dir,
   return 0;
 }
 
+char *seccomp_cache_dir(const char *state_root) {
+  return xasprintf("%s/.seccomp-cache", state_root);
+}
+
 int seccomp_program_load(const struct seccomp_program *prog, nook_error *err) {
   struct sock_fprog fprog = {.len = prog->n_insns, .filter = prog->insns};
   long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, prog->flags, &fprog);

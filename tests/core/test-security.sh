@@ -126,3 +126,23 @@ test_podman_default_profile() {
   # A hit reads the entry and writes nothing.
   assert_eq "$cached" "$(stat -c '%n %y' root/.seccomp-cache/*)" "cache entry after a second start"
 }
+
+# exec applies the container's profile, compiled once at create (a hit then).
+test_exec_gets_the_container_profile() {
+  "$NOOK" exec --help >/dev/null 2>&1 || skip "exec is not there yet"
+  make_bundle b
+  cfg b '.process.args = ["sleep", "1000"] |
+    .linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW",
+      syscalls: [{names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 1}]}'
+  local id
+  id=$(unique_id exe)
+  "$NOOK" --root "$PWD/root" create --bundle b "$id"
+  "$NOOK" --root "$PWD/root" start "$id"
+  local cached
+  cached=$(stat -c '%n %y' root/.seccomp-cache/*)
+  assert_fails "$NOOK" --root "$PWD/root" exec "$id" mkdir /dev/shm/x
+  assert_contains "$assert_output" "Operation not permitted"
+  assert_eq "ok" "$("$NOOK" --root "$PWD/root" exec "$id" sh -c 'touch /dev/shm/y && echo ok')"
+  assert_eq "$cached" "$(stat -c '%n %y' root/.seccomp-cache/*)" "cache after exec"
+  "$NOOK" --root "$PWD/root" delete --force "$id"
+}
