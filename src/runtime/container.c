@@ -21,6 +21,7 @@
 #include "net/net.h"
 #include "spec.h"
 #include "terminal.h"
+#include "seccomp-filter.h"
 #include "util.h"
 
 /* Everything `create` builds, so that a failure at any step undoes exactly
@@ -215,8 +216,7 @@ static int creation_run(struct creation *c, bool keep_pty, const sigset_t *saved
   if (c->fifo_write < 0)
     return nook_err(err, errno, "open the exec fifo");
 
-  /* A dot name: state_list_ids skips it, and no container id starts so. */
-  _cleanup_free_ char *seccomp_cache = xasprintf("%s/.seccomp-cache", o->root);
+  _cleanup_free_ char *seccomp_cache = seccomp_cache_dir(o->root);
   struct init_request req = {
       .spec = spec,
       .seccomp_cache_dir = seccomp_cache,

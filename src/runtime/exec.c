@@ -356,9 +356,12 @@ int exec_run(const struct exec_options *o, nook_error *err) {
   if ((r = load_config(&c, &spec, err)) < 0)
     return r;
 
-  /* Compiled before anything starts, so a bad profile fails here. */
+  /* Compiled before anything starts, so a bad profile fails here; create
+   * cached the container's profile, so this is normally a cache hit. */
   __attribute__((cleanup(seccomp_program_clear))) struct seccomp_program seccomp = {0};
-  if (spec->seccomp && (r = seccomp_program_prepare(spec->seccomp, NULL, &seccomp, err)) < 0)
+  _cleanup_free_ char *seccomp_cache = seccomp_cache_dir(o->root);
+  if (spec->seccomp &&
+      (r = seccomp_program_prepare(spec->seccomp, seccomp_cache, &seccomp, err)) < 0)
     return r;
 
   struct exec_target t = {.rootfd = -1, .cgroup_procs = -1};

@@ -1,11 +1,13 @@
 #include "seccomp-filter.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <linux/seccomp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 
@@ -426,6 +428,37 @@ static bool cache_read(const char *path, const char *key, size_t key_len,
   return true;
 }
 
+/* Each distinct profile leaves one entry (10-20 KiB); past this many the
+ * oldest written go. */
+#define CACHE_MAX_ENTRIES 64
+
+static void cache_trim(const char *dir) {
+  _cleanup_closedir_ DIR *d = opendir(dir);
+  if (!d)
+    return;
+  for (;;) {
+    size_t n = 0;
+    char oldest[256] = "";
+    struct timespec oldest_time = {0};
+    rewinddir(d);
+    for (struct dirent *e; (e = readdir(d));) {
+      struct stat st;
+      size_t len = strlen(e->d_name);
+      if (len < 5 || len >= sizeof(oldest) || strcmp(e->d_name + len - 4, ".bpf") != 0 ||
+          fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        continue;
+      n++;
+      if (!oldest[0] || st.st_mtim.tv_sec < oldest_time.tv_sec ||
+          (st.st_mtim.tv_sec == oldest_time.tv_sec && st.st_mtim.tv_nsec < oldest_time.tv_nsec)) {
+        oldest_time = st.st_mtim;
+        snprintf(oldest, sizeof(oldest), "%s", e->d_name);
+      }
+    }
+    if (n <= CACHE_MAX_ENTRIES || unlinkat(dirfd(d), oldest, 0) < 0)
+      return;
+  }
+}
+
 static void cache_write(const char *dir, const char *path, const char *key, size_t key_len,
                         const struct seccomp_program *prog) {
   nook_error err;
@@ -440,6 +473,8 @@ static void cache_write(const char *dir, const char *path, const char *key, size
   memcpy(data + sizeof(h) + key_len, prog->insns, insns_len);
   if (mkdir_p(dir, 0700, &err) < 0 || write_file_atomic_at(AT_FDCWD, path, data, len, 0600, &err) < 0)
     nook_debug("seccomp: not caching the compiled filter: %s", err.msg);
+  else
+    cache_trim(dir);
 }
 
 static int export_program(scmp_filter_ctx ctx, struct seccomp_program *out, nook_error *err) {
@@ -496,6 +531,10 @@ int seccomp_program_prepare(const struct spec_seccomp *s, const char *cache_dir,
   if (cache_dir)
     cache_write(cache_dir, path, key, key_len, out);
   return 0;
+}
+
+char *seccomp_cache_dir(const char *state_root) {
+  return xasprintf("%s/.seccomp-cache", state_root);
 }
 
 int seccomp_program_load(const struct seccomp_program *prog, nook_error *err) {

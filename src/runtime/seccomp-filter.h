@@ -43,6 +43,9 @@ struct seccomp_program {
  * matches byte for byte; failing to write one is not an error. */
 int seccomp_program_prepare(const struct spec_seccomp *s, const char *cache_dir,
                             struct seccomp_program *out, nook_error *err);
+/* The cache directory under a state root (malloc'd): a dot name, which
+ * state_list_ids skips. */
+char *seccomp_cache_dir(const char *state_root);
 /* seccomp(SECCOMP_SET_MODE_FILTER); without no_new_privs it needs
  * CAP_SYS_ADMIN in the current user namespace. */
 int seccomp_program_load(const struct seccomp_program *prog, nook_error *err);

@@ -103,3 +103,46 @@ test_no_new_privileges() {
   cfg b '.process.noNewPrivileges = true'
   assert_contains "$(run_in b 'grep NoNewPrivs /proc/self/status')" "NoNewPrivs:	1"
 }
+
+# podman's default profile (resolved as podman does for x86_64): a shell
+# works under it, and the compiled filter lands in the cache, where the next
+# start finds it.
+test_podman_default_profile() {
+  local src=/usr/share/containers/seccomp.json
+  [ -r "$src" ] || skip "$src is missing (containers-common)"
+  [ "$(uname -m)" = x86_64 ] || skip "the resolved profile is x86_64's"
+  make_bundle b
+  jq -f "$NOOK_SRC/bench/podman-default-seccomp.jq" "$src" >profile.json
+  cfg b --slurpfile p profile.json '.linux.seccomp = $p[0] |
+    .process.args = ["sh", "-c", "grep ^Seccomp: /proc/self/status; mkdir /dev/shm/d && ls /dev/shm"]'
+  local out
+  out=$("$NOOK" --root "$PWD/root" run --bundle b "$(unique_id pod)")
+  assert_contains "$out" "Seccomp:	2"
+  assert_contains "$out" "d"
+  assert_eq 1 "$(ls root/.seccomp-cache | wc -l)" "cached filters"
+  local cached
+  cached=$(stat -c '%n %y' root/.seccomp-cache/*)
+  "$NOOK" --root "$PWD/root" run --bundle b "$(unique_id pod)" >/dev/null
+  # A hit reads the entry and writes nothing.
+  assert_eq "$cached" "$(stat -c '%n %y' root/.seccomp-cache/*)" "cache entry after a second start"
+}
+
+# exec applies the container's profile, compiled once at create (a hit then).
+test_exec_gets_the_container_profile() {
+  "$NOOK" exec --help >/dev/null 2>&1 || skip "exec is not there yet"
+  make_bundle b
+  cfg b '.process.args = ["sleep", "1000"] |
+    .linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW",
+      syscalls: [{names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 1}]}'
+  local id
+  id=$(unique_id exe)
+  "$NOOK" --root "$PWD/root" create --bundle b "$id"
+  "$NOOK" --root "$PWD/root" start "$id"
+  local cached
+  cached=$(stat -c '%n %y' root/.seccomp-cache/*)
+  assert_fails "$NOOK" --root "$PWD/root" exec "$id" mkdir /dev/shm/x
+  assert_contains "$assert_output" "Operation not permitted"
+  assert_eq "ok" "$("$NOOK" --root "$PWD/root" exec "$id" sh -c 'touch /dev/shm/y && echo ok')"
+  assert_eq "$cached" "$(stat -c '%n %y' root/.seccomp-cache/*)" "cache after exec"
+  "$NOOK" --root "$PWD/root" delete --force "$id"
+}

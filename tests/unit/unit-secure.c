@@ -1,98 +1,6 @@
-/* Seccomp filters, capabilities, user change and process limits, checked by
- * their real effect: each case runs in a child process (filters and
- * capability drops cannot be undone) and the capability cases in a fresh
- * user namespace, where the child is root. */
-#include <dirent.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/personality.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include "caps.h"
-#include "process-security.h"
-#include "seccomp-filter.h"
-#include "util.h"
-
-#define SKIP 77
-
-static int why_fd = -1;
-
-/* A case says why it failed or was skipped here; the parent prints it. */
-__attribute__((format(printf, 1, 2))) static int why(const char *fmt, ...) {
-  char buf[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-  va_end(ap);
-  if (n > 0)
-    (void)!write(why_fd, buf, strlen(buf));
-  return 1;
-}
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (!(cond))                                                                                   \
-      return why(__VA_ARGS__);                                                                     \
-  } while (0)
-
-/* ---- building specs by hand ---- */
-
-static struct spec_seccomp_syscall rule(char **names, const char *action) {
-  return (struct spec_seccomp_syscall){.names = names, .action = (char *)action};
-}
-
-static struct spec_seccomp allow_all(struct spec_seccomp_syscall *rules, size_t n) {
-  return (struct spec_seccomp){
-      .default_action = "SCMP_ACT_ALLOW", .syscalls = rules, .n_syscalls = n};
-}
-
-/* Unprivileged, a filter needs no_new_privs. */
-static int load(const struct spec_seccomp *s) {
-  nook_error err;
-  nook_err_clear(&err);
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-    return why("no_new_privs: %m");
-  if (seccomp_load_filter(s, &err) < 0)
-    return why("load: %s", err.msg);
-  return 0;
-}
-
-static int build_error(const struct spec_seccomp *s, const char *want) {
-  nook_error err;
-  nook_err_clear(&err);
-  scmp_filter_ctx ctx = NULL;
-  int r = seccomp_build(s, &ctx, &err);
-  if (r == 0) {
-    seccomp_release(ctx);
-    return why("built a filter, wanted an error naming %s", want);
-  }
-  CHECK(strstr(err.msg, want), "error `%s` does not name %s", err.msg, want);
-  CHECK(!strchr(err.msg, '\n'), "error is not one line: %s", err.msg);
-  return 0;
-}
-
-/* Runs fn in a grandchild; returns its wait status. The grandchild's own
- * message, if any, comes first in the pipe. */
-static int status_of(int (*fn)(void)) {
-  pid_t pid = fork();
-  if (pid == 0)
-    _exit(fn());
-  int st;
-  waitpid(pid, &st, 0);
-  if (WIFEXITED(st) && WEXITSTATUS(st) == 1)
-    why(": ");
-  return st;
-}
+/* Seccomp filters from linux.seccomp, checked by their effect on the
+ * process that loaded them; helpers in secure-unit.h. */
+#include "secure-unit.h"
 
 /* ---- seccomp ---- */
 
@@ -341,21 +249,6 @@ static int check_big_profile_loaded(void) {
   return 0;
 }
 
-static char *temp_dir(void) {
-  char *d = xstrdup("/tmp/unit-secure.XXXXXX");
-  if (!mkdtemp(d)) {
-    free(d);
-    return NULL;
-  }
-  return d;
-}
-
-static void remove_dir(char *d) {
-  if (d)
-    rm_rf_at(AT_FDCWD, d);
-  free(d);
-}
-
 static int test_seccomp_big_profile(void) {
   struct big_profile b;
   big_profile_init(&b);
@@ -425,16 +318,6 @@ static int test_seccomp_prepare_twice(void) {
   return 0;
 }
 
-static int count_files(const char *dir) {
-  DIR *d = opendir(dir);
-  int n = 0;
-  for (struct dirent *e; d && (e = readdir(d));)
-    n += e->d_name[0] != '.';
-  if (d)
-    closedir(d);
-  return n;
-}
-
 /* A cache entry is used only for the very same profile: another errno, or a
  * file whose stored key differs (a hash collision, a stale format), means
  * compiling again. */
@@ -501,304 +384,33 @@ static int test_seccomp_cache(void) {
   return 0;
 }
 
-/* ---- user namespaces ---- */
-
-static int write_str(const char *path, const char *s) {
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -errno;
-  int r = write_all(fd, s, strlen(s));
-  close(fd);
-  return r;
-}
-
-/* Becomes root of a new user namespace holding only our own ids; setgroups
- * is denied there, as in any unprivileged single-id namespace. */
-static int enter_userns_self(void) {
-  uid_t uid = geteuid();
-  gid_t gid = getegid();
-  if (unshare(CLONE_NEWUSER) < 0)
-    return why("unshare(CLONE_NEWUSER): %m"), SKIP;
-  char map[64];
-  snprintf(map, sizeof(map), "0 %u 1\n", uid);
-  if (write_str("/proc/self/setgroups", "deny") < 0 || write_str("/proc/self/uid_map", map) < 0)
-    return why("uid_map: %m");
-  snprintf(map, sizeof(map), "0 %u 1\n", gid);
-  if (write_str("/proc/self/gid_map", map) < 0)
-    return why("gid_map: %m");
-  return 0;
-}
-
-/* Maps 0 and 1000-1009 in the namespace of pid, as root directly, else with
- * newuidmap/newgidmap and our subordinate ids. */
-static int map_range(pid_t pid) {
-  char cmd[512];
-  const char *user = getenv("USER");
-  if (geteuid() == 0) {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/uid_map", pid);
-    if (write_str(path, "0 0 1\n1000 101000 10\n") < 0)
-      return -1;
-    snprintf(path, sizeof(path), "/proc/%d/gid_map", pid);
-    return write_str(path, "0 0 1\n1000 101000 10\n");
+/* The cache keeps at most 64 entries: writing one more removes the oldest. */
+static int test_seccomp_cache_trim(void) {
+  char *dir = temp_dir();
+  CHECK(dir, "mkdtemp: %m");
+  for (int i = 0; i < 70; i++) {
+    _cleanup_free_ char *f = xasprintf("%s/old%02d.bpf", dir, i);
+    nook_error e;
+    write_file_at(AT_FDCWD, f, "x", 1, 0600, &e);
+    struct timespec t[2] = {{.tv_sec = 1000 + i}, {.tv_sec = 1000 + i}};
+    utimensat(AT_FDCWD, f, t, 0);
   }
-  FILE *f = fopen("/etc/subuid", "re");
-  if (!f)
-    return -1;
-  char line[256];
-  unsigned long start = 0;
-  bool found = false;
-  char uidstr[32];
-  snprintf(uidstr, sizeof(uidstr), "%u", geteuid());
-  while (fgets(line, sizeof(line), f)) {
-    char *colon = strchr(line, ':');
-    if (!colon)
-      continue;
-    *colon = '\0';
-    if ((user && strcmp(line, user) == 0) || strcmp(line, uidstr) == 0) {
-      start = strtoul(colon + 1, NULL, 10);
-      found = true;
-      break;
-    }
-  }
-  fclose(f);
-  if (!found)
-    return -1;
-  snprintf(cmd, sizeof(cmd),
-           "newuidmap %d 0 %u 1 1000 %lu 10 && newgidmap %d 0 %u 1 1000 %lu 10", pid,
-           geteuid(), start, pid, getegid(), start);
-  return system(cmd) == 0 ? 0 : -1;
-}
-
-/* Runs fn as root of a user namespace mapping 0 and 1000-1009. */
-static int in_userns_range(int (*fn)(void)) {
-  int go[2], ready[2];
-  if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
-    return why("pipe: %m");
-  pid_t pid = fork();
-  if (pid == 0) {
-    char c = unshare(CLONE_NEWUSER) == 0 ? 'u' : 'x';
-    (void)!write(ready[1], &c, 1);
-    if (c == 'x' || read(go[0], &c, 1) != 1 || c != 'g')
-      _exit(SKIP);
-    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
-      _exit(why("become root in the namespace: %m"));
-    _exit(fn());
-  }
-  char c = 0;
-  close(ready[1]);
-  close(go[0]);
-  if (read(ready[0], &c, 1) != 1 || c != 'u') {
-    waitpid(pid, NULL, 0);
-    return why("unshare(CLONE_NEWUSER) failed"), SKIP;
-  }
-  bool mapped = map_range(pid) == 0;
-  c = mapped ? 'g' : 'n';
-  (void)!write(go[1], &c, 1);
-  int st;
-  waitpid(pid, &st, 0);
-  if (!mapped)
-    return why("cannot map a uid range (no newuidmap or subordinate ids)"), SKIP;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : why("killed by signal %d", WTERMSIG(st));
-}
-
-static unsigned long long status_field(const char *field) {
-  FILE *f = fopen("/proc/self/status", "re");
-  char line[256];
-  unsigned long long v = ~0ULL;
-  size_t n = strlen(field);
-  while (f && fgets(line, sizeof(line), f))
-    if (strncmp(line, field, n) == 0 && line[n] == ':')
-      v = strtoull(line + n + 1, NULL, 16);
-  if (f)
-    fclose(f);
-  return v;
-}
-
-#define CHECK_CAPS(field, want)                                                                    \
-  CHECK(status_field(field) == (want), "%s %#llx, want %#llx", field, status_field(field),        \
-        (unsigned long long)(want))
-
-#define BIT(c) (1ULL << (c))
-
-/* ---- capabilities ---- */
-
-static int test_caps_root_sets(void) {
-  int r = enter_userns_self();
-  if (r)
-    return r;
-  char *two[] = {"CAP_KILL", "chown", NULL}, *none[] = {NULL};
-  struct spec_capabilities c = {
-      .bounding = two, .effective = two, .permitted = two, .inheritable = none, .ambient = none};
-  struct spec_process p = {.capabilities = &c};
-  nook_error err;
-  nook_err_clear(&err);
-  if (process_set_user_and_caps(&p, false, &err) < 0)
-    return why("%s", err.msg);
-  unsigned long long want = BIT(CAP_KILL) | BIT(CAP_CHOWN);
-  CHECK_CAPS("CapEff", want);
-  CHECK_CAPS("CapPrm", want);
-  CHECK_CAPS("CapBnd", want);
-  CHECK_CAPS("CapInh", 0);
-  CHECK_CAPS("CapAmb", 0);
-  return 0;
-}
-
-static int test_caps_ambient(void) {
-  int r = enter_userns_self();
-  if (r)
-    return r;
-  char *one[] = {"CAP_NET_BIND_SERVICE", NULL};
-  struct spec_capabilities c = {
-      .bounding = one, .effective = one, .permitted = one, .inheritable = one, .ambient = one};
-  nook_error err;
-  nook_err_clear(&err);
-  if (caps_apply(&c, &err) < 0)
-    return why("%s", err.msg);
-  CHECK_CAPS("CapAmb", BIT(CAP_NET_BIND_SERVICE));
-  CHECK_CAPS("CapInh", BIT(CAP_NET_BIND_SERVICE));
-  CHECK_CAPS("CapBnd", BIT(CAP_NET_BIND_SERVICE));
-  return 0;
-}
-
-static int test_caps_bad_lists(void) {
-  char *bad[] = {"CAP_CHOWN", "CAP_FLY", NULL}, *kill[] = {"CAP_KILL", NULL}, *none[] = {NULL};
-  struct caps_masks m;
-  nook_error err;
-  nook_err_clear(&err);
-  struct spec_capabilities c = {.bounding = kill, .effective = bad};
-  CHECK(caps_parse(&c, &m, &err) < 0, "CAP_FLY accepted");
-  CHECK(strstr(err.msg, "CAP_FLY") && strstr(err.msg, "effective"), "message: %s", err.msg);
-
-  c = (struct spec_capabilities){.effective = kill, .permitted = none};
-  CHECK(caps_parse(&c, &m, &err) < 0, "effective outside permitted accepted");
-  CHECK(strstr(err.msg, "CAP_KILL"), "message: %s", err.msg);
-
-  c = (struct spec_capabilities){.permitted = kill, .ambient = kill};
-  CHECK(caps_parse(&c, &m, &err) < 0, "ambient outside inheritable accepted");
-  CHECK(strstr(err.msg, "ambient"), "message: %s", err.msg);
-
-  cap_value_t v;
-  CHECK(caps_parse_name("CAP_SYS_ADMIN", &v) == 0 && v == CAP_SYS_ADMIN, "CAP_SYS_ADMIN");
-  CHECK(caps_parse_name("sys_admin", &v) == 0 && v == CAP_SYS_ADMIN, "sys_admin");
-  CHECK(caps_parse_name("5", &v) < 0, "a number accepted as a name");
-  CHECK(caps_parse_name("CAP_", &v) < 0, "CAP_ accepted");
-  return 0;
-}
-
-static int as_user_1000_with_kill(void) {
-  char *kill[] = {"CAP_KILL", NULL};
-  struct spec_capabilities c = {.bounding = kill, .effective = kill, .permitted = kill};
-  uint32_t groups[] = {1001, 1002};
-  struct spec_process p = {.capabilities = &c,
-                           .user = {.uid = 1000,
-                                    .gid = 1000,
-                                    .additional_gids = groups,
-                                    .n_additional_gids = 2}};
-  nook_error err;
-  nook_err_clear(&err);
-  if (process_set_user_and_caps(&p, process_can_setgroups(), &err) < 0)
-    return why("%s", err.msg);
-  uid_t ru, eu, su;
-  gid_t rg, eg, sg;
-  getresuid(&ru, &eu, &su);
-  getresgid(&rg, &eg, &sg);
-  CHECK(ru == 1000 && eu == 1000 && su == 1000, "uids %u %u %u", ru, eu, su);
-  CHECK(rg == 1000 && eg == 1000 && sg == 1000, "gids %u %u %u", rg, eg, sg);
-  gid_t got[8];
-  int n = getgroups(8, got);
-  CHECK(n == 2 && got[0] == 1001 && got[1] == 1002, "%d supplementary groups", n);
-  CHECK_CAPS("CapEff", BIT(CAP_KILL));
-  CHECK_CAPS("CapPrm", BIT(CAP_KILL));
-  CHECK_CAPS("CapBnd", BIT(CAP_KILL));
-  CHECK(prctl(PR_GET_KEEPCAPS) == 0, "keepcaps left on");
-  return 0;
-}
-
-static int test_user_nonroot_keeps_caps(void) { return in_userns_range(as_user_1000_with_kill); }
-
-static int as_user_1000_no_caps(void) {
-  struct spec_process p = {.user = {.uid = 1000, .gid = 1000}};
-  nook_error err;
-  nook_err_clear(&err);
-  if (process_set_user_and_caps(&p, true, &err) < 0)
-    return why("%s", err.msg);
-  CHECK(getuid() == 1000, "uid %u", getuid());
-  CHECK_CAPS("CapEff", 0);
-  CHECK_CAPS("CapPrm", 0);
-  CHECK(getgroups(0, NULL) == 0, "supplementary groups left");
-  return 0;
-}
-
-static int test_user_nonroot_no_caps(void) { return in_userns_range(as_user_1000_no_caps); }
-
-static int test_user_groups_denied(void) {
-  int r = enter_userns_self();
-  if (r)
-    return r;
-  uint32_t groups[] = {0};
-  struct spec_process p = {.user = {.additional_gids = groups, .n_additional_gids = 1}};
-  nook_error err;
-  nook_err_clear(&err);
-  CHECK(process_set_user_and_caps(&p, process_can_setgroups(), &err) < 0,
-        "additionalGids with setgroups denied: no error");
-  CHECK(strstr(err.msg, "additionalGids") && strstr(err.msg, "setgroups"), "message: %s",
-        err.msg);
-  /* Without additionalGids the same namespace is fine. */
-  p.user.n_additional_gids = 0;
-  CHECK(process_set_user_and_caps(&p, process_can_setgroups(), &err) == 0, "%s", err.msg);
-  return 0;
-}
-
-/* The whole sequence without no_new_privs: the filter needs CAP_SYS_ADMIN,
- * which the final capability set drops, so it must load before. */
-static int test_security_sequence(void) {
-  int r = enter_userns_self();
-  if (r)
-    return r;
-  char *kill[] = {"CAP_KILL", NULL}, *n[] = {"getcwd", NULL};
-  struct spec_capabilities c = {.bounding = kill, .effective = kill, .permitted = kill};
-  struct spec_rlimit lim[] = {{.type = "RLIMIT_NOFILE", .soft = 64, .hard = 128}};
-  struct spec_process p = {.capabilities = &c,
-                           .rlimits = lim,
-                           .n_rlimits = 1,
-                           .user = {.has_umask = true, .umask = 027}};
-  struct spec_seccomp_syscall rules[] = {rule(n, "SCMP_ACT_ERRNO")};
-  struct spec_seccomp s = allow_all(rules, 1);
-  nook_error err;
-  nook_err_clear(&err);
-  struct seccomp_program prog;
-  if (seccomp_program_prepare(&s, NULL, &prog, &err) < 0 ||
-      process_apply_security(&p, &prog, false, &err) < 0)
-    return why("%s", err.msg);
-  seccomp_program_clear(&prog);
-  char buf[64];
-  CHECK(syscall(SYS_getcwd, buf, sizeof(buf)) == -1 && errno == EPERM, "getcwd not blocked");
-  CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 0, "no_new_privs set");
-  CHECK_CAPS("CapEff", BIT(CAP_KILL));
-  CHECK(umask(0) == 027, "umask not applied");
-  struct rlimit rl;
-  getrlimit(RLIMIT_NOFILE, &rl);
-  CHECK(rl.rlim_cur == 64 && rl.rlim_max == 128, "RLIMIT_NOFILE %lu/%lu", rl.rlim_cur,
-        rl.rlim_max);
-  return 0;
-}
-
-static int test_security_sequence_nnp(void) {
   char *n[] = {"getcwd", NULL};
-  struct spec_process p = {.no_new_privileges = true, .user = {.uid = getuid(), .gid = getgid()}};
   struct spec_seccomp_syscall rules[] = {rule(n, "SCMP_ACT_ERRNO")};
   struct spec_seccomp s = allow_all(rules, 1);
   nook_error err;
   nook_err_clear(&err);
   struct seccomp_program prog;
-  if (seccomp_program_prepare(&s, NULL, &prog, &err) < 0 ||
-      process_apply_security(&p, &prog, false, &err) < 0)
-    return why("%s", err.msg);
+  int r = seccomp_program_prepare(&s, dir, &prog, &err);
   seccomp_program_clear(&prog);
-  char buf[64];
-  CHECK(syscall(SYS_getcwd, buf, sizeof(buf)) == -1 && errno == EPERM, "getcwd not blocked");
-  CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1, "no_new_privs not set");
+  int count = count_files(dir);
+  _cleanup_free_ char *oldest = xasprintf("%s/old00.bpf", dir);
+  _cleanup_free_ char *kept = xasprintf("%s/old69.bpf", dir);
+  bool oldest_gone = access(oldest, F_OK) < 0, newest_kept = access(kept, F_OK) == 0;
+  remove_dir(dir);
+  CHECK(r == 0, "%s", err.msg);
+  CHECK(count == 64, "%d entries, want 64", count);
+  CHECK(oldest_gone && newest_kept, "trimmed the wrong entries");
   return 0;
 }
 
@@ -821,107 +433,8 @@ static int test_seccomp_needs_sys_admin(void) {
   return 0;
 }
 
-/* A non-root user with no capabilities and no no_new_privs: the filter
- * must load before the uid change takes CAP_SYS_ADMIN away. */
-static int as_user_1000_seccomp_early(void) {
-  char *n[] = {"getcwd", NULL};
-  struct spec_seccomp_syscall rules[] = {rule(n, "SCMP_ACT_ERRNO")};
-  struct spec_seccomp s = allow_all(rules, 1);
-  struct spec_process p = {.user = {.uid = 1000, .gid = 1000}};
-  nook_error err;
-  nook_err_clear(&err);
-  struct seccomp_program prog;
-  if (seccomp_program_prepare(&s, NULL, &prog, &err) < 0 ||
-      process_apply_security(&p, &prog, true, &err) < 0)
-    return why("%s", err.msg);
-  seccomp_program_clear(&prog);
-  char buf[64];
-  CHECK(syscall(SYS_getcwd, buf, sizeof(buf)) == -1 && errno == EPERM, "getcwd not blocked");
-  CHECK(getuid() == 1000, "uid %u", getuid());
-  CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 0, "no_new_privs set");
-  CHECK_CAPS("CapEff", 0);
-  return 0;
-}
-
-static int test_security_sequence_nonroot_early_seccomp(void) {
-  return in_userns_range(as_user_1000_seccomp_early);
-}
-
-/* No seccomp profile at all: everything else still applies. */
-static int test_security_sequence_no_seccomp(void) {
-  struct spec_process p = {.no_new_privileges = true, .user = {.uid = getuid(), .gid = getgid()}};
-  nook_error err;
-  nook_err_clear(&err);
-  if (process_apply_security(&p, NULL, false, &err) < 0)
-    return why("%s", err.msg);
-  CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1, "no_new_privs not set");
-  char buf[64];
-  CHECK(syscall(SYS_getcwd, buf, sizeof(buf)) > 0, "getcwd blocked");
-  return 0;
-}
-
-/* ---- limits ---- */
-
-static int test_rlimits(void) {
-  struct spec_rlimit lim[] = {{.type = "RLIMIT_NOFILE", .soft = 100, .hard = 200},
-                              {.type = "RLIMIT_CORE", .soft = 0, .hard = 0}};
-  struct spec_process p = {.rlimits = lim, .n_rlimits = 2};
-  nook_error err;
-  nook_err_clear(&err);
-  if (process_apply_rlimits(&p, &err) < 0)
-    return why("%s", err.msg);
-  struct rlimit rl;
-  getrlimit(RLIMIT_NOFILE, &rl);
-  CHECK(rl.rlim_cur == 100 && rl.rlim_max == 200, "RLIMIT_NOFILE %lu/%lu", rl.rlim_cur,
-        rl.rlim_max);
-
-  struct spec_rlimit bad[] = {{.type = "RLIMIT_NOFILE", .soft = 50, .hard = 50},
-                              {.type = "RLIMIT_SPEED", .soft = 1, .hard = 1}};
-  p = (struct spec_process){.rlimits = bad, .n_rlimits = 2};
-  CHECK(process_apply_rlimits(&p, &err) < 0, "RLIMIT_SPEED accepted");
-  CHECK(strstr(err.msg, "RLIMIT_SPEED"), "message: %s", err.msg);
-  getrlimit(RLIMIT_NOFILE, &rl);
-  CHECK(rl.rlim_cur == 100, "a limit was set before the bad name was found");
-
-  struct spec_rlimit inverted[] = {{.type = "RLIMIT_NOFILE", .soft = 150, .hard = 120}};
-  p = (struct spec_process){.rlimits = inverted, .n_rlimits = 1};
-  CHECK(process_apply_rlimits(&p, &err) < 0 && strstr(err.msg, "soft"), "soft > hard: %s",
-        err.msg);
-  return 0;
-}
-
-static int test_oom_nnp_umask(void) {
-  struct spec_process p = {.has_oom_score_adj = true, .oom_score_adj = 500,
-                           .no_new_privileges = true, .user = {.has_umask = true, .umask = 077}};
-  nook_error err;
-  nook_err_clear(&err);
-  if (process_apply_oom_score_adj(&p, &err) < 0 || process_apply_no_new_privs(&p, &err) < 0)
-    return why("%s", err.msg);
-  process_apply_umask(&p);
-  char *s = NULL;
-  size_t len;
-  if (read_file_at(AT_FDCWD, "/proc/self/oom_score_adj", &s, &len, &err) < 0)
-    return why("%s", err.msg);
-  CHECK(atoi(s) == 500, "oom_score_adj %s", s);
-  free(s);
-  CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1, "no_new_privs not set");
-  CHECK(umask(0) == 077, "umask not set");
-  p.oom_score_adj = 1001;
-  CHECK(process_apply_oom_score_adj(&p, &err) < 0, "oomScoreAdj 1001 accepted");
-  return 0;
-}
-
-/* ---- runner ---- */
-
-/* in_process: the case changes nothing in the process, so it runs in the
- * test binary itself, where the sanitizers' leak check sees it at exit. */
-static const struct {
-  const char *name;
-  int (*fn)(void);
-  bool in_process;
-} cases[] = {
-#define CASE(n) {#n, test_##n, false}
-#define CASE_IN_PROCESS(n) {#n, test_##n, true}
+int main(int argc, char **argv) {
+  static const struct secure_case cases[] = {
     CASE(seccomp_errno_ret),
     CASE(seccomp_arg_condition),
     CASE(seccomp_arg_and_or),
@@ -934,76 +447,8 @@ static const struct {
     CASE(seccomp_rule_like_default),
     CASE(seccomp_big_profile),
     CASE(seccomp_cache),
+    CASE_IN_PROCESS(seccomp_cache_trim),
     CASE(seccomp_needs_sys_admin),
-    CASE(caps_root_sets),
-    CASE(caps_ambient),
-    CASE_IN_PROCESS(caps_bad_lists),
-    CASE(user_nonroot_keeps_caps),
-    CASE(user_nonroot_no_caps),
-    CASE(user_groups_denied),
-    CASE(security_sequence),
-    CASE(security_sequence_nnp),
-    CASE(security_sequence_no_seccomp),
-    CASE(security_sequence_nonroot_early_seccomp),
-    CASE(rlimits),
-    CASE(oom_nnp_umask),
-#undef CASE
-#undef CASE_IN_PROCESS
-};
-
-int main(int argc, char **argv) {
-  int failed = 0;
-  for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-    if (argc > 1 && !strstr(cases[i].name, argv[1]))
-      continue;
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0)
-      return 1;
-    if (cases[i].in_process) {
-      why_fd = p[1];
-      int r = cases[i].fn();
-      close(p[1]);
-      char msg[1024];
-      ssize_t n = read(p[0], msg, sizeof(msg) - 1);
-      msg[n > 0 ? n : 0] = '\0';
-      close(p[0]);
-      if (r == 0)
-        printf("ok %s\n", cases[i].name);
-      else
-        failed++, printf("not ok %s - %s\n", cases[i].name, msg);
-      continue;
-    }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-      close(p[0]);
-      why_fd = p[1];
-      /* A hung case must not spin for ever on a shared machine. */
-      alarm(60);
-      int r = cases[i].fn();
-      fflush(NULL);
-      /* _exit: LeakSanitizer's exit check hangs under a seccomp filter that
-       * denies the calls it makes; the in-process cases are leak-checked. */
-      _exit(r);
-    }
-    close(p[1]);
-    char msg[1024];
-    ssize_t n = read(p[0], msg, sizeof(msg) - 1);
-    msg[n > 0 ? n : 0] = '\0';
-    close(p[0]);
-    int st;
-    waitpid(pid, &st, 0);
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-      printf("ok %s\n", cases[i].name);
-    } else if (WIFEXITED(st) && WEXITSTATUS(st) == SKIP) {
-      printf("ok %s # SKIP %s\n", cases[i].name, msg);
-    } else {
-      failed++;
-      if (WIFSIGNALED(st))
-        printf("not ok %s - killed by signal %d %s\n", cases[i].name, WTERMSIG(st), msg);
-      else
-        printf("not ok %s - %s\n", cases[i].name, msg[0] ? msg : "failed");
-    }
-  }
-  return failed ? 1 : 0;
+  };
+  return run_cases(cases, ARRAY_SIZE(cases), argc, argv);
 }
