@@ -170,3 +170,34 @@ process_gone() {
   state=$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 0
   [ -z "$state" ] || [ "$state" = Z ] || [ "$state" = X ]
 }
+
+# free_port [tcp|udp]: a loopback port nothing listens on now.
+free_port() {
+  python3 -c 'import socket,sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' "${1:-tcp}"
+}
+
+# Starts docker-registry on a free port; sets $REGISTRY (host:port).
+start_registry() {
+  local port
+  port=$(free_port)
+  cat >registry.yml <<EOF2
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $TEST_TMP/registry
+http:
+  addr: 127.0.0.1:$port
+EOF2
+  docker-registry serve registry.yml >registry.log 2>&1 &
+  echo $! >registry.pid
+  REGISTRY=127.0.0.1:$port
+  wait_for "curl -sf http://$REGISTRY/v2/ >/dev/null" 20
+}
+
+stop_registry() {
+  kill "$(cat registry.pid)" 2>/dev/null || true
+}

@@ -9,11 +9,6 @@ net_bundle() {
   cfg "$1" '.linux.namespaces += [{"type": "network"}] | .annotations["nook.network"] = "slirp"'
 }
 
-free_port() { # [tcp|udp]
-  python3 -c 'import socket,sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' "${1:-tcp}"
-}
 
 # nsx PID CMD...: runs a host command in PID's user and network namespaces.
 nsx() { local p=$1; shift; nsenter --preserve-credentials -U -n -t "$p" "$@"; }

@@ -281,34 +281,6 @@ test_run_from_image_fuse() {
   run_from_image fuse
 }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# Starts docker-registry on a free port; sets $REGISTRY (host:port).
-start_registry() {
-  local port
-  port=$(free_port)
-  cat >registry.yml <<EOF2
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $TEST_TMP/registry
-http:
-  addr: 127.0.0.1:$port
-EOF2
-  docker-registry serve registry.yml >registry.log 2>&1 &
-  echo $! >registry.pid
-  REGISTRY=127.0.0.1:$port
-  wait_for "curl -sf http://$REGISTRY/v2/ >/dev/null" 20
-}
-
-stop_registry() {
-  kill "$(cat registry.pid)" 2>/dev/null || true
-}
-
 test_pull_from_registry() {
   make_image
   use_store

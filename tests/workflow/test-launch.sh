@@ -265,7 +265,7 @@ test_detached_web_server_on_a_published_port() {
   make_launch_image
   net_available
   local port id
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  port=$(free_port)
   id=$("$NOOK" launch -d -p "127.0.0.1:$port:8080" bb:1 httpd -f -p 8080 -h /srv)
   wait_for "python3 -c 'import urllib.request,sys; sys.exit(0 if b\"hello-web\" in urllib.request.urlopen(\"http://127.0.0.1:$port/\", timeout=2).read() else 1)' 2>/dev/null" 15
   assert_contains "$("$NOOK" containers)" "127.0.0.1:$port:8080" "ports column"
@@ -291,28 +291,14 @@ test_completion_of_flags_and_images() {
 test_run_pulled_from_a_local_registry() {
   make_launch_image
   command -v docker-registry >/dev/null || skip "docker-registry is not installed"
-  local port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  cat >registry.yml <<EOF2
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $TEST_TMP/registry
-http:
-  addr: 127.0.0.1:$port
-EOF2
-  docker-registry serve registry.yml >registry.log 2>&1 &
-  # shellcheck disable=SC2064 # the pid is known now
-  trap "kill $! 2>/dev/null || true" EXIT
-  wait_for "curl -sf http://127.0.0.1:$port/v2/ >/dev/null" 20
-  skopeo copy -q --dest-tls-verify=false oci:oci:bb "docker://127.0.0.1:$port/app:2"
+  start_registry
+  trap stop_registry EXIT
+  skopeo copy -q --dest-tls-verify=false oci:oci:bb "docker://$REGISTRY/app:2"
   local out
-  out=$("$NOOK" launch --rm --tls-verify=false "127.0.0.1:$port/app:2" echo pulled-and-ran 2>err)
+  out=$("$NOOK" launch --rm --tls-verify=false "$REGISTRY/app:2" echo pulled-and-ran 2>err)
   assert_eq pulled-and-ran "$out" "output"
-  assert_contains "$(cat err)" "Pulling 127.0.0.1:$port/app:2" "progress on stderr"
+  assert_contains "$(cat err)" "Pulling $REGISTRY/app:2" "progress on stderr"
   # the second time it is in the store: no pull
-  "$NOOK" launch --rm "127.0.0.1:$port/app:2" true 2>err
+  "$NOOK" launch --rm "$REGISTRY/app:2" true 2>err
   [[ $(cat err) != *Pulling* ]] || fail "pulled again"
 }
