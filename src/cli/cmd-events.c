@@ -119,13 +119,11 @@ int cmd_events(struct nook_globals *g, int argc, char **argv, nook_error *err) {
     else
       return cli_bad_usage(err, argv[0], "unknown option `%s`", argv[optind - 1]);
   }
-  int r = cli_want_args(err, argv[0], argc, argv, 1, "a container id");
+  const char *id;
+  _cleanup_free_ char *root = NULL;
+  int r = cli_id_and_root(g, argc, argv, &id, &root, err);
   if (r < 0)
     return r;
-  _cleanup_free_ char *root = NULL;
-  if ((r = cli_state_root(g, &root, err)) < 0)
-    return r;
-  const char *id = argv[optind];
   _cleanup_container_ struct container ct = {.dirfd = -1};
   r = container_load_for(root, id, "read the events of",
                          1u << STATUS_RUNNING | 1u << STATUS_PAUSED | 1u << STATUS_CREATED, &ct,

@@ -29,11 +29,10 @@ int cmd_logs(struct nook_globals *g, int argc, char **argv, nook_error *err) {
     else
       return cli_bad_usage(err, argv[0], "unknown option `%s`", argv[optind - 1]);
   }
-  int r = cli_want_args(err, argv[0], argc, argv, 1, "a container id");
+  const char *id;
+  _cleanup_free_ char *root = NULL;
+  int r = cli_id_and_root(g, argc, argv, &id, &root, err);
   if (r < 0)
     return r;
-  _cleanup_free_ char *root = NULL;
-  if ((r = cli_state_root(g, &root, err)) < 0)
-    return r;
-  return logs_print(root, argv[optind], follow, since, err);
+  return logs_print(root, id, follow, since, err);
 }

@@ -21,13 +21,11 @@ static int freeze_command(struct nook_globals *g, int argc, char **argv, bool fr
       return cli_print_usage(freeze ? pause_usage : resume_usage);
     return cli_bad_usage(err, argv[0], "unknown option `%s`", argv[optind - 1]);
   }
-  int r = cli_want_args(err, argv[0], argc, argv, 1, "a container id");
+  const char *id;
+  _cleanup_free_ char *root = NULL;
+  int r = cli_id_and_root(g, argc, argv, &id, &root, err);
   if (r < 0)
     return r;
-  _cleanup_free_ char *root = NULL;
-  if ((r = cli_state_root(g, &root, err)) < 0)
-    return r;
-  const char *id = argv[optind];
   _cleanup_container_ struct container ct = {.dirfd = -1};
   r = container_load_for(root, id, argv[0],
                          freeze ? 1u << STATUS_RUNNING : 1u << STATUS_PAUSED, &ct, err);
