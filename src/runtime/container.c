@@ -162,6 +162,7 @@ static int creation_run(struct creation *c, bool keep_pty, const sigset_t *saved
   r = spec_load(bundle, &c->spec, err);
   if (r < 0)
     return r;
+  nook_stage("spec loaded");
   const struct spec *spec = c->spec;
   if (!spec->has_process)
     return nook_errx(err, EINVAL, "config.json: `process` is required to create a container");
@@ -232,9 +233,11 @@ static int creation_run(struct creation *c, bool keep_pty, const sigset_t *saved
       .hooks = {.init_created = on_init_created, .create_runtime = on_create_runtime,
                 .state_json = creation_state_json, .data = c},
   };
+  nook_stage("state dir ready");
   r = linux_spawn_init(&req, &c->init, err);
   if (r < 0)
     return r;
+  nook_stage("init ready");
   close(c->fifo_read);
   close(c->fifo_write);
   c->fifo_read = c->fifo_write = -1;
@@ -242,6 +245,7 @@ static int creation_run(struct creation *c, bool keep_pty, const sigset_t *saved
   r = net_setup(spec, c->init.pid, c->state_dir, &c->st.net_helper_pid, err);
   if (r < 0)
     return r;
+  nook_stage("network ready");
   if (c->init.pty_master >= 0 && o->console_socket) {
     r = console_socket_send(o->console_socket, c->init.pty_master, err);
     if (r < 0)
@@ -455,8 +459,10 @@ int container_delete(const char *root, const char *id, bool force, nook_error *e
     if (net_teardown(st.net_helper_pid, dir, &warn) < 0)
       nook_warn("%s", warn.msg);
   }
+  nook_stage("delete: network stopped");
   if (st.cgroup_manager && cgroup_destroy(&h, &warn) < 0)
     nook_warn("%s", warn.msg);
+  nook_stage("delete: cgroup removed");
   run_poststop(dirfd, &st);
   state_clear(&st);
   return state_dir_remove(root, id, err);
@@ -564,6 +570,7 @@ int container_run(const struct create_options *o, nook_error *err) {
     sigprocmask(SIG_SETMASK, &saved, NULL);
     return r;
   }
+  nook_stage("released");
   run_poststart(c.dirfd, &c.st);
   if (!foreground) {
     creation_free(&c);
@@ -571,6 +578,7 @@ int container_run(const struct create_options *o, nook_error *err) {
   }
   _cleanup_close_ int sigfd = signalfd(-1, &forward, SFD_CLOEXEC);
   int status = container_supervise(c.init.pid, sigfd, c.init.pty_master);
+  nook_stage("init exited");
   if (o->keep) {
     /* A kept container says how it ended. */
     c.st.has_exit_status = true;

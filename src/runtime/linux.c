@@ -400,10 +400,12 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
   if (init_configure_kernel(spec, &err) < 0)
     init_fail(c, &err);
 
+  nook_stage("init: namespaces set");
   struct mount_context mc = {.spec = spec, .in_userns = req->in_userns, .no_pivot = req->no_pivot,
                              .rootfd = -1};
   if (mounts_prepare_rootfs(&mc, &err) < 0)
     init_fail(c, &err);
+  nook_stage("init: rootfs mounted");
 
   if (spec->hooks[SPEC_HOOK_PRESTART].n || spec->hooks[SPEC_HOOK_CREATE_RUNTIME].n) {
     sync_send(c->sync_fd, SYNC_CREATE_RUNTIME, 0);
@@ -418,6 +420,7 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
   if (mounts_enter_rootfs(&mc, &err) < 0)
     init_fail(c, &err);
   close(mc.rootfd);
+  nook_stage("init: rootfs entered");
 
   const struct spec_process *p = &spec->process;
   if (p->terminal && init_setup_terminal(c, &err) < 0)
@@ -452,6 +455,7 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
   }
   if (!req->no_new_keyring)
     (void)syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL);
+  nook_stage("init: started");
   if (process_apply_security(p, c->seccomp, c->setgroups_allowed, &err) < 0)
     goto fail_late;
   /* Nothing of nook's may reach the container: only stdio and the fds the
@@ -642,6 +646,7 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
     return nook_err(err, errno, "socketpair");
 
   struct clone_args args = {.flags = flags, .exit_signal = SIGCHLD};
+  nook_stage("clone3");
   pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
   if (pid < 0) {
     int e = errno;
@@ -672,14 +677,17 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
   bool setgroups_allowed = true;
   if (spec->namespaces[SPEC_NS_USER].enabled && !spec->namespaces[SPEC_NS_USER].path) {
     r = write_maps(pid, req, false, &setgroups_allowed, err);
+    nook_stage("uid map");
     if (r == 0)
       r = write_maps(pid, req, true, &setgroups_allowed, err);
+    nook_stage("gid map");
     if (r < 0)
       goto fail;
   }
   if (!child.needs_fork && req->hooks.init_created &&
       (r = req->hooks.init_created(req->hooks.data, pid, err)) < 0)
     goto fail;
+  nook_stage("cgroup joined");
   if ((r = sync_send_pid(out->sync_fd, SYNC_MAPS_DONE, setgroups_allowed, pid)) < 0) {
     r = nook_err(err, -r, "the container's init exited during set-up");
     goto fail;

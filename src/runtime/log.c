@@ -29,6 +29,16 @@ int nook_log_init(const char *file, bool json, bool debug) {
 
 bool nook_log_debug_enabled(void) { return log_debug; }
 
+static unsigned long long start_ns;
+
+__attribute__((constructor)) static void remember_start(void) { start_ns = now_ns(); }
+
+void nook_log_stage(const char *name) {
+  unsigned long long t = now_ns() - start_ns;
+  nook_log(NOOK_LOG_DEBUG, "stage %s at +%llu.%02llu ms (pid %d)", name, t / 1000000,
+           t / 10000 % 100, (int)getpid());
+}
+
 static void write_json_line(int fd, const char *level, const char *msg) {
   char stamp[64];
   struct timespec ts;

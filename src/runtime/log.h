@@ -12,6 +12,16 @@ bool nook_log_debug_enabled(void);
 void nook_log(enum nook_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Under --debug: "stage NAME at +T ms" since nook started, to see where a
+ * start's time goes without a tracer (strace slows it and breaks the
+ * setuid id-map helpers). */
+void nook_log_stage(const char *name);
+#define nook_stage(name)                                                                           \
+  do {                                                                                             \
+    if (nook_log_debug_enabled())                                                                  \
+      nook_log_stage(name);                                                                        \
+  } while (0)
+
 #define nook_warn(...) nook_log(NOOK_LOG_WARNING, __VA_ARGS__)
 #define nook_info(...) nook_log(NOOK_LOG_INFO, __VA_ARGS__)
 #define nook_debug(...)                                                                            \

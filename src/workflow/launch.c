@@ -127,6 +127,7 @@ int launch_remove(const char *root, const char *id, bool force, nook_error *err)
   int r = launch_kill(root, id, err);
   if (r < 0 && r != -ENOENT)
     return r;
+  nook_stage("rm: killed");
   /* What a container wrote as its root is ours on the host and goes
    * without a user namespace; files made for other ids (or the kernel's
    * 000 work dirs) take rootfs_remove's. */
@@ -143,10 +144,12 @@ int launch_remove(const char *root, const char *id, bool force, nook_error *err)
       (rm_rf_at(cfd, id) < 0 || faccessat(cfd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0) &&
       (r = rootfs_remove(id, err)) < 0)
     return r;
+  nook_stage("rm: rootfs removed");
   _cleanup_free_ char *parent = xasprintf("%s/.launch", root);
   _cleanup_close_ int pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (pfd >= 0)
     rm_rf_at(pfd, id);
+  nook_stage("rm: bundle removed");
   nook_error e;
   r = container_delete(root, id, force, &e);
   if (r < 0 && !strstr(e.msg, "does not exist")) {
@@ -214,9 +217,11 @@ static int run_foreground(struct nook_globals *g, const struct launch_options *o
   if (status < 0)
     return status;
   nook_error e;
+  nook_stage("container exited");
   if (o->rm) {
     if (launch_remove(root, id, true, &e) < 0)
       nook_warn("%s", e.msg);
+    nook_stage("removed");
   } else {
     launch_record_exit(root, id, status);
   }
@@ -238,11 +243,14 @@ int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *er
                                     "(nook rm %s) or choose another --name", id, id);
     }
   }
+  nook_stage("launch");
   if ((r = resolve_image(o, g->debug, err)) < 0)
     return r;
+  nook_stage("image found");
   struct rootfs_info info;
   if ((r = rootfs_prepare(o->image, id, &info, err)) < 0)
     return r;
+  nook_stage("rootfs prepared");
   _cleanup_free_ char *bundle = launch_bundle_dir(root, id);
   struct launch_plan plan = {.opts = o, .id = id, .bundle = bundle, .rootfs = &info,
                              .debug = g->debug};
@@ -250,6 +258,7 @@ int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *er
   if (r == 0)
     r = launch_write_bundle(&plan, err);
   rootfs_info_free(&info);
+  nook_stage("bundle written");
   if (r == 0) {
     if (o->detach) {
       r = monitor_launch(root, id, bundle, g, o->rm, err);
