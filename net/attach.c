@@ -1,7 +1,9 @@
 /* Starting and stopping nook-net for a container. The helper gets the
- * container's init pid (it joins that process's user and network namespaces
- * and exits when the process does), signals readiness on a pipe, and reports
- * a failure as one line on its stderr, which we pass on. */
+ * container's init pid (it exits when that process does) and either an fd of
+ * the init's network namespace, opened by the runtime, or joins the
+ * namespaces of /proc/PID/ns itself. It signals readiness on a pipe and
+ * reports a failure as one line on its stderr, which we pass on. Starting
+ * and waiting are apart so that the helper comes up while the init sets up. */
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -17,6 +19,11 @@
 #include "util.h"
 
 #define NET_READY_TIMEOUT_MS 10000
+/* The fds the helper is given besides stdio. */
+#define NET_HELPER_READY_FD 3
+#define NET_HELPER_READY_FD_STR "3"
+#define NET_HELPER_NETNS_FD 4
+#define NET_HELPER_NETNS_FD_STR "4"
 
 static const char *annotation(const struct spec *spec, const char *key) {
   for (size_t i = 0; i < spec->n_annotations; i++)
@@ -25,9 +32,8 @@ static const char *annotation(const struct spec *spec, const char *key) {
   return NULL;
 }
 
-int net_setup(const struct spec *spec, pid_t init_pid, const char *state_dir, pid_t *helper_pid,
-              nook_error *err) {
-  struct net_options o = {
+static struct net_options spec_net_options(const struct spec *spec) {
+  return (struct net_options){
       .network = annotation(spec, "nook.network"),
       .ports = annotation(spec, "nook.ports"),
       .allow_host_loopback = annotation(spec, "nook.network.allow_host_loopback"),
@@ -35,6 +41,17 @@ int net_setup(const struct spec *spec, pid_t init_pid, const char *state_dir, pi
       .outbound_addr = annotation(spec, "nook.network.outbound_addr"),
       .enable_ipv6 = annotation(spec, "nook.network.enable_ipv6"),
   };
+}
+
+int net_start(const struct spec *spec, const struct net_target *target, const char *state_dir,
+              struct net_helper *h, nook_error *err) {
+  struct net_options o = spec_net_options(spec);
+  return net_start_options(&o, target, state_dir, h, err);
+}
+
+int net_setup(const struct spec *spec, pid_t init_pid, const char *state_dir, pid_t *helper_pid,
+              nook_error *err) {
+  struct net_options o = spec_net_options(spec);
   return net_setup_options(&o, init_pid, state_dir, helper_pid, err);
 }
 
@@ -51,8 +68,8 @@ static int parse_bool(const char *key, const char *v, bool def, bool *out, nook_
 }
 
 /* Checks every annotation and builds the helper's command line. */
-static int build_argv(const struct net_options *o, pid_t init_pid, const char *state_dir,
-                      const char *helper, char ***argv, nook_error *err) {
+static int build_argv(const struct net_options *o, const struct net_target *target,
+                      const char *state_dir, const char *helper, char ***argv, nook_error *err) {
   bool loopback, ipv6;
   int r;
   if ((r = parse_bool("nook.network.allow_host_loopback", o->allow_host_loopback, false,
@@ -69,13 +86,17 @@ static int build_argv(const struct net_options *o, pid_t init_pid, const char *s
   strv_push(&a, "--configure");
   _cleanup_free_ char *mtu_opt = xasprintf("--mtu=%llu", mtu);
   strv_push(&a, mtu_opt);
-  strv_push(&a, "--ready-fd=3");
+  strv_push(&a, "--ready-fd=" NET_HELPER_READY_FD_STR);
   strv_push(&a, "--enable-sandbox");
   strv_push(&a, "--enable-seccomp");
   if (!loopback)
     strv_push(&a, "--disable-host-loopback");
   if (ipv6)
     strv_push(&a, "--enable-ipv6");
+  if (target->netns_fd >= 0)
+    strv_push(&a, "--netns-fd=" NET_HELPER_NETNS_FD_STR);
+  if (target->own_netns)
+    strv_push(&a, "--own-netns");
   if (o->outbound_addr) {
     _cleanup_free_ char *opt = xasprintf("--outbound-addr=%s", o->outbound_addr);
     strv_push(&a, opt);
@@ -99,7 +120,7 @@ static int build_argv(const struct net_options *o, pid_t init_pid, const char *s
       strv_push(&a, opt);
     }
   }
-  _cleanup_free_ char *pid = xasprintf("%d", (int)init_pid);
+  _cleanup_free_ char *pid = xasprintf("%d", (int)target->pid);
   strv_push(&a, pid);
   strv_push(&a, "tap0");
   *argv = a;
@@ -126,9 +147,38 @@ static void read_failure(int fd, char *buf, size_t len) {
   buf[strcspn(buf, "\n")] = '\0';
 }
 
-int net_setup_options(const struct net_options *o, pid_t init_pid, const char *state_dir,
-                      pid_t *helper_pid, nook_error *err) {
-  *helper_pid = 0;
+void net_helper_close(struct net_helper *h) {
+  if (h->ready_fd >= 0)
+    close(h->ready_fd);
+  if (h->err_fd >= 0)
+    close(h->err_fd);
+  h->ready_fd = h->err_fd = -1;
+}
+
+static void helper_exec(char **argv, int ready_fd, int err_fd, int netns_fd) {
+  /* Its own session: a terminal's signals for nook are not for it. */
+  setsid();
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  dup2(devnull, 0);
+  dup2(devnull, 1);
+  dup2(err_fd, 2);
+  /* Moved above their places first, so that neither lands on the other;
+   * dup2 then clears O_CLOEXEC on the copies. */
+  ready_fd = fcntl(ready_fd, F_DUPFD_CLOEXEC, NET_HELPER_NETNS_FD + 1);
+  if (netns_fd >= 0)
+    netns_fd = fcntl(netns_fd, F_DUPFD_CLOEXEC, NET_HELPER_NETNS_FD + 1);
+  dup2(ready_fd, NET_HELPER_READY_FD);
+  if (netns_fd >= 0)
+    dup2(netns_fd, NET_HELPER_NETNS_FD);
+  syscall(SYS_close_range, NET_HELPER_NETNS_FD + 1, ~0U, 0);
+  execv(argv[0], argv);
+  dprintf(2, "nook-net: exec %s: %s\n", argv[0], strerror(errno));
+  _exit(127);
+}
+
+int net_start_options(const struct net_options *o, const struct net_target *target,
+                      const char *state_dir, struct net_helper *h, nook_error *err) {
+  *h = (struct net_helper){.ready_fd = -1, .err_fd = -1};
   if (!o->network || strcmp(o->network, "none") == 0 || strcmp(o->network, "host") == 0)
     return 0;
   if (strcmp(o->network, "slirp") != 0)
@@ -136,7 +186,7 @@ int net_setup_options(const struct net_options *o, pid_t init_pid, const char *s
                      o->network);
   /* Bad annotations are refused before anything else. */
   _cleanup_strv_ char **argv = NULL;
-  int r = build_argv(o, init_pid, state_dir, "nook-net", &argv, err);
+  int r = build_argv(o, target, state_dir, "nook-net", &argv, err);
   if (r < 0)
     return r;
   char *helper = nook_helper_path("nook-net");
@@ -156,54 +206,64 @@ int net_setup_options(const struct net_options *o, pid_t init_pid, const char *s
     return nook_err(err, errno, "network: pipe");
   }
   pid_t pid = fork();
-  if (pid < 0) {
-    int e = errno;
-    close(ready[0]);
-    close(ready[1]);
-    close(errp[0]);
-    close(errp[1]);
-    return nook_err(err, e, "network: fork");
-  }
-  if (pid == 0) {
-    /* Its own session: a terminal's signals for nook are not for it. */
-    setsid();
-    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    dup2(devnull, 0);
-    dup2(devnull, 1);
-    dup2(errp[1], 2);
-    dup2(ready[1], 3); /* dup2 clears O_CLOEXEC on the copy */
-    syscall(SYS_close_range, 4, ~0U, 0);
-    execv(argv[0], argv);
-    dprintf(2, "nook-net: exec %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
-  }
+  if (pid == 0)
+    helper_exec(argv, ready[1], errp[1], target->netns_fd);
+  int e = errno;
   close(ready[1]);
   close(errp[1]);
-  _cleanup_close_ int ready_fd = ready[0];
-  _cleanup_close_ int err_fd = errp[0];
+  h->ready_fd = ready[0];
+  h->err_fd = errp[0];
+  if (pid < 0) {
+    net_helper_close(h);
+    return nook_err(err, e, "network: fork");
+  }
+  h->pid = pid;
+  return 0;
+}
 
-  struct pollfd p = {.fd = ready_fd, .events = POLLIN};
+static void kill_helper(struct net_helper *h) {
+  kill(h->pid, SIGKILL);
+  reap(h->pid);
+  h->pid = 0;
+  net_helper_close(h);
+}
+
+int net_wait_ready(struct net_helper *h, nook_error *err) {
+  if (h->pid <= 0)
+    return 0;
+  struct pollfd p = {.fd = h->ready_fd, .events = POLLIN};
   int n;
   do
     n = poll(&p, 1, NET_READY_TIMEOUT_MS);
   while (n < 0 && errno == EINTR);
   char c = 0;
-  if (n > 0 && read(ready_fd, &c, 1) == 1 && c == '1') {
-    *helper_pid = pid;
+  if (n > 0 && read(h->ready_fd, &c, 1) == 1 && c == '1') {
+    net_helper_close(h);
     return 0;
   }
-  char msg[1024];
   if (n == 0) {
-    kill(pid, SIGKILL);
-    reap(pid);
+    kill_helper(h);
     return nook_errx(err, ETIMEDOUT, "network: nook-net was not ready after %d s",
                      NET_READY_TIMEOUT_MS / 1000);
   }
-  read_failure(err_fd, msg, sizeof(msg));
-  kill(pid, SIGKILL);
-  reap(pid);
+  char msg[1024];
+  read_failure(h->err_fd, msg, sizeof(msg));
+  kill_helper(h);
   const char *text = str_has_prefix(msg, "nook-net: ") ? msg + strlen("nook-net: ") : msg;
   return nook_errx(err, ENETUNREACH, "network: %s", *text ? text : "nook-net failed");
+}
+
+int net_setup_options(const struct net_options *o, pid_t init_pid, const char *state_dir,
+                      pid_t *helper_pid, nook_error *err) {
+  struct net_target target = {.pid = init_pid, .netns_fd = -1};
+  struct net_helper h;
+  *helper_pid = 0;
+  int r = net_start_options(o, &target, state_dir, &h, err);
+  if (r == 0)
+    r = net_wait_ready(&h, err);
+  if (r == 0)
+    *helper_pid = h.pid;
+  return r;
 }
 
 static bool is_net_helper(pid_t pid) {

@@ -11,15 +11,40 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "error.h"
 #include "spec.h"
 
-/* Starts the helper for init_pid's network namespace when the spec asks for
- * slirp, and returns once the network is up (*helper_pid > 0); *helper_pid
- * is 0 when no helper is needed. The API socket is state_dir/net.sock. On
- * failure nothing is left running. */
+/* What the helper attaches to. */
+struct net_target {
+  pid_t pid;      /* the container's init: the network ends with it */
+  int netns_fd;   /* its network namespace, opened by the runtime; -1: /proc/PID/ns/net */
+  bool own_netns; /* the namespace is the container's own and ends with it */
+};
+
+/* A helper being started. */
+struct net_helper {
+  pid_t pid; /* 0: none (the spec asks for no slirp network) */
+  int ready_fd;
+  int err_fd;
+};
+
+/* Starts the helper for target's network namespace when the spec asks for
+ * slirp, without waiting for it; h->pid is 0 when no helper is needed. The
+ * API socket is state_dir/net.sock. Bad annotations are refused first. */
+int net_start(const struct spec *spec, const struct net_target *target, const char *state_dir,
+              struct net_helper *h, nook_error *err);
+/* Waits until a started helper's network is up. On failure the helper is
+ * killed and reaped (h->pid 0) and its own line is the error. */
+int net_wait_ready(struct net_helper *h, nook_error *err);
+/* Closes the pipes of a helper that is not waited for (it may run on). */
+void net_helper_close(struct net_helper *h);
+
+/* Both at once, for init_pid's namespaces: returns once the network is up
+ * (*helper_pid > 0; 0 when no helper is needed). On failure nothing is left
+ * running. */
 int net_setup(const struct spec *spec, pid_t init_pid, const char *state_dir, pid_t *helper_pid,
               nook_error *err);
 
@@ -37,3 +62,5 @@ struct net_options {
 };
 int net_setup_options(const struct net_options *o, pid_t init_pid, const char *state_dir,
                       pid_t *helper_pid, nook_error *err);
+int net_start_options(const struct net_options *o, const struct net_target *target,
+                      const char *state_dir, struct net_helper *h, nook_error *err);

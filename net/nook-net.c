@@ -28,6 +28,10 @@ static const char usage[] =
     "      --disable-host-loopback  prohibit connecting to 127.0.0.1:* on the host\n"
     "      --netns-type=TYPE      pid (default) or path\n"
     "      --userns-path=PATH     user namespace to join before the network namespace\n"
+    "      --netns-fd=FD          join the network namespace open at FD (PID still ends the\n"
+    "                             network); its owner is the user namespace joined\n"
+    "      --own-netns            the namespace ends with PID: its tap device is left to the\n"
+    "                             kernel's namespace clean-up instead of removed on exit\n"
     "  -a, --api-socket=PATH      API socket (add_hostfwd, list_hostfwd, remove_hostfwd)\n"
     "  -6, --enable-ipv6          enable IPv6 (fd00::/64, experimental)\n"
     "      --enable-sandbox       empty mount namespace, no capabilities\n"
@@ -100,6 +104,7 @@ static int parse_outbound(const char *s, int family, void *out, nook_error *err)
 enum {
   OPT_CIDR = 1000, OPT_DISABLE_HOST_LOOPBACK, OPT_NETNS_TYPE, OPT_USERNS_PATH, OPT_SANDBOX,
   OPT_SECCOMP, OPT_DISABLE_DNS, OPT_OUTBOUND, OPT_OUTBOUND6, OPT_MAC, OPT_TARGET_TYPE, OPT_DEBUG,
+  OPT_NETNS_FD, OPT_OWN_NETNS,
 };
 
 static int parse_args(int argc, char **argv, struct net_config *cfg, nook_error *err) {
@@ -112,6 +117,8 @@ static int parse_args(int argc, char **argv, struct net_config *cfg, nook_error 
       {"disable-host-loopback", no_argument, NULL, OPT_DISABLE_HOST_LOOPBACK},
       {"netns-type", required_argument, NULL, OPT_NETNS_TYPE},
       {"userns-path", required_argument, NULL, OPT_USERNS_PATH},
+      {"netns-fd", required_argument, NULL, OPT_NETNS_FD},
+      {"own-netns", no_argument, NULL, OPT_OWN_NETNS},
       {"api-socket", required_argument, NULL, 'a'},
       {"enable-ipv6", no_argument, NULL, '6'},
       {"enable-sandbox", no_argument, NULL, OPT_SANDBOX},
@@ -161,6 +168,11 @@ static int parse_args(int argc, char **argv, struct net_config *cfg, nook_error 
         return nook_errx(err, EINVAL, "--netns-type `%s`: expected pid or path", optarg);
       break;
     case OPT_USERNS_PATH: cfg->userns_path = optarg; break;
+    case OPT_NETNS_FD:
+      if ((r = parse_fd(optarg, &cfg->netns_fd, "--netns-fd", err)) < 0)
+        return r;
+      break;
+    case OPT_OWN_NETNS: cfg->own_netns = true; break;
     case 'a': cfg->api_socket = optarg; break;
     case '6': cfg->enable_ipv6 = true; break;
     case OPT_SANDBOX: cfg->sandbox = true; break;
@@ -274,6 +286,7 @@ int main(int argc, char **argv) {
       .mtu = 1500,
       .ready_fd = -1,
       .exit_fd = -1,
+      .netns_fd = -1,
   };
   nook_error err;
   nook_err_clear(&err);

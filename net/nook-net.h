@@ -30,6 +30,8 @@ struct net_config {
   pid_t pid;             /* netns-type pid: the process whose namespace to join */
   const char *netns_path;/* netns-type path */
   const char *userns_path;
+  int netns_fd;           /* inherited from the runtime; -1: by pid or path */
+  bool own_netns;         /* the namespace ends with pid: its tap goes with it */
   const char *tapname;
 
   /* slirp */

@@ -91,7 +91,7 @@ static bool same_ns(int fd, const char *self_path) {
          a.st_dev == b.st_dev;
 }
 
-static int open_tap(const char *name, nook_error *err) {
+static int open_tap(const char *name, bool own_netns, nook_error *err) {
   _cleanup_close_ int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT)
@@ -109,6 +109,12 @@ static int open_tap(const char *name, nook_error *err) {
   if (ioctl(fd, TUNSETIFF, &ifr) < 0)
     return nook_err(err, errno, "create tap device `%s` in the container's network namespace",
                     name);
+  /* Removing a tap when its last fd closes waits for an RCU barrier (10-20
+   * ms here), and the runtime waits for our exit. A namespace that ends
+   * with the container takes a persistent tap with it, in the kernel's
+   * own time. */
+  if (own_netns && ioctl(fd, TUNSETPERSIST, 1) < 0)
+    return nook_err(err, errno, "make tap device `%s` end with its network namespace", name);
   return steal_fd(&fd);
 }
 
@@ -138,7 +144,7 @@ static void child_main(const struct net_config *cfg, int sock, int userns_fd, in
   if (userns_fd >= 0)
     close(userns_fd);
 
-  int tap = open_tap(cfg->tapname, &err);
+  int tap = open_tap(cfg->tapname, cfg->own_netns, &err);
   if (tap < 0)
     goto fail;
   if (cfg->configure && rtnl_configure(cfg->tapname, cfg->mtu, cfg, &err) < 0)
@@ -173,6 +179,15 @@ fail:
 }
 
 static int open_target_netns(const struct net_config *cfg, nook_error *err) {
+  if (cfg->netns_fd >= 0) {
+    /* Opened by the runtime before the container's init changed its ids:
+     * /proc/PID/ns may no longer be ours to open. */
+    if (ioctl(cfg->netns_fd, NS_GET_NSTYPE) != CLONE_NEWNET)
+      return nook_errx(err, EBADF, "--netns-fd %d is not an open network namespace",
+                       cfg->netns_fd);
+    fcntl(cfg->netns_fd, F_SETFD, FD_CLOEXEC);
+    return cfg->netns_fd;
+  }
   if (cfg->netns_path) {
     int fd = open(cfg->netns_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)

@@ -88,10 +88,10 @@ int idmap_build_rootless(const char *subid_file, uid_t uid, uint32_t id, struct 
   return 0;
 }
 
-int idmap_write_with_helper(pid_t pid, bool gid, const struct spec_idmap *maps, size_t n,
-                            nook_error *err) {
+int idmap_helper_start(pid_t pid, bool gid, const struct spec_idmap *maps, size_t n,
+                       struct idmap_helper *h, nook_error *err) {
+  *h = (struct idmap_helper){.target = pid, .gid = gid, .out_fd = -1};
   const char *helper = gid ? "newgidmap" : "newuidmap";
-  const char *file = gid ? "/etc/subgid" : "/etc/subuid";
   _cleanup_strv_ char **argv = NULL;
   strv_push(&argv, helper);
   char num[32];
@@ -126,13 +126,23 @@ int idmap_write_with_helper(pid_t pid, bool gid, const struct spec_idmap *maps, 
     _exit(127);
   }
   close(pipefd[1]);
+  h->pid = child;
+  h->out_fd = pipefd[0];
+  return 0;
+}
+
+int idmap_helper_finish(struct idmap_helper *h, nook_error *err) {
+  const char *helper = h->gid ? "newgidmap" : "newuidmap";
+  const char *file = h->gid ? "/etc/subgid" : "/etc/subuid";
   _cleanup_free_ char *out = NULL;
-  int rr = read_all(pipefd[0], &out, NULL);
-  close(pipefd[0]);
+  int rr = read_all(h->out_fd, &out, NULL);
+  close(h->out_fd);
+  h->out_fd = -1;
   int status;
-  while (waitpid(child, &status, 0) < 0)
+  while (waitpid(h->pid, &status, 0) < 0)
     if (errno != EINTR)
       return nook_err(err, errno, "wait for %s", helper);
+  h->pid = 0;
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
     return 0;
   if (rr == 0 && out[0] == '\x01') {
@@ -154,8 +164,15 @@ int idmap_write_with_helper(pid_t pid, bool gid, const struct spec_idmap *maps, 
   return nook_errx(err, EPERM,
                    "%s for pid %d failed (%s): check that %s gives your user a range "
                    "(e.g. usermod --add-%s 100000-165535 USER) and that %s is setuid root",
-                   helper, (int)pid, msg && *msg ? msg : "no message", file,
-                   gid ? "subgids" : "subuids", helper);
+                   helper, (int)h->target, msg && *msg ? msg : "no message", file,
+                   h->gid ? "subgids" : "subuids", helper);
+}
+
+int idmap_write_with_helper(pid_t pid, bool gid, const struct spec_idmap *maps, size_t n,
+                            nook_error *err) {
+  struct idmap_helper h;
+  int r = idmap_helper_start(pid, gid, maps, n, &h, err);
+  return r < 0 ? r : idmap_helper_finish(&h, err);
 }
 
 int idmap_write_direct(pid_t pid, bool gid, const struct spec_idmap *maps, size_t n,
@@ -200,10 +217,19 @@ int idmap_setup_rootless(pid_t pid, bool *single_id, nook_error *err) {
     return r;
   if (nu > 1 && ng > 1) {
     *single_id = false;
-    r = idmap_write_with_helper(pid, false, umaps, nu, err);
+    /* The two helpers write different files: they run side by side. */
+    struct idmap_helper hu, hg;
+    r = idmap_helper_start(pid, false, umaps, nu, &hu, err);
     if (r < 0)
       return r;
-    return idmap_write_with_helper(pid, true, gmaps, ng, err);
+    nook_error gerr;
+    int rg = idmap_helper_start(pid, true, gmaps, ng, &hg, &gerr);
+    r = idmap_helper_finish(&hu, err);
+    if (rg == 0)
+      rg = idmap_helper_finish(&hg, &gerr);
+    if (r == 0 && rg < 0)
+      *err = gerr;
+    return r < 0 ? r : rg;
   }
   *single_id = true;
   r = idmap_write_direct(pid, false, umaps, 1, err);

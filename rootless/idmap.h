@@ -39,6 +39,19 @@ int idmap_build_rootless(const char *subid_file, uid_t uid, uint32_t id, struct 
 int idmap_write_with_helper(pid_t pid, bool gid, const struct spec_idmap *maps, size_t n,
                             nook_error *err);
 
+/* The same in two steps, so that newuidmap and newgidmap (a few ms each, as
+ * setuid programs) run side by side: start runs the helper, finish waits
+ * for it and reports its failure. Every started helper must be finished. */
+struct idmap_helper {
+  pid_t pid;
+  int out_fd; /* its stderr */
+  pid_t target;
+  bool gid;
+};
+int idmap_helper_start(pid_t pid, bool gid, const struct spec_idmap *maps, size_t n,
+                       struct idmap_helper *h, nook_error *err);
+int idmap_helper_finish(struct idmap_helper *h, nook_error *err);
+
 /* Writes /proc/PID/{uid,gid}_map directly, which an unprivileged parent may
  * do only for a single id (its own); for gid, "deny" goes to setgroups first
  * as the kernel requires. */

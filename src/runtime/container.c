@@ -35,6 +35,7 @@ struct creation {
   struct cgroup_handle cgroup;
   bool dir_created;
   struct init_process init;
+  struct net_helper net;
   int fifo_read;
   int fifo_write;
   nook_error *err;
@@ -89,6 +90,17 @@ static int on_init_created(void *data, pid_t pid, nook_error *err) {
   return state_save(c->dirfd, &c->st, err);
 }
 
+static int on_netns_created(void *data, pid_t pid, int netns_fd, nook_error *err) {
+  struct creation *c = data;
+  const struct spec_namespace *ns = &c->spec->namespaces[SPEC_NS_NET];
+  struct net_target target = {.pid = pid, .netns_fd = netns_fd,
+                              .own_netns = netns_fd >= 0 && ns->enabled && !ns->path};
+  int r = net_start(c->spec, &target, c->state_dir, &c->net, err);
+  c->st.net_helper_pid = c->net.pid;
+  nook_stage("network started");
+  return r;
+}
+
 static int on_create_runtime(void *data, pid_t pid, nook_error *err) {
   struct creation *c = data;
   _cleanup_free_ char *json = creation_state_json(c, pid, "creating");
@@ -111,6 +123,7 @@ static void creation_undo(struct creation *c) {
 }
 
 static void creation_free(struct creation *c) {
+  net_helper_close(&c->net);
   if (c->fifo_read >= 0)
     close(c->fifo_read);
   if (c->fifo_write >= 0)
@@ -230,8 +243,8 @@ static int creation_run(struct creation *c, bool keep_pty, const sigset_t *saved
       .exec_fifo_fd = c->fifo_read,
       .exec_fifo_keepalive_fd = c->fifo_write,
       .saved_sigmask = saved_mask,
-      .hooks = {.init_created = on_init_created, .create_runtime = on_create_runtime,
-                .state_json = creation_state_json, .data = c},
+      .hooks = {.init_created = on_init_created, .netns_created = on_netns_created,
+                .create_runtime = on_create_runtime, .state_json = creation_state_json, .data = c},
   };
   nook_stage("state dir ready");
   r = linux_spawn_init(&req, &c->init, err);
@@ -242,7 +255,8 @@ static int creation_run(struct creation *c, bool keep_pty, const sigset_t *saved
   close(c->fifo_write);
   c->fifo_read = c->fifo_write = -1;
 
-  r = net_setup(spec, c->init.pid, c->state_dir, &c->st.net_helper_pid, err);
+  r = net_wait_ready(&c->net, err);
+  c->st.net_helper_pid = c->net.pid;
   if (r < 0)
     return r;
   nook_stage("network ready");
@@ -263,7 +277,8 @@ static int creation_run(struct creation *c, bool keep_pty, const sigset_t *saved
 
 int container_create(const struct create_options *o, nook_error *err) {
   struct creation c = {.opts = o, .dirfd = -1, .fifo_read = -1, .fifo_write = -1, .err = err,
-                       .init = {.sync_fd = -1, .pty_master = -1}};
+                       .init = {.sync_fd = -1, .pty_master = -1},
+                       .net = {.ready_fd = -1, .err_fd = -1}};
   int r = creation_run(&c, false, NULL);
   if (r < 0)
     creation_undo(&c);
@@ -560,7 +575,8 @@ int container_run(const struct create_options *o, nook_error *err) {
     sigprocmask(SIG_SETMASK, NULL, &saved);
 
   struct creation c = {.opts = o, .dirfd = -1, .fifo_read = -1, .fifo_write = -1, .err = err,
-                       .init = {.sync_fd = -1, .pty_master = -1}};
+                       .init = {.sync_fd = -1, .pty_master = -1},
+                       .net = {.ready_fd = -1, .err_fd = -1}};
   int r = creation_run(&c, foreground, &saved);
   if (r == 0)
     r = release_init(c.dirfd, o->id, err);

@@ -520,40 +520,84 @@ static int check_subid_coverage(const char *file, bool gid, const struct spec_id
   return 0;
 }
 
-static int write_maps(pid_t pid, const struct init_request *req, bool gid, bool *setgroups_allowed,
-                      nook_error *err) {
+/* One of the two maps of the init, on its way. */
+struct map_write {
+  bool gid;
+  const struct spec_idmap *maps;
+  size_t n;
+  bool helper_started;
+  struct idmap_helper helper;
+};
+
+/* A single-id map of our own id, when the ranges cannot be had and the
+ * spec accepts it. */
+static int map_fall_back(pid_t pid, const struct init_request *req, struct map_write *w,
+                         bool *setgroups_allowed, int r, nook_error *err) {
+  if (!req->idmap_fallback)
+    return r;
+  nook_warn("%s; falling back to a single-id map (only your own id exists in the container)",
+            err->msg);
+  if (w->gid)
+    *setgroups_allowed = false;
+  struct spec_idmap self_map = {.container_id = w->maps[0].container_id,
+                                .host_id = w->gid ? getegid() : geteuid(), .size = 1};
+  return idmap_write_direct(pid, w->gid, &self_map, 1, err);
+}
+
+/* Writes a map that needs no helper, or starts newuidmap/newgidmap. */
+static int map_write_start(pid_t pid, const struct init_request *req, bool gid,
+                           struct map_write *w, bool *setgroups_allowed, nook_error *err) {
   const struct spec *spec = req->spec;
-  const struct spec_idmap *maps = gid ? spec->gid_mappings : spec->uid_mappings;
-  size_t n = gid ? spec->n_gid_mappings : spec->n_uid_mappings;
+  *w = (struct map_write){.gid = gid, .maps = gid ? spec->gid_mappings : spec->uid_mappings,
+                          .n = gid ? spec->n_gid_mappings : spec->n_uid_mappings};
   uint32_t own = gid ? getegid() : geteuid();
   struct spec_idmap self_map = {.container_id = 0, .host_id = own, .size = 1};
 
   if (geteuid() == 0) {
-    if (n == 0)
+    if (w->n == 0)
       return nook_errx(err, EINVAL, "config.json: a user namespace needs linux.%s",
                        gid ? "gidMappings" : "uidMappings");
-    return idmap_write_direct(pid, gid, maps, n, err);
+    return idmap_write_direct(pid, gid, w->maps, w->n, err);
   }
-  if (n == 0) {
-    maps = &self_map;
-    n = 1;
-  }
-  if (maps_are_own_single_id(maps, n, own)) {
+  if (w->n == 0 || maps_are_own_single_id(w->maps, w->n, own)) {
     if (gid)
       *setgroups_allowed = false;
-    return idmap_write_direct(pid, gid, maps, n, err);
+    return idmap_write_direct(pid, gid, w->n ? w->maps : &self_map, w->n ? w->n : 1, err);
   }
   const char *file = gid ? "/etc/subgid" : "/etc/subuid";
-  int r = check_subid_coverage(file, gid, maps, n, err);
+  int r = check_subid_coverage(file, gid, w->maps, w->n, err);
   if (r == 0)
-    r = idmap_write_with_helper(pid, gid, maps, n, err);
-  if (r < 0 && req->idmap_fallback) {
-    nook_warn("%s; falling back to a single-id map (only your own id exists in the container)",
-              err->msg);
-    if (gid)
-      *setgroups_allowed = false;
-    self_map.container_id = maps[0].container_id;
-    return idmap_write_direct(pid, gid, &self_map, 1, err);
+    r = idmap_helper_start(pid, gid, w->maps, w->n, &w->helper, err);
+  if (r < 0)
+    return map_fall_back(pid, req, w, setgroups_allowed, r, err);
+  w->helper_started = true;
+  return 0;
+}
+
+static int map_write_finish(pid_t pid, const struct init_request *req, struct map_write *w,
+                            bool *setgroups_allowed, nook_error *err) {
+  if (!w->helper_started)
+    return 0;
+  w->helper_started = false;
+  int r = idmap_helper_finish(&w->helper, err);
+  return r < 0 ? map_fall_back(pid, req, w, setgroups_allowed, r, err) : 0;
+}
+
+/* The uid and the gid map; newuidmap and newgidmap run side by side. */
+static int write_maps(pid_t pid, const struct init_request *req, bool *setgroups_allowed,
+                      nook_error *err) {
+  struct map_write uw, gw;
+  int r = map_write_start(pid, req, false, &uw, setgroups_allowed, err);
+  if (r < 0)
+    return r;
+  nook_error gerr;
+  int rg = map_write_start(pid, req, true, &gw, setgroups_allowed, &gerr);
+  r = map_write_finish(pid, req, &uw, setgroups_allowed, err);
+  if (rg == 0)
+    rg = map_write_finish(pid, req, &gw, setgroups_allowed, &gerr);
+  if (r == 0 && rg < 0) {
+    *err = gerr;
+    r = rg;
   }
   return r;
 }
@@ -569,6 +613,14 @@ static int open_ns_paths(const struct spec *spec, int fds[SPEC_NS_COUNT], nook_e
                       spec->namespaces[t].path);
   }
   return 0;
+}
+
+static int open_netns_of(pid_t pid, nook_error *err) {
+  _cleanup_free_ char *path = xasprintf("/proc/%d/ns/net", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return nook_err(err, errno, "open the container's network namespace (%s)", path);
+  return fd;
 }
 
 static int receive_error(struct sync_msg *m, nook_error *err) {
@@ -674,16 +726,23 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
   out->is_child = true;
   out->sync_fd = sv[0];
 
+  /* The init is ours to open in /proc until it changes its ids. */
+  _cleanup_close_ int netns_fd = -1;
+  bool netns_early = (flags & CLONE_NEWNET) && req->hooks.netns_created;
   bool setgroups_allowed = true;
   if (spec->namespaces[SPEC_NS_USER].enabled && !spec->namespaces[SPEC_NS_USER].path) {
-    r = write_maps(pid, req, false, &setgroups_allowed, err);
-    nook_stage("uid map");
-    if (r == 0)
-      r = write_maps(pid, req, true, &setgroups_allowed, err);
-    nook_stage("gid map");
+    r = write_maps(pid, req, &setgroups_allowed, err);
+    nook_stage("id maps");
     if (r < 0)
       goto fail;
   }
+  if (netns_early && (netns_fd = open_netns_of(pid, err)) < 0) {
+    r = netns_fd;
+    goto fail;
+  }
+  if (netns_early && !child.needs_fork &&
+      (r = req->hooks.netns_created(req->hooks.data, pid, netns_fd, err)) < 0)
+    goto fail;
   if (!child.needs_fork && req->hooks.init_created &&
       (r = req->hooks.init_created(req->hooks.data, pid, err)) < 0)
     goto fail;
@@ -705,6 +764,8 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
       ;
     out->pid = pid = m.pid;
+    if (netns_early && (r = req->hooks.netns_created(req->hooks.data, pid, netns_fd, err)) < 0)
+      goto fail;
     if (req->hooks.init_created && (r = req->hooks.init_created(req->hooks.data, pid, err)) < 0)
       goto fail;
     sync_send_pid(out->sync_fd, SYNC_CGROUP_DONE, 0, pid);
@@ -733,6 +794,9 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
       }
       break;
     case SYNC_READY:
+      if (!netns_early && req->hooks.netns_created &&
+          (r = req->hooks.netns_created(req->hooks.data, pid, -1, err)) < 0)
+        goto fail;
       return 0;
     case SYNC_ERROR:
       r = receive_error(&m, err);
