@@ -341,11 +341,6 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
   o->n_command = argc - optind - 1;
   if (o->detach && o->tty)
     return bad(err, "%s: a terminal needs the foreground: drop -t or -d", "-t with -d");
-  /* The init is then owned by a subordinate id until it execs, so the
-   * network helper may not open its namespace. */
-  if (o->keep_id && o->net == LAUNCH_NET_SLIRP)
-    return bad(err, "%s: --userns keep-id works with --net none or --net host for now",
-               "--userns keep-id with --net slirp");
   if (o->net != LAUNCH_NET_SLIRP && o->ports)
     return bad(err, "%s: publishing ports needs --net slirp", "-p");
   return 0;

@@ -277,6 +277,29 @@ test_detached_web_server_on_a_published_port() {
     fail "port $port still open after rm"
 }
 
+# keep-id runs the init as a subordinate id until it execs: the network
+# helper gets the init's namespace from nook instead of /proc/PID/ns.
+test_keep_id_with_slirp() {
+  make_launch_image
+  net_available
+  local out port id
+  out=$("$NOOK" launch --rm --userns keep-id bb:1 sh -c 'id -u; id -g; ip -o -4 addr show tap0')
+  assert_eq "$(id -u)" "$(sed -n 1p <<<"$out")" "uid inside"
+  assert_eq "$(id -g)" "$(sed -n 2p <<<"$out")" "gid inside"
+  assert_contains "$(sed -n 3p <<<"$out")" "10.0.2.100/24" "tap0 configured"
+  mkdir www
+  echo hello-keep-id >www/index.html
+  port=$(free_port)
+  id=$("$NOOK" launch -d --userns keep-id -p "127.0.0.1:$port:8080" -v "$PWD/www:/srv:ro" bb:1 \
+    httpd -f -p 8080 -h /srv)
+  wait_for "python3 -c 'import urllib.request,sys; sys.exit(0 if b\"hello-keep-id\" in urllib.request.urlopen(\"http://127.0.0.1:$port/\", timeout=2).read() else 1)' 2>/dev/null" 15
+  assert_eq "$(id -u)" "$("$NOOK" exec "$id" stat -c %u /proc/1)" "the server runs as the user"
+  "$NOOK" rm -f "$id" >/dev/null
+  assert_nothing_left "$id"
+  ! python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null ||
+    fail "port $port still open after rm"
+}
+
 test_completion_of_flags_and_images() {
   make_launch_image
   [[ $("$NOOK" __complete commands 2>/dev/null) == *launch* ]] ||
