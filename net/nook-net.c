@@ -243,9 +243,11 @@ static int run(struct net_config *cfg, nook_error *err) {
   }
   struct ns_child child = {.sock = -1};
   _cleanup_close_ int tap = -1;
+  nook_stage("net: start");
   int r = ns_child_start(cfg, &child, &tap, err);
   if (r < 0)
     return r;
+  nook_stage("net: tap configured");
   struct net_loop *loop = NULL;
   _cleanup_close_ int api = -1;
   _cleanup_free_ char *resolv = NULL;
@@ -253,6 +255,7 @@ static int run(struct net_config *cfg, nook_error *err) {
     goto out;
   if ((r = net_loop_new(cfg, tap, &child, &loop, err)) < 0)
     goto out;
+  nook_stage("net: slirp");
   for (size_t i = 0; i < cfg->n_ports; i++) {
     int id;
     if ((r = net_loop_add_port(loop, &cfg->ports[i], &id, err)) < 0)
@@ -267,6 +270,7 @@ static int run(struct net_config *cfg, nook_error *err) {
   }
   if (cfg->seccomp && (r = sandbox_seccomp(err)) < 0)
     goto out;
+  nook_stage("net: sandboxed");
   if (cfg->ready_fd >= 0) {
     write_all(cfg->ready_fd, "1", 1);
     close(cfg->ready_fd);

@@ -583,20 +583,32 @@ static int map_write_finish(pid_t pid, const struct init_request *req, struct ma
   return r < 0 ? map_fall_back(pid, req, w, setgroups_allowed, r, err) : 0;
 }
 
-/* The uid and the gid map; newuidmap and newgidmap run side by side. */
-static int write_maps(pid_t pid, const struct init_request *req, bool *setgroups_allowed,
-                      nook_error *err) {
-  struct map_write uw, gw;
-  int r = map_write_start(pid, req, false, &uw, setgroups_allowed, err);
+/* The uid and the gid map: newuidmap and newgidmap run side by side, and
+ * the caller may do other work until maps_finish. */
+struct maps_write {
+  struct map_write uid, gid;
+  int gid_r;
+  nook_error gid_err;
+};
+
+static int maps_start(pid_t pid, const struct init_request *req, struct maps_write *m,
+                      bool *setgroups_allowed, nook_error *err) {
+  int r = map_write_start(pid, req, false, &m->uid, setgroups_allowed, err);
   if (r < 0)
     return r;
-  nook_error gerr;
-  int rg = map_write_start(pid, req, true, &gw, setgroups_allowed, &gerr);
-  r = map_write_finish(pid, req, &uw, setgroups_allowed, err);
+  m->gid_r = map_write_start(pid, req, true, &m->gid, setgroups_allowed, &m->gid_err);
+  return 0;
+}
+
+/* Always called after a successful maps_start: it reaps the helpers. */
+static int maps_finish(pid_t pid, const struct init_request *req, struct maps_write *m,
+                       bool *setgroups_allowed, nook_error *err) {
+  int r = map_write_finish(pid, req, &m->uid, setgroups_allowed, err);
+  int rg = m->gid_r;
   if (rg == 0)
-    rg = map_write_finish(pid, req, &gw, setgroups_allowed, &gerr);
+    rg = map_write_finish(pid, req, &m->gid, setgroups_allowed, &m->gid_err);
   if (r == 0 && rg < 0) {
-    *err = gerr;
+    *err = m->gid_err;
     r = rg;
   }
   return r;
@@ -730,12 +742,23 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
   _cleanup_close_ int netns_fd = -1;
   bool netns_early = (flags & CLONE_NEWNET) && req->hooks.netns_created;
   bool setgroups_allowed = true;
-  if (spec->namespaces[SPEC_NS_USER].enabled && !spec->namespaces[SPEC_NS_USER].path) {
-    r = write_maps(pid, req, &setgroups_allowed, err);
+  bool own_userns = spec->namespaces[SPEC_NS_USER].enabled && !spec->namespaces[SPEC_NS_USER].path;
+  struct maps_write maps;
+  if (own_userns && (r = maps_start(pid, req, &maps, &setgroups_allowed, err)) < 0)
+    goto fail;
+  /* The id map helpers take a few ms: the cgroup is joined meanwhile. */
+  if (!child.needs_fork && req->hooks.init_created)
+    r = req->hooks.init_created(req->hooks.data, pid, err);
+  nook_stage("cgroup joined");
+  if (own_userns) {
+    nook_error maps_err;
+    int rm = maps_finish(pid, req, &maps, &setgroups_allowed, r < 0 ? &maps_err : err);
+    if (r == 0)
+      r = rm;
     nook_stage("id maps");
-    if (r < 0)
-      goto fail;
   }
+  if (r < 0)
+    goto fail;
   if (netns_early && (netns_fd = open_netns_of(pid, err)) < 0) {
     r = netns_fd;
     goto fail;
@@ -743,10 +766,6 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
   if (netns_early && !child.needs_fork &&
       (r = req->hooks.netns_created(req->hooks.data, pid, netns_fd, err)) < 0)
     goto fail;
-  if (!child.needs_fork && req->hooks.init_created &&
-      (r = req->hooks.init_created(req->hooks.data, pid, err)) < 0)
-    goto fail;
-  nook_stage("cgroup joined");
   if ((r = sync_send_pid(out->sync_fd, SYNC_MAPS_DONE, setgroups_allowed, pid)) < 0) {
     r = nook_err(err, -r, "the container's init exited during set-up");
     goto fail;
