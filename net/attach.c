@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,11 +20,9 @@
 #include "util.h"
 
 #define NET_READY_TIMEOUT_MS 10000
-/* The fds the helper is given besides stdio. */
-#define NET_HELPER_READY_FD 3
-#define NET_HELPER_READY_FD_STR "3"
-#define NET_HELPER_NETNS_FD 4
-#define NET_HELPER_NETNS_FD_STR "4"
+/* The fds the helper is given besides stdio, at 3 and on. */
+enum { HELPER_READY_FD, HELPER_NETNS_FD, HELPER_WAIT_FD, HELPER_N_FDS };
+#define HELPER_FD_STR(i) (i == HELPER_READY_FD ? "3" : i == HELPER_NETNS_FD ? "4" : "5")
 
 static const char *annotation(const struct spec *spec, const char *key) {
   for (size_t i = 0; i < spec->n_annotations; i++)
@@ -86,7 +85,7 @@ static int build_argv(const struct net_options *o, const struct net_target *targ
   strv_push(&a, "--configure");
   _cleanup_free_ char *mtu_opt = xasprintf("--mtu=%llu", mtu);
   strv_push(&a, mtu_opt);
-  strv_push(&a, "--ready-fd=" NET_HELPER_READY_FD_STR);
+  strv_push(&a, "--ready-fd=3");
   strv_push(&a, "--enable-sandbox");
   strv_push(&a, "--enable-seccomp");
   if (!loopback)
@@ -94,7 +93,9 @@ static int build_argv(const struct net_options *o, const struct net_target *targ
   if (ipv6)
     strv_push(&a, "--enable-ipv6");
   if (target->netns_fd >= 0)
-    strv_push(&a, "--netns-fd=" NET_HELPER_NETNS_FD_STR);
+    strv_push(&a, "--netns-fd=4");
+  if (target->hold)
+    strv_push(&a, "--wait-fd=5");
   if (target->own_netns)
     strv_push(&a, "--own-netns");
   if (o->outbound_addr) {
@@ -152,33 +153,58 @@ void net_helper_close(struct net_helper *h) {
     close(h->ready_fd);
   if (h->err_fd >= 0)
     close(h->err_fd);
-  h->ready_fd = h->err_fd = -1;
+  if (h->go_fd >= 0)
+    close(h->go_fd);
+  h->ready_fd = h->err_fd = h->go_fd = -1;
 }
 
-static void helper_exec(char **argv, int ready_fd, int err_fd, int netns_fd) {
+int net_attach(struct net_helper *h, nook_error *err) {
+  if (h->go_fd < 0)
+    return 0;
+  /* A socket, not a pipe: no SIGPIPE when the helper failed already
+   * (net_wait_ready then says why). */
+  ssize_t n;
+  do
+    n = send(h->go_fd, "1", 1, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  int e = errno;
+  close(h->go_fd);
+  h->go_fd = -1;
+  return n < 0 && e != EPIPE && e != ECONNRESET ? nook_err(err, e, "network: start nook-net") : 0;
+}
+
+/* fds[i] becomes fd 3 + i (-1: none). */
+static void helper_exec(char **argv, int err_fd, int fds[HELPER_N_FDS]) {
   /* Its own session: a terminal's signals for nook are not for it. */
   setsid();
   int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
   dup2(devnull, 0);
   dup2(devnull, 1);
   dup2(err_fd, 2);
-  /* Moved above their places first, so that neither lands on the other;
-   * dup2 then clears O_CLOEXEC on the copies. */
-  ready_fd = fcntl(ready_fd, F_DUPFD_CLOEXEC, NET_HELPER_NETNS_FD + 1);
-  if (netns_fd >= 0)
-    netns_fd = fcntl(netns_fd, F_DUPFD_CLOEXEC, NET_HELPER_NETNS_FD + 1);
-  dup2(ready_fd, NET_HELPER_READY_FD);
-  if (netns_fd >= 0)
-    dup2(netns_fd, NET_HELPER_NETNS_FD);
-  syscall(SYS_close_range, NET_HELPER_NETNS_FD + 1, ~0U, 0);
+  /* Moved above their places first, so that none lands on another; dup2
+   * then clears O_CLOEXEC on the copies. */
+  for (int i = 0; i < HELPER_N_FDS; i++)
+    if (fds[i] >= 0)
+      fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + HELPER_N_FDS);
+  for (int i = 0; i < HELPER_N_FDS; i++)
+    if (fds[i] >= 0)
+      dup2(fds[i], 3 + i);
+  syscall(SYS_close_range, 3 + HELPER_N_FDS, ~0U, 0);
   execv(argv[0], argv);
   dprintf(2, "nook-net: exec %s: %s\n", argv[0], strerror(errno));
   _exit(127);
 }
 
+static void close_pair(int p[2]) {
+  if (p[0] >= 0)
+    close(p[0]);
+  if (p[1] >= 0)
+    close(p[1]);
+}
+
 int net_start_options(const struct net_options *o, const struct net_target *target,
                       const char *state_dir, struct net_helper *h, nook_error *err) {
-  *h = (struct net_helper){.ready_fd = -1, .err_fd = -1};
+  *h = (struct net_helper)NET_HELPER_NONE;
   if (!o->network || strcmp(o->network, "none") == 0 || strcmp(o->network, "host") == 0)
     return 0;
   if (strcmp(o->network, "slirp") != 0)
@@ -197,22 +223,28 @@ int net_start_options(const struct net_options *o, const struct net_target *targ
   free(argv[0]);
   argv[0] = helper;
 
-  int ready[2], errp[2];
-  if (pipe2(ready, O_CLOEXEC) < 0)
-    return nook_err(err, errno, "network: pipe");
-  if (pipe2(errp, O_CLOEXEC) < 0) {
-    close(ready[0]);
-    close(ready[1]);
-    return nook_err(err, errno, "network: pipe");
+  int ready[2] = {-1, -1}, errp[2] = {-1, -1}, go[2] = {-1, -1};
+  if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+      (target->hold && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) < 0)) {
+    int e = errno;
+    close_pair(ready);
+    close_pair(errp);
+    return nook_err(err, e, "network: pipe");
   }
   pid_t pid = fork();
-  if (pid == 0)
-    helper_exec(argv, ready[1], errp[1], target->netns_fd);
+  if (pid == 0) {
+    int fds[HELPER_N_FDS] = {[HELPER_READY_FD] = ready[1], [HELPER_NETNS_FD] = target->netns_fd,
+                             [HELPER_WAIT_FD] = go[0]};
+    helper_exec(argv, errp[1], fds);
+  }
   int e = errno;
   close(ready[1]);
   close(errp[1]);
+  if (go[0] >= 0)
+    close(go[0]);
   h->ready_fd = ready[0];
   h->err_fd = errp[0];
+  h->go_fd = go[1];
   if (pid < 0) {
     net_helper_close(h);
     return nook_err(err, e, "network: fork");
@@ -231,6 +263,11 @@ static void kill_helper(struct net_helper *h) {
 int net_wait_ready(struct net_helper *h, nook_error *err) {
   if (h->pid <= 0)
     return 0;
+  int r = net_attach(h, err);
+  if (r < 0) {
+    kill_helper(h);
+    return r;
+  }
   struct pollfd p = {.fd = h->ready_fd, .events = POLLIN};
   int n;
   do

@@ -22,6 +22,7 @@ struct net_target {
   pid_t pid;      /* the container's init: the network ends with it */
   int netns_fd;   /* its network namespace, opened by the runtime; -1: /proc/PID/ns/net */
   bool own_netns; /* the namespace is the container's own and ends with it */
+  bool hold;      /* the ids are not mapped yet: attach on net_attach */
 };
 
 /* A helper being started. */
@@ -29,13 +30,18 @@ struct net_helper {
   pid_t pid; /* 0: none (the spec asks for no slirp network) */
   int ready_fd;
   int err_fd;
+  int go_fd; /* target.hold: written by net_attach */
 };
+#define NET_HELPER_NONE {.pid = 0, .ready_fd = -1, .err_fd = -1, .go_fd = -1}
 
 /* Starts the helper for target's network namespace when the spec asks for
  * slirp, without waiting for it; h->pid is 0 when no helper is needed. The
  * API socket is state_dir/net.sock. Bad annotations are refused first. */
 int net_start(const struct spec *spec, const struct net_target *target, const char *state_dir,
               struct net_helper *h, nook_error *err);
+/* Lets a helper started with target.hold attach, once the namespace's ids
+ * are mapped (net_wait_ready does it too). */
+int net_attach(struct net_helper *h, nook_error *err);
 /* Waits until a started helper's network is up. On failure the helper is
  * killed and reaped (h->pid 0) and its own line is the error. */
 int net_wait_ready(struct net_helper *h, nook_error *err);

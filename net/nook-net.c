@@ -32,6 +32,8 @@ static const char usage[] =
     "                             network); its owner is the user namespace joined\n"
     "      --own-netns            the namespace ends with PID: its tap device is left to the\n"
     "                             kernel's namespace clean-up instead of removed on exit\n"
+    "      --wait-fd=FD           attach only once a byte can be read from FD (the ids of the\n"
+    "                             namespace are mapped); exit when it closes first\n"
     "  -a, --api-socket=PATH      API socket (add_hostfwd, list_hostfwd, remove_hostfwd)\n"
     "  -6, --enable-ipv6          enable IPv6 (fd00::/64, experimental)\n"
     "      --enable-sandbox       empty mount namespace, no capabilities\n"
@@ -104,7 +106,7 @@ static int parse_outbound(const char *s, int family, void *out, nook_error *err)
 enum {
   OPT_CIDR = 1000, OPT_DISABLE_HOST_LOOPBACK, OPT_NETNS_TYPE, OPT_USERNS_PATH, OPT_SANDBOX,
   OPT_SECCOMP, OPT_DISABLE_DNS, OPT_OUTBOUND, OPT_OUTBOUND6, OPT_MAC, OPT_TARGET_TYPE, OPT_DEBUG,
-  OPT_NETNS_FD, OPT_OWN_NETNS,
+  OPT_NETNS_FD, OPT_OWN_NETNS, OPT_WAIT_FD,
 };
 
 static int parse_args(int argc, char **argv, struct net_config *cfg, nook_error *err) {
@@ -119,6 +121,7 @@ static int parse_args(int argc, char **argv, struct net_config *cfg, nook_error 
       {"userns-path", required_argument, NULL, OPT_USERNS_PATH},
       {"netns-fd", required_argument, NULL, OPT_NETNS_FD},
       {"own-netns", no_argument, NULL, OPT_OWN_NETNS},
+      {"wait-fd", required_argument, NULL, OPT_WAIT_FD},
       {"api-socket", required_argument, NULL, 'a'},
       {"enable-ipv6", no_argument, NULL, '6'},
       {"enable-sandbox", no_argument, NULL, OPT_SANDBOX},
@@ -173,6 +176,10 @@ static int parse_args(int argc, char **argv, struct net_config *cfg, nook_error 
         return r;
       break;
     case OPT_OWN_NETNS: cfg->own_netns = true; break;
+    case OPT_WAIT_FD:
+      if ((r = parse_fd(optarg, &cfg->wait_fd, "--wait-fd", err)) < 0)
+        return r;
+      break;
     case 'a': cfg->api_socket = optarg; break;
     case '6': cfg->enable_ipv6 = true; break;
     case OPT_SANDBOX: cfg->sandbox = true; break;
@@ -231,6 +238,22 @@ static int parse_args(int argc, char **argv, struct net_config *cfg, nook_error 
   return 0;
 }
 
+/* Started before the namespace's ids are mapped, the helper loads and
+ * parses meanwhile and attaches when told. */
+static int wait_for_go(int fd, nook_error *err) {
+  char c;
+  ssize_t n;
+  do
+    n = read(fd, &c, 1);
+  while (n < 0 && errno == EINTR);
+  close(fd);
+  if (n < 0)
+    return nook_err(err, errno, "--wait-fd");
+  if (n == 0)
+    return nook_errx(err, ECANCELED, "the runtime gave up before the network was attached");
+  return 0;
+}
+
 static int run(struct net_config *cfg, nook_error *err) {
   _cleanup_close_ int pidfd = -1;
   if (cfg->pid) {
@@ -244,7 +267,10 @@ static int run(struct net_config *cfg, nook_error *err) {
   struct ns_child child = {.sock = -1};
   _cleanup_close_ int tap = -1;
   nook_stage("net: start");
-  int r = ns_child_start(cfg, &child, &tap, err);
+  int r;
+  if (cfg->wait_fd >= 0 && (r = wait_for_go(cfg->wait_fd, err)) < 0)
+    return r;
+  r = ns_child_start(cfg, &child, &tap, err);
   if (r < 0)
     return r;
   nook_stage("net: tap configured");
@@ -291,6 +317,7 @@ int main(int argc, char **argv) {
       .ready_fd = -1,
       .exit_fd = -1,
       .netns_fd = -1,
+      .wait_fd = -1,
   };
   nook_error err;
   nook_err_clear(&err);

@@ -31,6 +31,7 @@ struct net_config {
   const char *netns_path;/* netns-type path */
   const char *userns_path;
   int netns_fd;           /* inherited from the runtime; -1: by pid or path */
+  int wait_fd;            /* attach once a byte arrives here; -1: at once */
   bool own_netns;         /* the namespace ends with pid: its tap goes with it */
   const char *tapname;
 

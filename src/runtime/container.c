@@ -94,11 +94,18 @@ static int on_netns_created(void *data, pid_t pid, int netns_fd, nook_error *err
   struct creation *c = data;
   const struct spec_namespace *ns = &c->spec->namespaces[SPEC_NS_NET];
   struct net_target target = {.pid = pid, .netns_fd = netns_fd,
-                              .own_netns = netns_fd >= 0 && ns->enabled && !ns->path};
+                              .own_netns = netns_fd >= 0 && ns->enabled && !ns->path,
+                              .hold = netns_fd >= 0};
   int r = net_start(c->spec, &target, c->state_dir, &c->net, err);
   c->st.net_helper_pid = c->net.pid;
   nook_stage("network started");
   return r;
+}
+
+static int on_ids_mapped(void *data, pid_t pid, nook_error *err) {
+  (void)pid;
+  struct creation *c = data;
+  return net_attach(&c->net, err);
 }
 
 static int on_create_runtime(void *data, pid_t pid, nook_error *err) {
@@ -112,6 +119,7 @@ static int on_create_runtime(void *data, pid_t pid, nook_error *err) {
 
 static void creation_undo(struct creation *c) {
   nook_error ignored;
+  net_helper_close(&c->net); /* a helper still waiting to attach exits */
   if (c->init.pid > 0 || c->init.sync_fd >= 0)
     linux_init_abort(&c->init);
   if (c->st.net_helper_pid > 0)
@@ -244,7 +252,7 @@ static int creation_run(struct creation *c, bool keep_pty, const sigset_t *saved
       .exec_fifo_keepalive_fd = c->fifo_write,
       .saved_sigmask = saved_mask,
       .hooks = {.init_created = on_init_created, .netns_created = on_netns_created,
-                .create_runtime = on_create_runtime, .state_json = creation_state_json, .data = c},
+                .ids_mapped = on_ids_mapped, .create_runtime = on_create_runtime, .state_json = creation_state_json, .data = c},
   };
   nook_stage("state dir ready");
   r = linux_spawn_init(&req, &c->init, err);
@@ -278,7 +286,7 @@ static int creation_run(struct creation *c, bool keep_pty, const sigset_t *saved
 int container_create(const struct create_options *o, nook_error *err) {
   struct creation c = {.opts = o, .dirfd = -1, .fifo_read = -1, .fifo_write = -1, .err = err,
                        .init = {.sync_fd = -1, .pty_master = -1},
-                       .net = {.ready_fd = -1, .err_fd = -1}};
+                       .net = NET_HELPER_NONE};
   int r = creation_run(&c, false, NULL);
   if (r < 0)
     creation_undo(&c);
@@ -576,7 +584,7 @@ int container_run(const struct create_options *o, nook_error *err) {
 
   struct creation c = {.opts = o, .dirfd = -1, .fifo_read = -1, .fifo_write = -1, .err = err,
                        .init = {.sync_fd = -1, .pty_master = -1},
-                       .net = {.ready_fd = -1, .err_fd = -1}};
+                       .net = NET_HELPER_NONE};
   int r = creation_run(&c, foreground, &saved);
   if (r == 0)
     r = release_init(c.dirfd, o->id, err);

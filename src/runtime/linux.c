@@ -741,6 +741,14 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
   /* The init is ours to open in /proc until it changes its ids. */
   _cleanup_close_ int netns_fd = -1;
   bool netns_early = (flags & CLONE_NEWNET) && req->hooks.netns_created;
+  if (netns_early && (netns_fd = open_netns_of(pid, err)) < 0) {
+    r = netns_fd;
+    goto fail;
+  }
+  /* The network helper loads while the ids are mapped. */
+  if (netns_early && !child.needs_fork &&
+      (r = req->hooks.netns_created(req->hooks.data, pid, netns_fd, err)) < 0)
+    goto fail;
   bool setgroups_allowed = true;
   bool own_userns = spec->namespaces[SPEC_NS_USER].enabled && !spec->namespaces[SPEC_NS_USER].path;
   struct maps_write maps;
@@ -759,12 +767,8 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
   }
   if (r < 0)
     goto fail;
-  if (netns_early && (netns_fd = open_netns_of(pid, err)) < 0) {
-    r = netns_fd;
-    goto fail;
-  }
-  if (netns_early && !child.needs_fork &&
-      (r = req->hooks.netns_created(req->hooks.data, pid, netns_fd, err)) < 0)
+  if (!child.needs_fork && req->hooks.ids_mapped &&
+      (r = req->hooks.ids_mapped(req->hooks.data, pid, err)) < 0)
     goto fail;
   if ((r = sync_send_pid(out->sync_fd, SYNC_MAPS_DONE, setgroups_allowed, pid)) < 0) {
     r = nook_err(err, -r, "the container's init exited during set-up");
@@ -784,6 +788,8 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
       ;
     out->pid = pid = m.pid;
     if (netns_early && (r = req->hooks.netns_created(req->hooks.data, pid, netns_fd, err)) < 0)
+      goto fail;
+    if (req->hooks.ids_mapped && (r = req->hooks.ids_mapped(req->hooks.data, pid, err)) < 0)
       goto fail;
     if (req->hooks.init_created && (r = req->hooks.init_created(req->hooks.data, pid, err)) < 0)
       goto fail;

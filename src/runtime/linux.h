@@ -15,12 +15,15 @@ struct init_hooks {
    * record the pid. May be NULL. */
   int (*init_created)(void *data, pid_t pid, nook_error *err);
   /* The init's network namespace exists. When clone3 made it: right after
-   * the id maps, before the init changes its credentials, with an fd of it
-   * (closed after the call) that stays valid whatever ids the init takes;
-   * else once the init is set up, with -1. pid is the init's. The runtime
-   * starts the network helper here, which then comes up while the init sets
-   * up. May be NULL. */
+   * clone3, before the id maps, with an fd of it (closed after the call)
+   * that stays valid whatever ids the init takes; else once the init is set
+   * up, with -1. pid is the init's. The runtime starts the network helper
+   * here, which then loads while the ids are mapped and comes up while the
+   * init sets up. May be NULL. */
   int (*netns_created)(void *data, pid_t pid, int netns_fd, nook_error *err);
+  /* The ids are mapped (after netns_created when that came early). May be
+   * NULL. */
+  int (*ids_mapped)(void *data, pid_t pid, nook_error *err);
   /* prestart and createRuntime hooks, in the runtime's namespaces, before
    * pivot_root. May be NULL. */
   int (*create_runtime)(void *data, pid_t pid, nook_error *err);
