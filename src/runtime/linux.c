@@ -461,6 +461,7 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
   /* Nothing of nook's may reach the container: only stdio and the fds the
    * caller asked to preserve survive exec. */
   syscall(SYS_close_range, 3 + req->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
+  nook_stage("init: exec");
   execve(exe, p->args, env);
   nook_err(&err, errno, "exec `%s`", exe);
 fail_late:
@@ -745,17 +746,17 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
     r = netns_fd;
     goto fail;
   }
-  /* The network helper loads while the ids are mapped. */
-  if (netns_early && !child.needs_fork &&
-      (r = req->hooks.netns_created(req->hooks.data, pid, netns_fd, err)) < 0)
-    goto fail;
   bool setgroups_allowed = true;
   bool own_userns = spec->namespaces[SPEC_NS_USER].enabled && !spec->namespaces[SPEC_NS_USER].path;
   struct maps_write maps;
   if (own_userns && (r = maps_start(pid, req, &maps, &setgroups_allowed, err)) < 0)
     goto fail;
-  /* The id map helpers take a few ms: the cgroup is joined meanwhile. */
-  if (!child.needs_fork && req->hooks.init_created)
+  /* The id map helpers take a few ms: the network helper loads and the
+   * cgroup is joined meanwhile. */
+  r = 0;
+  if (netns_early && !child.needs_fork)
+    r = req->hooks.netns_created(req->hooks.data, pid, netns_fd, err);
+  if (r == 0 && !child.needs_fork && req->hooks.init_created)
     r = req->hooks.init_created(req->hooks.data, pid, err);
   nook_stage("cgroup joined");
   if (own_userns) {
