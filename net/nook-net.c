@@ -254,6 +254,21 @@ static int wait_for_go(int fd, nook_error *err) {
   return 0;
 }
 
+static int sandbox_self(const struct net_config *cfg, nook_error *err) {
+  int r;
+  if (cfg->sandbox) {
+    _cleanup_free_ char *resolv = NULL;
+    nook_error ignore;
+    if (read_file_at(AT_FDCWD, "/etc/resolv.conf", &resolv, NULL, &ignore) < 0)
+      resolv = xstrdup("");
+    if ((r = sandbox_enter(resolv, err)) < 0)
+      return r;
+  }
+  if (cfg->seccomp && (r = sandbox_seccomp(err)) < 0)
+    return r;
+  return 0;
+}
+
 static int run(struct net_config *cfg, nook_error *err) {
   _cleanup_close_ int pidfd = -1;
   if (cfg->pid) {
@@ -264,21 +279,23 @@ static int run(struct net_config *cfg, nook_error *err) {
                  ? nook_errx(err, ESRCH, "process %d is gone: nothing to attach to", cfg->pid)
                  : nook_err(err, errno, "pidfd_open %d", cfg->pid);
   }
-  struct ns_child child = {.sock = -1};
-  _cleanup_close_ int tap = -1;
   nook_stage("net: start");
-  int r;
-  if (cfg->wait_fd >= 0 && (r = wait_for_go(cfg->wait_fd, err)) < 0)
-    return r;
-  r = ns_child_start(cfg, &child, &tap, err);
-  if (r < 0)
-    return r;
-  nook_stage("net: tap configured");
-  struct net_loop *loop = NULL;
+  /* What needs no namespace of the container's is done before the runtime
+   * lets us attach (--wait-fd): the API socket, the namespace child. */
   _cleanup_close_ int api = -1;
-  _cleanup_free_ char *resolv = NULL;
+  int r;
   if (cfg->api_socket && (api = r = api_listen(cfg->api_socket, err)) < 0)
+    return r;
+  struct ns_child child = {.sock = -1};
+  if ((r = ns_child_start(cfg, &child, err)) < 0)
+    return r;
+  struct net_loop *loop = NULL;
+  _cleanup_close_ int tap = -1;
+  if (cfg->wait_fd >= 0 && (r = wait_for_go(cfg->wait_fd, err)) < 0)
     goto out;
+  if ((r = ns_child_attach(&child, &tap, err)) < 0)
+    goto out;
+  nook_stage("net: tap configured");
   if ((r = net_loop_new(cfg, tap, &child, &loop, err)) < 0)
     goto out;
   nook_stage("net: slirp");
@@ -287,14 +304,8 @@ static int run(struct net_config *cfg, nook_error *err) {
     if ((r = net_loop_add_port(loop, &cfg->ports[i], &id, err)) < 0)
       goto out;
   }
-  if (cfg->sandbox) {
-    nook_error ignore;
-    if (read_file_at(AT_FDCWD, "/etc/resolv.conf", &resolv, NULL, &ignore) < 0)
-      resolv = xstrdup("");
-    if ((r = sandbox_enter(resolv, err)) < 0)
-      goto out;
-  }
-  if (cfg->seccomp && (r = sandbox_seccomp(err)) < 0)
+  /* The child sandboxes itself meanwhile. */
+  if ((r = sandbox_self(cfg, err)) < 0 || (r = ns_child_sandboxed(&child, err)) < 0)
     goto out;
   nook_stage("net: sandboxed");
   if (cfg->ready_fd >= 0) {

@@ -74,11 +74,15 @@ struct ns_child {
   pid_t pid;
   int sock; /* SOCK_SEQPACKET to the child */
 };
-/* Forks a child that joins the target's user and network namespaces,
- * creates and configures the tap device and passes its fd back. The child
- * stays to create sockets inside the namespace on request. */
-int ns_child_start(const struct net_config *cfg, struct ns_child *child, int *tap_fd,
-                   nook_error *err);
+/* Forks a child for the target's user and network namespaces (opened now,
+ * while /proc is still at hand). Asked with ns_child_attach, it joins them,
+ * creates and configures the tap device and passes its fd back; then it
+ * sandboxes itself, which ns_child_sandboxed waits for. The child stays to
+ * create sockets inside the namespace on request. On a failure of attach or
+ * sandboxed, ns_child_stop it. */
+int ns_child_start(const struct net_config *cfg, struct ns_child *child, nook_error *err);
+int ns_child_attach(struct ns_child *child, int *tap_fd, nook_error *err);
+int ns_child_sandboxed(struct ns_child *child, nook_error *err);
 /* A new socket(family, type) living in the container's network namespace. */
 int ns_child_socket(struct ns_child *child, int family, int type, nook_error *err);
 void ns_child_stop(struct ns_child *child);

@@ -53,6 +53,7 @@ static int send_reply(int sock, int error, const char *msg, int fd) {
   return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
+/* fd NULL: a reply that carries no fd. */
 static int recv_reply(int sock, int *fd, nook_error *err) {
   struct ns_reply r;
   struct iovec iov = {.iov_base = &r, .iov_len = sizeof(r)};
@@ -70,18 +71,19 @@ static int recv_reply(int sock, int *fd, nook_error *err) {
     return nook_err(err, errno, "read from the namespace helper");
   if (n != sizeof(r))
     return nook_errx(err, EPIPE, "the namespace helper ended unexpectedly");
-  *fd = -1;
+  int got = -1;
   struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
   if (c && c->cmsg_type == SCM_RIGHTS)
-    memcpy(fd, CMSG_DATA(c), sizeof(int));
-  if (r.error) {
-    if (*fd >= 0)
-      close(*fd);
+    memcpy(&got, CMSG_DATA(c), sizeof(int));
+  if (r.error || !fd) {
+    if (got >= 0)
+      close(got);
     r.msg[sizeof(r.msg) - 1] = '\0';
-    return nook_errx(err, r.error, "%s", r.msg);
+    return r.error ? nook_errx(err, r.error, "%s", r.msg) : 0;
   }
-  if (*fd < 0)
+  if (got < 0)
     return nook_errx(err, EPROTO, "the namespace helper sent no file descriptor");
+  *fd = got;
   return 0;
 }
 
@@ -118,45 +120,7 @@ static int open_tap(const char *name, bool own_netns, nook_error *err) {
   return steal_fd(&fd);
 }
 
-/* Runs in the child: never returns. */
-static void child_main(const struct net_config *cfg, int sock, int userns_fd, int netns_fd) {
-  nook_error err;
-  nook_err_clear(&err);
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() == 1)
-    _exit(1);
-  /* Only the helper answers on these: a copy here would keep a reader of
-   * the ready fd waiting for its end. */
-  if (cfg->ready_fd >= 0)
-    close(cfg->ready_fd);
-  if (cfg->exit_fd >= 0)
-    close(cfg->exit_fd);
-
-  if (userns_fd >= 0 && setns(userns_fd, CLONE_NEWUSER) < 0) {
-    nook_err(&err, errno, "join the container's user namespace");
-    goto fail;
-  }
-  if (setns(netns_fd, CLONE_NEWNET) < 0) {
-    nook_err(&err, errno, "join the container's network namespace");
-    goto fail;
-  }
-  close(netns_fd);
-  if (userns_fd >= 0)
-    close(userns_fd);
-
-  int tap = open_tap(cfg->tapname, cfg->own_netns, &err);
-  if (tap < 0)
-    goto fail;
-  if (cfg->configure && rtnl_configure(cfg->tapname, cfg->mtu, cfg, &err) < 0)
-    goto fail;
-  if (cfg->sandbox && sandbox_enter(NULL, &err) < 0)
-    goto fail;
-  if (cfg->seccomp && sandbox_seccomp(&err) < 0)
-    goto fail;
-  if (send_reply(sock, 0, NULL, tap) < 0)
-    _exit(1);
-  close(tap);
-
+__attribute__((noreturn)) static void serve_sockets(int sock) {
   for (;;) {
     struct ns_request req;
     ssize_t n = recv(sock, &req, sizeof(req), 0);
@@ -172,10 +136,64 @@ static void child_main(const struct net_config *cfg, int sock, int userns_fd, in
     send_reply(sock, 0, NULL, fd);
     close(fd);
   }
+}
 
-fail:
-  send_reply(sock, err.code ? err.code : EINVAL, err.msg, -1);
+__attribute__((noreturn)) static void child_fail(int sock, const nook_error *err) {
+  send_reply(sock, err->code ? err->code : EINVAL, err->msg, -1);
   _exit(1);
+}
+
+/* Runs in the child: never returns. It attaches when asked, replies with
+ * the tap, then sandboxes itself while the helper sets up its loop, and
+ * says how that went. */
+__attribute__((noreturn)) static void child_main(const struct net_config *cfg, int sock,
+                                                 int userns_fd, int netns_fd) {
+  nook_error err;
+  nook_err_clear(&err);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() == 1)
+    _exit(1);
+  /* Only the helper answers on these: a copy here would keep a reader of
+   * the ready fd waiting for its end. */
+  if (cfg->ready_fd >= 0)
+    close(cfg->ready_fd);
+  if (cfg->exit_fd >= 0)
+    close(cfg->exit_fd);
+  if (cfg->wait_fd >= 0)
+    close(cfg->wait_fd);
+
+  struct ns_request req;
+  ssize_t n;
+  do
+    n = recv(sock, &req, sizeof(req), 0);
+  while (n < 0 && errno == EINTR);
+  if (n != sizeof(req))
+    _exit(0); /* the helper gave up before attaching */
+
+  if (userns_fd >= 0 && setns(userns_fd, CLONE_NEWUSER) < 0) {
+    nook_err(&err, errno, "join the container's user namespace");
+    child_fail(sock, &err);
+  }
+  if (setns(netns_fd, CLONE_NEWNET) < 0) {
+    nook_err(&err, errno, "join the container's network namespace");
+    child_fail(sock, &err);
+  }
+  close(netns_fd);
+  if (userns_fd >= 0)
+    close(userns_fd);
+
+  int tap = open_tap(cfg->tapname, cfg->own_netns, &err);
+  if (tap < 0 || (cfg->configure && rtnl_configure(cfg->tapname, cfg->mtu, cfg, &err) < 0))
+    child_fail(sock, &err);
+  if (send_reply(sock, 0, NULL, tap) < 0)
+    _exit(1);
+  close(tap);
+  if ((cfg->sandbox && sandbox_enter(NULL, &err) < 0) ||
+      (cfg->seccomp && sandbox_seccomp(&err) < 0))
+    child_fail(sock, &err);
+  if (send_reply(sock, 0, NULL, -1) < 0)
+    _exit(1);
+  serve_sockets(sock);
 }
 
 static int open_target_netns(const struct net_config *cfg, nook_error *err) {
@@ -227,8 +245,7 @@ static int open_target_userns(const struct net_config *cfg, int netns_fd, nook_e
   return fd;
 }
 
-int ns_child_start(const struct net_config *cfg, struct ns_child *child, int *tap_fd,
-                   nook_error *err) {
+int ns_child_start(const struct net_config *cfg, struct ns_child *child, nook_error *err) {
   _cleanup_close_ int netns_fd = open_target_netns(cfg, err);
   if (netns_fd < 0)
     return netns_fd;
@@ -253,12 +270,18 @@ int ns_child_start(const struct net_config *cfg, struct ns_child *child, int *ta
   close(sv[1]);
   child->pid = pid;
   child->sock = sv[0];
-  int r = recv_reply(child->sock, tap_fd, err);
-  if (r < 0) {
-    ns_child_stop(child);
-    return r;
-  }
   return 0;
+}
+
+int ns_child_attach(struct ns_child *child, int *tap_fd, nook_error *err) {
+  struct ns_request req = {.family = AF_UNSPEC};
+  if (send(child->sock, &req, sizeof(req), MSG_NOSIGNAL) < 0)
+    return nook_err(err, errno, "start the namespace helper");
+  return recv_reply(child->sock, tap_fd, err);
+}
+
+int ns_child_sandboxed(struct ns_child *child, nook_error *err) {
+  return recv_reply(child->sock, NULL, err);
 }
 
 int ns_child_socket(struct ns_child *child, int family, int type, nook_error *err) {
