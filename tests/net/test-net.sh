@@ -218,6 +218,29 @@ test_net_port_taken_is_one_line_and_nothing_left() {
     fail "nook-net left running"
 }
 
+# nook starts nook-net right after clone3 and lets it attach once the ids
+# are mapped: a create that fails in between (newuidmap refuses overlapping
+# ranges) leaves no helper waiting.
+test_net_helper_gone_when_create_fails_before_it_attached() {
+  grep -q "^$(id -un):" /etc/subuid || skip "no subordinate uids for $(id -un)"
+  local start port id
+  start=$(grep "^$(id -un):" /etc/subuid | head -1 | cut -d: -f2)
+  port=$(free_port tcp)
+  net_bundle b
+  cfg b --arg p "127.0.0.1:$port:80" --argjson s "$start" --argjson me "$(id -u)" '
+    .annotations["nook.ports"] = $p | .process.args = ["true"] |
+    .linux.uidMappings = [{"containerID": 0, "hostID": $me, "size": 1},
+                          {"containerID": 1, "hostID": $s, "size": 10},
+                          {"containerID": 11, "hostID": ($s + 5), "size": 10}]'
+  id=$(unique_id net)
+  assert_fails "$NOOK" run --bundle b "$id"
+  assert_eq 1 "$(printf '%s\n' "$assert_output" | wc -l)" "lines of output"
+  assert_contains "$assert_output" "newuidmap"
+  [ -z "$(pgrep -u "$(id -u)" -f "nook-net .*--port=127.0.0.1:$port:80" || true)" ] ||
+    fail "nook-net left running"
+  assert_fails "$NOOK" state "$id"
+}
+
 test_net_privileged_port_is_one_line_naming_the_sysctl() {
   local start
   start=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)
