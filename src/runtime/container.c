@@ -319,10 +319,15 @@ static int load_spec_of(int dirfd, const struct container_state *st, struct spec
   return spec_parse(text, st->bundle, spec, err);
 }
 
-static void run_poststart(int dirfd, struct container_state *st) {
-  _cleanup_spec_ struct spec *spec = NULL;
+/* spec: the container's, when the caller has it; NULL: read from the state. */
+static void run_poststart(int dirfd, struct container_state *st, const struct spec *spec) {
+  _cleanup_spec_ struct spec *loaded = NULL;
   nook_error err;
-  if (load_spec_of(dirfd, st, &spec, &err) < 0 || !spec->hooks[SPEC_HOOK_POSTSTART].n)
+  if (!spec && load_spec_of(dirfd, st, &loaded, &err) < 0)
+    return;
+  if (!spec)
+    spec = loaded;
+  if (!spec->hooks[SPEC_HOOK_POSTSTART].n)
     return;
   _cleanup_free_ char *json = state_to_oci_json(st, STATUS_RUNNING, false);
   if (hooks_run(spec, SPEC_HOOK_POSTSTART, json, &err) < 0)
@@ -344,7 +349,7 @@ int container_start(const char *root, const char *id, nook_error *err) {
   r = release_init(c.dirfd, id, err);
   if (r < 0)
     return r;
-  run_poststart(c.dirfd, &c.state);
+  run_poststart(c.dirfd, &c.state, NULL);
   return 0;
 }
 
@@ -595,7 +600,7 @@ int container_run(const struct create_options *o, nook_error *err) {
     return r;
   }
   nook_stage("released");
-  run_poststart(c.dirfd, &c.st);
+  run_poststart(c.dirfd, &c.st, c.spec);
   if (!foreground) {
     creation_free(&c);
     return 0;
