@@ -256,6 +256,26 @@ static int gen_userns_maps(yajl_gen g, const char *key, const char *file, uint32
   return 0;
 }
 
+/* An id the user namespace does not map makes the init's setresuid fail
+ * after the container is made; said here, before anything is. */
+static int check_user_mapped(const char *file, const char *kind, uint32_t id, const char *spec,
+                             nook_error *err) {
+  _cleanup_free_ struct spec_idmap *maps = NULL;
+  size_t n = 0;
+  int r = idmap_build_rootless(file, getuid(), 0, &maps, &n, err);
+  if (r < 0)
+    return r;
+  uint64_t mapped = 0;
+  for (size_t i = 0; i < n; i++)
+    mapped += maps[i].size;
+  if (id < mapped)
+    return 0;
+  return nook_errx(err, EINVAL, "user `%s`: %s %u is not mapped into the container (ids 0-%llu "
+                                "are, from %s): use a smaller id or add subordinate ids "
+                                "(usermod --add-sub%cids)",
+                   spec, kind, id, (unsigned long long)mapped - 1, file, kind[0]);
+}
+
 static int write_etc(const struct launch_plan *p, const char *hostname, nook_error *err) {
   _cleanup_free_ char *etc = xasprintf("%s/etc", p->bundle);
   if (mkdir(etc, 0755) < 0 && errno != EEXIST)
@@ -473,6 +493,9 @@ int launch_write_bundle(const struct launch_plan *p, nook_error *err) {
     return r;
   }
   _cleanup_free_ char *home = user.home;
+  if (!o->keep_id && ((r = check_user_mapped("/etc/subuid", "uid", user.uid, user_spec, err)) < 0 ||
+                      (r = check_user_mapped("/etc/subgid", "gid", user.gid, user_spec, err)) < 0))
+    return r;
   _cleanup_free_ char *hostname = o->hostname ? xstrdup(o->hostname) : xstrndup(p->id, 12);
   _cleanup_strv_ char **caps = NULL;
   if ((r = build_caps(o, &caps, err)) < 0)
