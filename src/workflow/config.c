@@ -352,6 +352,16 @@ static int gen_mounts(yajl_gen g, const struct launch_plan *p, nook_error *err) 
       return nook_errx(err, ENOENT, "--init needs %s (Debian package catatonit)", INIT_PATH);
     gen_mount(g, INIT_DEST, "bind", INIT_PATH, init_ro);
   }
+  /* the image's volumes, before the user's mounts unless inside one */
+  _cleanup_strv_ char **vol_dests = NULL, **vol_sources = NULL;
+  int r = image_volumes_prepare(p, &vol_dests, &vol_sources, err);
+  if (r < 0)
+    return r;
+  _cleanup_strv_ char **user_dests = launch_mount_destinations(o);
+  static char *const volume_opts[] = {"rbind", "rw", NULL};
+  for (size_t i = 0; vol_dests && vol_dests[i]; i++)
+    if (!image_volume_is_under(vol_dests[i], user_dests))
+      gen_mount(g, vol_dests[i], "bind", vol_sources[i], volume_opts);
   for (size_t i = 0; o->volumes && o->volumes[i]; i++) {
     _cleanup_free_ char *spec = xstrdup(o->volumes[i]);
     char *dst = strchr(spec, ':');
@@ -366,7 +376,7 @@ static int gen_mounts(yajl_gen g, const struct launch_plan *p, nook_error *err) 
                        spec);
     struct stat st;
     if (stat(spec, &st) < 0) {
-      int r = mkdir_p(spec, 0755, err);
+      r = mkdir_p(spec, 0755, err);
       if (r < 0)
         return nook_err_prefix(err, r, "-v %s", o->volumes[i]);
     }
@@ -389,6 +399,9 @@ static int gen_mounts(yajl_gen g, const struct launch_plan *p, nook_error *err) 
       strv_push(&opts, t);
     gen_mount(g, spec, "tmpfs", "tmpfs", opts);
   }
+  for (size_t i = 0; vol_dests && vol_dests[i]; i++)
+    if (image_volume_is_under(vol_dests[i], user_dests))
+      gen_mount(g, vol_dests[i], "bind", vol_sources[i], volume_opts);
   yajl_gen_array_close(g);
   return 0;
 }

@@ -72,6 +72,16 @@ struct launch_plan {
  * BUNDLE/rootfs (empty: the overlay is mounted there). */
 int launch_write_bundle(const struct launch_plan *plan, nook_error *err);
 
+/* The image's Volumes that no -v or --tmpfs covers: each gets a directory
+ * under the container's storage seeded with the image's content there.
+ * dests[i] is mounted from sources[i] (both NULL-terminated, malloc'd). */
+int image_volumes_prepare(const struct launch_plan *p, char ***dests, char ***sources,
+                          nook_error *err);
+/* The destination of each -v and --tmpfs (NULL-terminated, malloc'd). */
+char **launch_mount_destinations(const struct launch_options *o);
+/* Whether path lies below one of dests (then it is mounted after them). */
+bool image_volume_is_under(const char *path, char *const *dests);
+
 /* A user spec ("name", "uid", "name:group", "uid:gid") resolved against the
  * image's /etc/passwd and /etc/group, read from the layers top-down. */
 struct launch_user {

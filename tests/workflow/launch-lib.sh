@@ -41,7 +41,7 @@ net_available() {
 
 # layer_with_files TAR PATH:UID:GID[:CONTENT]...: an uncompressed layer
 # whose entries have the given owners (a file when CONTENT is given, else a
-# directory), as a rootless user cannot make them with tar.
+# directory; a file gets a newline after CONTENT), as a rootless user cannot make them with tar.
 layer_with_files() {
   python3 - "$@" <<'PY'
 import io, sys, tarfile
@@ -51,7 +51,7 @@ with tarfile.open(sys.argv[1], "w") as t:
         info = tarfile.TarInfo(path.lstrip("/"))
         info.uid, info.gid = int(uid), int(gid)
         if content:
-            data = content[0].encode()
+            data = (content[0] + "\n").encode()
             info.size, info.mode = len(data), 0o644
             t.addfile(info, io.BytesIO(data))
         else:

@@ -25,3 +25,36 @@ test_image_user_owns_its_files() {
   assert_eq 1 "$(wc -l <<<"$assert_output")" "one error line"
   assert_contains "$assert_output" "uid 70000 is not mapped into the container"
 }
+
+test_image_volumes_get_anonymous_volumes() {
+  make_launch_image
+  layer_with_files layer.tar /data:1000:1000 /data/seed:1000:1000:from-image /data/sub:0:0 \
+    /data/sub/deep:0:0:deep /logs:0:0
+  derived_image vol layer.tar -- --config.volume /data --config.volume /logs/ --config.volume /new
+  local id out
+  id=$(unique_id vol)
+  out=$("$NOOK" launch --name "$id" vol:1 sh -c 'cat /data/seed /data/sub/deep; stat -c %u:%g /data /data/seed;
+    echo written >/data/out; echo more >>/data/seed; echo log >/logs/l; ls -A /new; grep -c " /data " /proc/mounts')
+  assert_eq "from-image deep 1000:1000 1000:1000 1" "$(echo $out)" "seeded from the image"
+  local vols=$NOOK_STORAGE/containers/$id/volumes upper=$NOOK_STORAGE/containers/$id/upper
+  assert_eq written "$(cat "$vols/0/out")" "the write is in the volume"
+  assert_eq "from-image more" "$(echo $(cat "$vols/0/seed"))" "the changed seed file"
+  assert_eq log "$(cat "$vols/1/l")" "second volume"
+  [ -d "$vols/2" ] || fail "no volume for a path the image does not have"
+  [ ! -e "$upper/data" ] && [ ! -e "$upper/logs" ] || fail "volume writes reached the upper dir"
+  "$NOOK" rm "$id" >/dev/null
+  assert_nothing_left "$id"
+  # a -v on the same path replaces the volume; --rm takes the volumes too
+  mkdir host
+  id=$(unique_id vol2)
+  "$NOOK" launch --rm --name "$id" -v "$TEST_TMP/host:/data" vol:1 sh -c 'ls -A /data; echo h >/data/h'
+  assert_eq h "$(cat host/h)" "-v over an image volume"
+  assert_nothing_left "$id"
+  id=$(unique_id vol3)
+  "$NOOK" launch -d --rm --name "$id" vol:1 sh -c 'echo x >/data/x' >/dev/null
+  wait_for "[ ! -e \"\${XDG_RUNTIME_DIR}/nook/$id\" ]"
+  assert_nothing_left "$id"
+  # seeded the same through the FUSE overlay
+  out=$(NOOK_OVERLAY_DRIVER=fuse "$NOOK" launch --rm vol:1 sh -c 'cat /data/seed; stat -c %u /data/seed; ls /')
+  assert_eq "from-image 1000" "$(head -2 <<<"$out" | tr '\n' ' ' | sed 's/ $//')" "with the FUSE overlay"
+}
