@@ -270,6 +270,7 @@ static const struct {
     {"wait", {NULL}},
     {"stop", {"running"}},
     {"rm", {NULL}},
+    {"port", {"running"}},
 };
 
 static bool flag_wants_dir(const struct help_flag *f) {

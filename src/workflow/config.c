@@ -517,6 +517,9 @@ int launch_write_bundle(const struct launch_plan *p, nook_error *err) {
   if (!args)
     return -EINVAL;
   _cleanup_strv_ char **env = build_env(p, &user, hostname);
+  _cleanup_strv_ char **published = NULL;
+  if ((r = launch_ports(o, rf->config.exposed_ports, &published, err)) < 0)
+    return r;
   if ((r = write_etc(p, hostname, err)) < 0)
     return r;
   _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", p->bundle);
@@ -576,8 +579,8 @@ int launch_write_bundle(const struct launch_plan *p, nook_error *err) {
   gen_kv(g, "nook.idmap.fallback", "single");
   if (o->net == LAUNCH_NET_SLIRP) {
     gen_kv(g, "nook.network", "slirp");
-    if (o->ports) {
-      _cleanup_free_ char *ports = join(o->ports, ",");
+    if (published) {
+      _cleanup_free_ char *ports = join(published, ",");
       gen_kv(g, "nook.ports", ports);
       gen_kv(g, LAUNCH_ANN_PORTS, ports);
     }

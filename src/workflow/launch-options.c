@@ -22,6 +22,7 @@ static const char usage[] =
     "      --name NAME           the container's id (default: random)\n"
     "      --net slirp|none|host network (default slirp)\n"
     "  -p, --publish [IP:]HOST:CTR[/tcp|udp]  publish a port (slirp)\n"
+    "  -P, --publish-all         publish the image's exposed ports on free host ports\n"
     "  -v, --volume SRC:DST[:ro] bind mount a host path\n"
     "      --tmpfs DST[:OPTS]    mount a tmpfs\n"
     "  -e, --env K=V|K           set an environment variable\n"
@@ -167,6 +168,7 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
       {"net", required_argument, NULL, OPT_NET},
       {"network", required_argument, NULL, OPT_NET},
       {"publish", required_argument, NULL, 'p'},
+      {"publish-all", no_argument, NULL, 'P'},
       {"volume", required_argument, NULL, 'v'},
       {"tmpfs", required_argument, NULL, OPT_TMPFS},
       {"env", required_argument, NULL, 'e'},
@@ -191,7 +193,7 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
   memset(o, 0, sizeof(*o));
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+itdp:v:e:w:u:m:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+itdPp:v:e:w:u:m:h", opts, NULL)) != -1) {
     switch (c) {
     case OPT_RM:
       o->rm = true;
@@ -225,6 +227,9 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
       if (!valid_port_spec(optarg))
         return bad(err, "-p: `%s` is not [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp]", optarg);
       strv_push(&o->ports, optarg);
+      break;
+    case 'P':
+      o->publish_all = true;
       break;
     case 'v': {
       const char *colon = strchr(optarg, ':');
@@ -346,7 +351,7 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
   if (o->keep_id && o->net == LAUNCH_NET_SLIRP)
     return bad(err, "%s: --userns keep-id works with --net none or --net host for now",
                "--userns keep-id with --net slirp");
-  if (o->net != LAUNCH_NET_SLIRP && o->ports)
-    return bad(err, "%s: publishing ports needs --net slirp", "-p");
+  if (o->net != LAUNCH_NET_SLIRP && (o->ports || o->publish_all))
+    return bad(err, "%s: publishing ports needs --net slirp", o->ports ? "-p" : "-P");
   return 0;
 }

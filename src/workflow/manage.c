@@ -386,8 +386,8 @@ int containers_list(const char *root, bool all, bool json, nook_error *err) {
       _cleanup_free_ char *cmd_q = command ? xasprintf("\"%s\"", command) : xstrdup("");
       _cleanup_free_ char *cmd = truncated(cmd_q, 24);
       _cleanup_free_ char *idt = truncated(ids[i], 14);
-      printf("%-14s %-28s %-24s %-26s %-16s %s\n", idt, img, cmd, status, created,
-             ports ? ports : "");
+      _cleanup_free_ char *ports_text = launch_ports_text(ports);
+      printf("%-14s %-28s %-24s %-26s %-16s %s\n", idt, img, cmd, status, created, ports_text);
     }
   }
   if (json) {

@@ -35,7 +35,7 @@ struct launch_options {
   char **command; /* after the image; not owned */
   int n_command;
   const char *name;
-  bool rm, interactive, tty, detach, read_only, init, keep_id;
+  bool rm, interactive, tty, detach, read_only, init, keep_id, publish_all;
   enum launch_net net;
   char **ports;   /* [IP:]HOST:CTR[/proto] */
   char **volumes; /* SRC:DST[:ro] */
@@ -81,6 +81,16 @@ int image_volumes_prepare(const struct launch_plan *p, char ***dests, char ***so
 char **launch_mount_destinations(const struct launch_options *o);
 /* Whether path lies below one of dests (then it is mounted after them). */
 bool image_volume_is_under(const char *path, char *const *dests);
+
+/* The ports to publish: -p's, then with -P each of the image's exposed
+ * ports that no -p publishes, on a free host port ("0.0.0.0:HOST:CTR/tcp"). */
+int launch_ports(const struct launch_options *o, char *const *exposed, char ***out,
+                 nook_error *err);
+/* A ports annotation as podman shows it: "0.0.0.0:8080->80/tcp, ...". */
+char *launch_ports_text(const char *annotation);
+/* `nook port`: every mapping ("80/tcp -> 0.0.0.0:8080"), or with which
+ * ("80", "53/udp") the host address of that one. */
+int launch_port_print(const char *root, const char *id, const char *which, nook_error *err);
 
 /* A user spec ("name", "uid", "name:group", "uid:gid") resolved against the
  * image's /etc/passwd and /etc/group, read from the layers top-down. */

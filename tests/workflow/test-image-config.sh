@@ -58,3 +58,38 @@ test_image_volumes_get_anonymous_volumes() {
   out=$(NOOK_OVERLAY_DRIVER=fuse "$NOOK" launch --rm vol:1 sh -c 'cat /data/seed; stat -c %u /data/seed; ls /')
   assert_eq "from-image 1000" "$(head -2 <<<"$out" | tr '\n' ' ' | sed 's/ $//')" "with the FUSE overlay"
 }
+
+test_publish_all_exposed_ports() {
+  make_launch_image
+  net_available
+  derived_image web -- --config.exposedports 80/tcp --config.exposedports 53/udp \
+    --config.exposedports 8125/udp --config.cmd httpd --config.cmd -f --config.cmd -p \
+    --config.cmd 80 --config.cmd -h --config.cmd /srv
+  local id fixed host_port out
+  fixed=$(free_port udp)
+  id=$("$NOOK" launch -d -P -p "127.0.0.1:$fixed:8125/udp" web:1)
+  out=$("$NOOK" port "$id")
+  assert_eq 3 "$(wc -l <<<"$out")" "one line per port: $out"
+  assert_contains "$out" "8125/udp -> 127.0.0.1:$fixed" "the -p one kept"
+  [[ $out =~ 80/tcp\ -\>\ 0\.0\.0\.0:([0-9]+) ]] || fail "no 80/tcp mapping in: $out"
+  host_port=${BASH_REMATCH[1]}
+  [[ $out =~ 53/udp\ -\>\ 0\.0\.0\.0:[0-9]+ ]] || fail "no 53/udp mapping in: $out"
+  assert_eq "0.0.0.0:$host_port" "$("$NOOK" port "$id" 80)" "port ID 80"
+  assert_eq "0.0.0.0:$host_port" "$("$NOOK" port "$id" 80/tcp)" "port ID 80/tcp"
+  wait_for "python3 -c 'import urllib.request,sys; sys.exit(0 if b\"hello-web\" in urllib.request.urlopen(\"http://127.0.0.1:$host_port/\", timeout=2).read() else 1)' 2>/dev/null" 15
+  assert_contains "$("$NOOK" containers)" "0.0.0.0:$host_port->80/tcp" "ports column"
+  assert_fails "$NOOK" port "$id" 81
+  assert_contains "$assert_output" "does not publish 81/tcp"
+  assert_fails "$NOOK" port "$id" http
+  assert_contains "$assert_output" "is not a container port"
+  assert_fails "$NOOK" port
+  assert_eq 1 "$(wc -l <<<"$assert_output")" "one error line"
+  "$NOOK" rm -f "$id" >/dev/null
+  assert_nothing_left "$id"
+  assert_fails "$NOOK" launch --rm -P --net none web:1 true
+  assert_contains "$assert_output" "-P: publishing ports needs --net slirp"
+  # an image without exposed ports: nothing published
+  id=$("$NOOK" launch -d -P bb:1 sleep 30)
+  assert_eq "" "$("$NOOK" port "$id")" "nothing exposed"
+  "$NOOK" rm -f "$id" >/dev/null
+}

@@ -231,7 +231,7 @@ test_detached_web_server_on_a_published_port() {
   port=$(free_port)
   id=$("$NOOK" launch -d -p "127.0.0.1:$port:8080" bb:1 httpd -f -p 8080 -h /srv)
   wait_for "python3 -c 'import urllib.request,sys; sys.exit(0 if b\"hello-web\" in urllib.request.urlopen(\"http://127.0.0.1:$port/\", timeout=2).read() else 1)' 2>/dev/null" 15
-  assert_contains "$("$NOOK" containers)" "127.0.0.1:$port:8080" "ports column"
+  assert_contains "$("$NOOK" containers)" "127.0.0.1:$port->8080/tcp" "ports column"
   "$NOOK" stop -t 1 "$id" >/dev/null
   "$NOOK" rm "$id" >/dev/null
   assert_nothing_left "$id"
