@@ -17,45 +17,6 @@
 #include "util.h"
 #include "workflow.h"
 
-struct log_stream {
-  int fd;
-  const char *name;
-  char buf[16384];
-  size_t len;
-};
-
-static void log_line(int logfd, const char *stream, const char *line, size_t n) {
-  _cleanup_free_ char *ts = rfc3339_now();
-  _cleanup_free_ char *head = xasprintf("%s %s ", ts, stream);
-  /* one write per line, so that a reader never sees half of one */
-  char *rec = xmalloc(strlen(head) + n + 2);
-  size_t hl = strlen(head);
-  memcpy(rec, head, hl);
-  memcpy(rec + hl, line, n);
-  rec[hl + n] = '\n';
-  write_all(logfd, rec, hl + n + 1);
-  free(rec);
-}
-
-static void flush_lines(int logfd, struct log_stream *s, bool all) {
-  size_t start = 0;
-  for (size_t i = 0; i < s->len; i++) {
-    if (s->buf[i] == '\n') {
-      log_line(logfd, s->name, s->buf + start, i - start);
-      start = i + 1;
-    }
-  }
-  if ((all || start == 0) && s->len == sizeof(s->buf)) {
-    log_line(logfd, s->name, s->buf, s->len);
-    start = s->len;
-  } else if (all && start < s->len) {
-    log_line(logfd, s->name, s->buf + start, s->len - start);
-    start = s->len;
-  }
-  memmove(s->buf, s->buf + start, s->len - start);
-  s->len -= start;
-}
-
 /* The logger: reads both pipes until every writer closed them. */
 static void logger_main(int out, int errp, int logfd) {
   struct log_stream s[2] = {{.fd = out, .name = "stdout"}, {.fd = errp, .name = "stderr"}};
@@ -74,14 +35,14 @@ static void logger_main(int out, int errp, int logfd) {
       if (n <= 0) {
         if (n < 0 && errno == EINTR)
           continue;
-        flush_lines(logfd, &s[i], true);
+        log_stream_flush(logfd, &s[i], true);
         close(s[i].fd);
         s[i].fd = -1;
         open_streams--;
         continue;
       }
       s[i].len += (size_t)n;
-      flush_lines(logfd, &s[i], false);
+      log_stream_flush(logfd, &s[i], false);
     }
   }
 }

@@ -138,6 +138,17 @@ int containers_list(const char *root, bool all, bool json, nook_error *err);
 
 char *rfc3339_now(void);
 
+/* Output on its way to the log, cut into lines. */
+struct log_stream {
+  int fd;
+  const char *name; /* "stdout", "stderr" */
+  bool strip_cr;    /* a terminal's "\r\n" ends a line as "\n" does */
+  char buf[16384];
+  size_t len;
+};
+/* Logs the complete lines of s (all: the rest too) and keeps what is left. */
+void log_stream_flush(int logfd, struct log_stream *s, bool all);
+
 /* The value of key among annotations, NULL when absent. */
 const char *spec_kv_find(const struct spec_kv *kv, size_t n, const char *key);
 
