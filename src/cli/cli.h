@@ -77,6 +77,7 @@ void cli_cgroup_options(const struct nook_globals *g, struct create_options *o);
   X(rm, "remove containers made by launch, with their files")                                    \
   X(containers, "list containers with their image, command, status and ports")                   \
   X(port, "list a container's published ports")                                                  \
+  X(attach, "attach this terminal to a container launched with -d -t")                          \
   X(image, "manage images: import, pull, list, inspect, rm, prune")                              \
   X(check, "examine the host and say what nook can use")                                          \
   X(slirp4netns, "slirp4netns-compatible network helper")                                         \

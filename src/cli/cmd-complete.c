@@ -271,6 +271,7 @@ static const struct {
     {"stop", {"running"}},
     {"rm", {NULL}},
     {"port", {"running"}},
+    {"attach", {"running"}},
 };
 
 static bool flag_wants_dir(const struct help_flag *f) {

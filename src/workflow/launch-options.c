@@ -344,8 +344,6 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
   o->image = argv[optind];
   o->command = argv + optind + 1;
   o->n_command = argc - optind - 1;
-  if (o->detach && o->tty)
-    return bad(err, "%s: a terminal needs the foreground: drop -t or -d", "-t with -d");
   /* The init is then owned by a subordinate id until it execs, so the
    * network helper may not open its namespace. */
   if (o->keep_id && o->net == LAUNCH_NET_SLIRP)

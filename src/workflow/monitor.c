@@ -73,7 +73,7 @@ static void net_down(const char *root, const char *id) {
 
 static __attribute__((noreturn)) void monitor_main(const char *root, const char *id,
                                                    const char *bundle, struct nook_globals g,
-                                                   bool rm, int report_fd) {
+                                                   bool rm, bool tty, int report_fd) {
   /* nothing of the caller's stdio stays open here: a caller reading our
    * output (`id=$(nook launch -d ...)`) waits for every holder to close */
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -113,7 +113,18 @@ static __attribute__((noreturn)) void monitor_main(const char *root, const char 
   cli_cgroup_options(&g, &co);
   nook_error err;
   nook_err_clear(&err);
-  int r = container_create(&co, &err);
+  int r = 0, console_fd = -1;
+  _cleanup_free_ char *console = NULL;
+  pid_t relay = 0;
+  if (tty)
+    r = tty_console_listen(bundle, &console_fd, &console, &err);
+  co.console_socket = console;
+  if (r == 0)
+    r = container_create(&co, &err);
+  if (r == 0 && tty && (relay = tty_relay_start(root, id, bundle, console_fd, &err)) < 0)
+    r = relay;
+  if (console_fd >= 0)
+    close(console_fd);
   if (r == 0)
     r = container_start(root, id, &err);
   pid_t init = 0;
@@ -132,6 +143,8 @@ static __attribute__((noreturn)) void monitor_main(const char *root, const char 
     nook_error e;
     container_delete(root, id, true, &e);
     wait_logger(logger);
+    if (relay > 0)
+      wait_logger(relay);
     _exit(1);
   }
   report(report_fd, 0, "");
@@ -151,6 +164,8 @@ static __attribute__((noreturn)) void monitor_main(const char *root, const char 
   }
   net_down(root, id);
   wait_logger(logger);
+  if (relay > 0)
+    wait_logger(relay);
   if (rm) {
     nook_error e;
     launch_remove(root, id, true, &e);
@@ -161,7 +176,7 @@ static __attribute__((noreturn)) void monitor_main(const char *root, const char 
 }
 
 int monitor_launch(const char *root, const char *id, const char *bundle,
-                   const struct nook_globals *g, bool rm, nook_error *err) {
+                   const struct nook_globals *g, bool rm, bool tty, nook_error *err) {
   int rep[2];
   if (pipe2(rep, O_CLOEXEC) < 0)
     return nook_err(err, errno, "pipe");
@@ -175,7 +190,7 @@ int monitor_launch(const char *root, const char *id, const char *bundle,
     pid_t m = fork();
     if (m != 0)
       _exit(m < 0 ? 1 : 0);
-    monitor_main(root, id, bundle, *g, rm, rep[1]);
+    monitor_main(root, id, bundle, *g, rm, tty, rep[1]);
   }
   close(rep[1]);
   int status;

@@ -116,7 +116,7 @@ int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *er
  * creates and starts the container with its output in the log, and returns
  * (in the caller) once the container runs or failed to. */
 int monitor_launch(const char *root, const char *id, const char *bundle,
-                   const struct nook_globals *g, bool rm, nook_error *err);
+                   const struct nook_globals *g, bool rm, bool tty, nook_error *err);
 
 /* Directory of launch's bundles under the state root. */
 char *launch_bundle_dir(const char *root, const char *id);
@@ -129,6 +129,27 @@ int launch_kill(const char *root, const char *id, nook_error *err);
 /* Records the exit status and finish time in the container's state and stops
  * its network helper. */
 void launch_record_exit(const char *root, const char *id, int status);
+
+/* A detached container's terminal (tty-relay.c): the console socket the
+ * monitor receives the pty master on (*path for create_options), and the
+ * relay process that logs the terminal and serves `nook attach` on
+ * ATTACH_SOCKET_NAME in the state dir. */
+#define ATTACH_SOCKET_NAME "attach"
+#define ATTACH_MSG_INPUT 'i'
+#define ATTACH_MSG_RESIZE 'w'
+int tty_console_listen(const char *bundle, int *listen_fd, char **path, nook_error *err);
+/* Once the container is created: takes the master from the console socket
+ * and starts the relay; returns its pid. */
+pid_t tty_relay_start(const char *root, const char *id, const char *bundle, int console_fd,
+                      nook_error *err);
+/* Connects to the relay of the container whose state dir is dirfd: the
+ * socket, or -errno (ENOENT, ECONNREFUSED: no relay) without a message. */
+int attach_connect(int dirfd, nook_error *err);
+/* `nook attach`: relays this terminal to the container's until it ends
+ * (*status: its exit code, -1 when unknown) or the detach keys are typed
+ * (*status: -2). keys: podman's form, "ctrl-p,ctrl-q"; "" for none. */
+int launch_attach(const char *root, const char *id, const char *keys, bool no_stdin,
+                  int *status, nook_error *err);
 
 /* logs, wait, stop, list */
 int logs_print(const char *root, const char *id, bool follow, const char *since, nook_error *err);
