@@ -90,7 +90,7 @@ static bool send_input(int sock, struct detach_match *d, const char *in, size_t 
 }
 
 static int relay(int sock, int sigfd, bool use_stdin, struct detach_match *d, bool *detached) {
-  char buf[8192];
+  char buf[ATTACH_MAX_INPUT];
   bool stdin_open = use_stdin;
   for (;;) {
     struct pollfd p[3] = {{.fd = sock, .events = POLLIN},
@@ -102,12 +102,13 @@ static int relay(int sock, int sigfd, bool use_stdin, struct detach_match *d, bo
       return -errno;
     }
     if (p[0].revents) {
-      ssize_t n = recv(sock, buf, sizeof(buf), 0);
+      char out[16384];
+      ssize_t n = recv(sock, out, sizeof(out), 0);
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
         return 0; /* the container's terminal is gone */
-      if (write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
+      if (write_all(STDOUT_FILENO, out, (size_t)n) < 0)
         return -errno;
     }
     if (p[1].revents) {

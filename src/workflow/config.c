@@ -579,7 +579,7 @@ int launch_write_bundle(const struct launch_plan *p, nook_error *err) {
   gen_kv(g, "nook.idmap.fallback", "single");
   if (o->net == LAUNCH_NET_SLIRP) {
     gen_kv(g, "nook.network", "slirp");
-    if (published) {
+    if (published && *published) {
       _cleanup_free_ char *ports = join(published, ",");
       gen_kv(g, "nook.ports", ports);
       gen_kv(g, LAUNCH_ANN_PORTS, ports);

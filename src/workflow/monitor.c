@@ -113,18 +113,17 @@ static __attribute__((noreturn)) void monitor_main(const char *root, const char 
   cli_cgroup_options(&g, &co);
   nook_error err;
   nook_err_clear(&err);
-  int r = 0, console_fd = -1;
-  _cleanup_free_ char *console = NULL;
+  int r = 0;
+  struct tty_console console = {.listen_fd = -1, .dirfd = -1};
   pid_t relay = 0;
   if (tty)
-    r = tty_console_listen(bundle, &console_fd, &console, &err);
-  co.console_socket = console;
+    r = tty_console_listen(bundle, &console, &err);
+  co.console_socket = console.path;
   if (r == 0)
     r = container_create(&co, &err);
-  if (r == 0 && tty && (relay = tty_relay_start(root, id, bundle, console_fd, &err)) < 0)
+  if (r == 0 && tty && (relay = tty_relay_start(root, id, bundle, console.listen_fd, &err)) < 0)
     r = relay;
-  if (console_fd >= 0)
-    close(console_fd);
+  tty_console_close(&console);
   if (r == 0)
     r = container_start(root, id, &err);
   pid_t init = 0;

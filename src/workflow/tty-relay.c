@@ -65,17 +65,30 @@ int attach_connect(int dirfd, nook_error *err) {
   return steal_fd(&fd);
 }
 
-int tty_console_listen(const char *bundle, int *listen_fd, char **path, nook_error *err) {
+int tty_console_listen(const char *bundle, struct tty_console *c, nook_error *err) {
+  *c = (struct tty_console){.listen_fd = -1, .dirfd = -1};
   _cleanup_close_ int dirfd = open(bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0)
     return nook_err(err, errno, "open `%s`", bundle);
   int fd = listen_at(dirfd, CONSOLE_SOCKET_NAME, SOCK_STREAM, err);
   if (fd < 0)
     return fd;
+  c->listen_fd = fd;
+  c->dirfd = steal_fd(&dirfd);
   /* container_create connects from this same process */
-  *path = xasprintf("/proc/self/fd/%d/" CONSOLE_SOCKET_NAME, steal_fd(&dirfd));
-  *listen_fd = fd;
+  c->path = xasprintf("/proc/self/fd/%d/" CONSOLE_SOCKET_NAME, c->dirfd);
   return 0;
+}
+
+void tty_console_close(struct tty_console *c) {
+  if (c->dirfd >= 0)
+    unlinkat(c->dirfd, CONSOLE_SOCKET_NAME, 0);
+  if (c->listen_fd >= 0)
+    close(c->listen_fd);
+  if (c->dirfd >= 0)
+    close(c->dirfd);
+  free(c->path);
+  *c = (struct tty_console){.listen_fd = -1, .dirfd = -1};
 }
 
 static int console_receive(int listen_fd, int *master, nook_error *err) {
@@ -110,7 +123,8 @@ static void drop_client(struct relay *r, size_t i) {
 }
 
 static void from_client(struct relay *r, size_t i) {
-  char msg[4097];
+  /* a message is read whole or cut: the client sends at most this */
+  char msg[1 + ATTACH_MAX_INPUT + 16];
   ssize_t n = recv(r->clients[i], msg, sizeof(msg), MSG_DONTWAIT);
   if (n < 0 && (errno == EAGAIN || errno == EINTR))
     return;

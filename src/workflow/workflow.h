@@ -137,7 +137,13 @@ void launch_record_exit(const char *root, const char *id, int status);
 #define ATTACH_SOCKET_NAME "attach"
 #define ATTACH_MSG_INPUT 'i'
 #define ATTACH_MSG_RESIZE 'w'
-int tty_console_listen(const char *bundle, int *listen_fd, char **path, nook_error *err);
+#define ATTACH_MAX_INPUT 4096 /* keys read at once; with held detach keys, 16 more */
+struct tty_console {
+  int listen_fd, dirfd;
+  char *path;
+};
+int tty_console_listen(const char *bundle, struct tty_console *c, nook_error *err);
+void tty_console_close(struct tty_console *c);
 /* Once the container is created: takes the master from the console socket
  * and starts the relay; returns its pid. */
 pid_t tty_relay_start(const char *root, const char *id, const char *bundle, int console_fd,
