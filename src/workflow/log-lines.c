@@ -18,6 +18,14 @@ static void log_line(int logfd, const char *stream, const char *line, size_t n) 
   free(rec);
 }
 
+void log_stream_flush_partial(int logfd, struct log_stream *s) {
+  if (!s->len)
+    return;
+  _cleanup_free_ char *name = xasprintf("%s" LOG_PARTIAL_SUFFIX, s->name);
+  log_line(logfd, name, s->buf, s->len);
+  s->len = 0;
+}
+
 void log_stream_flush(int logfd, struct log_stream *s, bool all) {
   size_t start = 0;
   for (size_t i = 0; i < s->len; i++) {

@@ -109,9 +109,13 @@ static size_t print_lines(char *buf, size_t len, long long since) {
     long long t;
     if (since && (!parse_time(line, &t) || t < since))
       continue;
-    FILE *f = strcmp(sp1 + 1, "stderr") == 0 ? stderr : stdout;
+    const char *stream = sp1 + 1;
+    size_t slen = strlen(stream), plen = strlen(LOG_PARTIAL_SUFFIX);
+    bool partial = slen > plen && !strcmp(stream + slen - plen, LOG_PARTIAL_SUFFIX);
+    FILE *f = str_has_prefix(stream, "stderr") ? stderr : stdout;
     fputs(sp2 + 1, f);
-    fputc('\n', f);
+    if (!partial)
+      fputc('\n', f);
   }
   fflush(stdout);
   fflush(stderr);

@@ -25,6 +25,7 @@
 
 #define CONSOLE_SOCKET_NAME "console.sock"
 #define MAX_CLIENTS 16
+#define PARTIAL_LINE_MS 200
 
 /* A unix socket path through /proc/self/fd, which stays short whatever the
  * length of the directory's own path (sun_path has 108 bytes). */
@@ -180,10 +181,16 @@ static __attribute__((noreturn)) void relay_main(struct relay *r) {
     size_t n_clients = r->n_clients;
     for (size_t i = 0; i < n_clients; i++)
       p[2 + i] = (struct pollfd){.fd = r->clients[i], .events = POLLIN};
-    if (poll(p, 2 + n_clients, -1) < 0) {
+    /* a prompt waits for its line's end: logged once the terminal is quiet */
+    int ready = poll(p, 2 + n_clients, r->log.len ? PARTIAL_LINE_MS : -1);
+    if (ready < 0) {
       if (errno == EINTR)
         continue;
       break;
+    }
+    if (ready == 0) {
+      log_stream_flush_partial(r->logfd, &r->log);
+      continue;
     }
     if (p[0].revents && !from_container(r))
       break;

@@ -230,7 +230,8 @@ int image_volumes_prepare(const struct launch_plan *p, char ***dests, char ***so
   _cleanup_strv_ char **paths = NULL;
   for (size_t i = 0; rf->config.volumes && rf->config.volumes[i]; i++) {
     const char *v = rf->config.volumes[i];
-    if (v[0] != '/')
+    _cleanup_free_ char *trimmed = path_trimmed(v);
+    if (v[0] != '/' || !strcmp(trimmed, "/"))
       continue; /* docker refuses such an image; a volume cannot go there */
     bool mounted = false;
     for (size_t j = 0; taken && taken[j] && !mounted; j++)

@@ -175,6 +175,10 @@ struct log_stream {
 };
 /* Logs the complete lines of s (all: the rest too) and keeps what is left. */
 void log_stream_flush(int logfd, struct log_stream *s, bool all);
+/* Logs what s holds of a line not ended yet (a prompt), as stream
+ * NAME-partial: the reader prints it without a line end. */
+void log_stream_flush_partial(int logfd, struct log_stream *s);
+#define LOG_PARTIAL_SUFFIX "-partial"
 
 /* The value of key among annotations, NULL when absent. */
 const char *spec_kv_find(const struct spec_kv *kv, size_t n, const char *key);

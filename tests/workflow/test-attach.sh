@@ -15,6 +15,8 @@ test_detached_terminal_logged_and_attached() {
   make_launch_image
   local id out status
   id=$("$NOOK" launch -d -t bb:1 sh)
+  # the prompt, a line not ended, is logged once the terminal is quiet
+  wait_for "\"$NOOK\" logs $id | grep -q '^/srv # '"
   # keys in, output out, the attaching terminal's size; ctrl-p ctrl-q detaches
   out=$( (printf 'echo typed-$((40+2)); stty size\n'; sleep 3; printf '\020\021') |
     script -qec "stty rows 40 cols 100; \"$NOOK\" attach $id" /dev/null)
