@@ -17,7 +17,7 @@ static const char usage[] =
     "Options:\n"
     "      --rm                  remove the container when it exits\n"
     "  -i, --interactive         keep stdin open\n"
-    "  -t, --tty                 allocate a terminal\n"
+    "  -t, --tty                 allocate a terminal (with -d: nook attach joins it)\n"
     "  -d, --detach              run in the background and print the id\n"
     "      --name NAME           the container's id (default: random)\n"
     "      --net slirp|none|host network (default slirp)\n"
