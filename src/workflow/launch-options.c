@@ -21,7 +21,7 @@ static const char usage[] =
     "  -d, --detach              run in the background and print the id\n"
     "      --name NAME           the container's id (default: random)\n"
     "      --net slirp|none|host network (default slirp)\n"
-    "  -p, --publish [IP:]HOST:CTR[/tcp|udp]  publish a port (slirp)\n"
+    "  -p, --publish [[IP:][HOST]:]CTR[/tcp|udp]  publish a port (slirp; no HOST: a free one)\n"
     "  -P, --publish-all         publish the image's exposed ports on free host ports\n"
     "  -v, --volume SRC:DST[:ro] bind mount a host path\n"
     "      --tmpfs DST[:OPTS]    mount a tmpfs\n"
@@ -104,7 +104,8 @@ static bool parse_size(const char *s, long long *out) {
   return *out > 0;
 }
 
-/* One published port: [IP:]HOST:CTR[/tcp|udp], numbers in range. */
+/* One published port: [[IP:][HOST]:]CTR[/tcp|udp], numbers in range (no
+ * HOST: a free one, picked when the bundle is written). */
 static bool valid_port_spec(const char *spec) {
   _cleanup_free_ char *copy = xstrdup(spec);
   char *proto = strchr(copy, '/');
@@ -114,14 +115,16 @@ static bool valid_port_spec(const char *spec) {
       return false;
   }
   char *last = strrchr(copy, ':');
-  if (!last)
-    return false;
-  *last = '\0';
-  char *host = strrchr(copy, ':');
-  host = host ? host + 1 : copy;
+  const char *ctr = last ? last + 1 : copy;
   unsigned long long h, c;
-  return parse_u64(host, &h) && h > 0 && h < 65536 && parse_u64(last + 1, &c) && c > 0 &&
-         c < 65536;
+  if (last) {
+    *last = '\0';
+    char *host = strrchr(copy, ':');
+    host = host ? host + 1 : copy;
+    if (*host && !(parse_u64(host, &h) && h > 0 && h < 65536))
+      return false;
+  }
+  return parse_u64(ctr, &c) && c > 0 && c < 65536;
 }
 
 /* Also a directory name in the store and the state root. */
@@ -225,7 +228,7 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
       break;
     case 'p':
       if (!valid_port_spec(optarg))
-        return bad(err, "-p: `%s` is not [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp]", optarg);
+        return bad(err, "-p: `%s` is not [[IP:][HOSTPORT]:]CONTAINERPORT[/tcp|udp]", optarg);
       strv_push(&o->ports, optarg);
       break;
     case 'P':

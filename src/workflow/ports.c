@@ -54,49 +54,101 @@ static int pick_free_port(enum net_proto proto, uint16_t *port, nook_error *err)
   return fd;
 }
 
-int launch_ports(const struct launch_options *o, char *const *exposed, char ***out,
-                 nook_error *err) {
-  _cleanup_strv_ char **ports = strv_dup(o->ports);
-  if (!o->publish_all) {
-    *out = steal_pointer(&ports);
+/* The free host ports picked so far, held until all are picked. */
+struct port_picks {
+  int fds[NET_MAX_PORTS];
+  size_t n;
+};
+
+static int pick(struct port_picks *picks, enum net_proto proto, uint16_t *port,
+                nook_error *err) {
+  if (picks->n == ARRAY_SIZE(picks->fds))
+    return nook_errx(err, E2BIG, "more than %zu ports to publish", ARRAY_SIZE(picks->fds));
+  int fd = pick_free_port(proto, port, err);
+  if (fd < 0)
+    return fd;
+  picks->fds[picks->n++] = fd;
+  return 0;
+}
+
+/* -p [[IP:][HOST]:]CTR[/proto] with HOST filled in: a free port when it
+ * is not given, as podman does. */
+static int resolve_publish(const char *spec, struct port_picks *picks, char **out,
+                           nook_error *err) {
+  _cleanup_free_ char *s = xstrdup(spec);
+  char *slash = strrchr(s, '/');
+  const char *proto_text = slash ? slash + 1 : "tcp";
+  if (slash)
+    *slash = '\0';
+  char *last = strrchr(s, ':');
+  const char *ctr = last ? last + 1 : s, *ip = "", *host = "";
+  if (last) {
+    *last = '\0';
+    char *mid = strrchr(s, ':');
+    if (mid) {
+      *mid = '\0';
+      ip = s;
+      host = mid + 1;
+    } else {
+      host = s;
+    }
+  }
+  if (*host) {
+    *out = xstrdup(spec);
     return 0;
   }
-  int held[NET_MAX_PORTS];
-  size_t n_held = 0;
-  int r = 0;
-  for (size_t i = 0; exposed && exposed[i] && r == 0; i++) {
-    uint16_t ctr;
-    enum net_proto proto;
-    if (!launch_parse_exposed(exposed[i], &ctr, &proto)) {
-      r = nook_errx(err, EINVAL, "-P: the image's exposed port `%s` is not PORT[/tcp|udp]",
-                    exposed[i]);
-      break;
-    }
-    bool published = false;
-    for (size_t j = 0; o->ports && o->ports[j] && !published; j++) {
-      struct net_port p;
-      nook_error ignore;
-      published = net_port_parse(o->ports[j], &p, &ignore) == 0 && p.guest_port == ctr &&
-                  p.proto == proto;
-    }
-    if (published)
-      continue;
-    if (n_held == ARRAY_SIZE(held)) {
-      r = nook_errx(err, E2BIG, "-P: the image exposes more than %zu ports", ARRAY_SIZE(held));
-      break;
-    }
-    uint16_t host = 0;
-    int fd = pick_free_port(proto, &host, err);
-    if (fd < 0) {
-      r = fd;
-      break;
-    }
-    held[n_held++] = fd;
-    _cleanup_free_ char *spec = xasprintf("0.0.0.0:%u:%u/%s", host, ctr, proto_name(proto));
-    strv_push(&ports, spec);
+  uint16_t port = 0;
+  int r = pick(picks, strcmp(proto_text, "udp") ? NET_TCP : NET_UDP, &port, err);
+  if (r < 0)
+    return nook_err_prefix(err, r, "-p %s", spec);
+  *out = xasprintf("%s%s%u:%s/%s", ip, *ip ? ":" : "", port, ctr, proto_text);
+  return 0;
+}
+
+static bool publishes(char *const *ports, uint16_t ctr, enum net_proto proto) {
+  for (size_t j = 0; ports && ports[j]; j++) {
+    struct net_port p;
+    nook_error ignore;
+    if (net_port_parse(ports[j], &p, &ignore) == 0 && p.guest_port == ctr && p.proto == proto)
+      return true;
   }
-  for (size_t i = 0; i < n_held; i++)
-    close(held[i]);
+  return false;
+}
+
+static int publish_all(char *const *exposed, struct port_picks *picks, char ***ports,
+                       nook_error *err) {
+  for (size_t i = 0; exposed && exposed[i]; i++) {
+    uint16_t ctr, host = 0;
+    enum net_proto proto;
+    if (!launch_parse_exposed(exposed[i], &ctr, &proto))
+      return nook_errx(err, EINVAL, "-P: the image's exposed port `%s` is not PORT[/tcp|udp]",
+                       exposed[i]);
+    if (publishes(*ports, ctr, proto))
+      continue;
+    int r = pick(picks, proto, &host, err);
+    if (r < 0)
+      return nook_err_prefix(err, r, "-P");
+    _cleanup_free_ char *spec = xasprintf("0.0.0.0:%u:%u/%s", host, ctr, proto_name(proto));
+    strv_push(ports, spec);
+  }
+  return 0;
+}
+
+int launch_ports(const struct launch_options *o, char *const *exposed, char ***out,
+                 nook_error *err) {
+  *out = NULL;
+  _cleanup_strv_ char **ports = NULL;
+  struct port_picks picks = {.n = 0};
+  int r = 0;
+  for (size_t i = 0; o->ports && o->ports[i] && r == 0; i++) {
+    _cleanup_free_ char *spec = NULL;
+    if ((r = resolve_publish(o->ports[i], &picks, &spec, err)) == 0)
+      strv_push(&ports, spec);
+  }
+  if (r == 0 && o->publish_all)
+    r = publish_all(exposed, &picks, &ports, err);
+  for (size_t i = 0; i < picks.n; i++)
+    close(picks.fds[i]);
   if (r < 0)
     return r;
   *out = steal_pointer(&ports);

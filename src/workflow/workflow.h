@@ -37,7 +37,7 @@ struct launch_options {
   const char *name;
   bool rm, interactive, tty, detach, read_only, init, keep_id, publish_all;
   enum launch_net net;
-  char **ports;   /* [IP:]HOST:CTR[/proto] */
+  char **ports;   /* [[IP:][HOST]:]CTR[/proto] */
   char **volumes; /* SRC:DST[:ro] */
   char **tmpfs;   /* DST[:options] */
   char **env;     /* K=V, flags in order (env files first) */
@@ -82,8 +82,9 @@ char **launch_mount_destinations(const struct launch_options *o);
 /* Whether path lies below one of dests (then it is mounted after them). */
 bool image_volume_is_under(const char *path, char *const *dests);
 
-/* The ports to publish: -p's, then with -P each of the image's exposed
- * ports that no -p publishes, on a free host port ("0.0.0.0:HOST:CTR/tcp"). */
+/* The ports to publish as [IP:]HOST:CTR/PROTO: -p's (a free host port for
+ * those without one), then with -P each of the image's exposed ports that
+ * no -p publishes, on a free host port of all addresses. */
 int launch_ports(const struct launch_options *o, char *const *exposed, char ***out,
                  nook_error *err);
 /* A ports annotation as podman shows it: "0.0.0.0:8080->80/tcp, ...". */

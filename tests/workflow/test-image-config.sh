@@ -86,6 +86,16 @@ test_publish_all_exposed_ports() {
   assert_eq 1 "$(wc -l <<<"$assert_output")" "one error line"
   "$NOOK" rm -f "$id" >/dev/null
   assert_nothing_left "$id"
+  # -p without a host port: a free one, on the address given
+  id=$("$NOOK" launch -d -p 80 -p 127.0.0.1::53/udp web:1)
+  out=$("$NOOK" port "$id")
+  [[ $out =~ 80/tcp\ -\>\ 0\.0\.0\.0:([0-9]+) ]] || fail "no 80/tcp mapping in: $out"
+  host_port=${BASH_REMATCH[1]}
+  [[ $out =~ 53/udp\ -\>\ 127\.0\.0\.1:[0-9]+ ]] || fail "no 53/udp mapping in: $out"
+  wait_for "python3 -c 'import urllib.request,sys; sys.exit(0 if b\"hello-web\" in urllib.request.urlopen(\"http://127.0.0.1:$host_port/\", timeout=2).read() else 1)' 2>/dev/null" 15
+  "$NOOK" rm -f "$id" >/dev/null
+  assert_fails "$NOOK" launch --rm -p 127.0.0.1:x:80 web:1 true
+  assert_contains "$assert_output" "-p: \`127.0.0.1:x:80\` is not"
   assert_fails "$NOOK" launch --rm -P --net none web:1 true
   assert_contains "$assert_output" "-P: publishing ports needs --net slirp"
   # an image without exposed ports: nothing published
