@@ -4,11 +4,23 @@ TEST_TIMEOUT=120
 
 source "$NOOK_SRC/tests/workflow/launch-lib.sh"
 
-# resize ROWS COLS: sets the size of the terminal on stdin (SIGWINCH to its
-# foreground process group).
+# resize_tty ROWS COLS: sets the size of the terminal on stdin (SIGWINCH to
+# its foreground process group).
 resize_tty() {
   python3 -c 'import fcntl, struct, sys, termios
 fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", int(sys.argv[1]), int(sys.argv[2]), 0, 0))' "$@"
+}
+export -f resize_tty
+
+# until_file_has FILE TEXT: waits (20 s at most) until FILE holds TEXT; the
+# keys a test types wait for what the terminal shows, not for a time.
+until_file_has() {
+  local i
+  for ((i = 0; i < 200; i++)); do
+    grep -qF -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
 }
 
 test_detached_terminal_logged_and_attached() {
@@ -18,8 +30,9 @@ test_detached_terminal_logged_and_attached() {
   # the prompt, a line not ended, is logged once the terminal is quiet
   wait_for "\"$NOOK\" logs $id | grep -q '^/srv # '"
   # keys in, output out, the attaching terminal's size; ctrl-p ctrl-q detaches
-  out=$( (printf 'echo typed-$((40+2)); stty size\n'; sleep 3; printf '\020\021') |
-    script -qec "stty rows 40 cols 100; \"$NOOK\" attach $id" /dev/null)
+  (printf 'echo typed-$((40+2)); stty size\n'; until_file_has out1 "40 100"; printf '\020\021') |
+    script -qec "stty rows 40 cols 100; \"$NOOK\" attach $id" /dev/null >out1
+  out=$(cat out1)
   assert_contains "$out" "typed-42" "output through attach"
   assert_contains "$out" "40 100" "the size of the attaching terminal"
   assert_eq running "$(launch_status "$id")" "after detaching"
@@ -28,13 +41,19 @@ test_detached_terminal_logged_and_attached() {
   ! grep -q $'\r$' <<<"$out" || fail "lines end with the terminal's carriage return in the log"
   grep -qE '^20[0-9-]+T[0-9:.]+Z stdout .*typed-42' "${XDG_RUNTIME_DIR}/nook/.launch/$id/container.log" ||
     fail "no timestamped record in the log file"
-  # a resize while attached reaches the container; its exit ends attach
-  # with its code
+  # a resize while attached reaches the container (SIGWINCH to attach, which
+  # passes the size on); its exit ends attach with its code
   status=0
-  out=$( (sleep 2; printf 'stty size; exit 3\n') |
-    script -qec "stty rows 40 cols 100; (sleep 1; resize_tty 50 120 </dev/tty) & \"$NOOK\" attach $id" /dev/null) ||
+  (printf 'echo at""tached\n'; until_file_has out2 attached; touch resize
+    for ((i = 0; i < 40; i++)); do
+      [ ! -e resized ] || printf 'stty size\n'
+      sleep 0.5
+      ! grep -qF "50 120" out2 || break
+    done
+    printf 'exit 3\n') |
+    script -qec "stty rows 40 cols 100; (until [ -e resize ]; do sleep 0.1; done; resize_tty 50 120 </dev/tty; touch resized) & \"$NOOK\" attach $id" /dev/null >out2 ||
     status=$?
-  assert_contains "$out" "50 120" "size after SIGWINCH"
+  assert_contains "$(cat out2)" "50 120" "size after SIGWINCH"
   assert_eq 3 "$status" "attach exits with the container's code"
   assert_eq 3 "$("$NOOK" wait "$id")" "wait"
   "$NOOK" rm "$id" >/dev/null
@@ -44,7 +63,6 @@ test_detached_terminal_logged_and_attached() {
   wait_for "[ ! -e \"\${XDG_RUNTIME_DIR}/nook/$id\" ]"
   assert_nothing_left "$id"
 }
-export -f resize_tty
 
 test_attach_detach_keys_and_errors() {
   make_launch_image
