@@ -89,7 +89,8 @@ static bool send_input(int sock, struct detach_match *d, const char *in, size_t 
   return detach;
 }
 
-static int relay(int sock, int sigfd, bool use_stdin, struct detach_match *d, bool *detached) {
+static int relay(int sock, int sigfd, bool use_stdin, struct detach_match *d, bool *detached,
+                 int *exit_code) {
   char buf[ATTACH_MAX_INPUT];
   bool stdin_open = use_stdin;
   for (;;) {
@@ -102,14 +103,19 @@ static int relay(int sock, int sigfd, bool use_stdin, struct detach_match *d, bo
       return -errno;
     }
     if (p[0].revents) {
-      char out[16384];
-      ssize_t n = recv(sock, out, sizeof(out), 0);
+      char msg[1 + 16384];
+      ssize_t n = recv(sock, msg, sizeof(msg), 0);
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
         return 0; /* the container's terminal is gone */
-      if (write_all(STDOUT_FILENO, out, (size_t)n) < 0)
+      int32_t code;
+      if (msg[0] == ATTACH_MSG_OUTPUT && write_all(STDOUT_FILENO, msg + 1, (size_t)n - 1) < 0)
         return -errno;
+      if (msg[0] == ATTACH_MSG_EXIT && (size_t)n == 1 + sizeof(code)) {
+        memcpy(&code, msg + 1, sizeof(code));
+        *exit_code = code;
+      }
     }
     if (p[1].revents) {
       struct signalfd_siginfo si;
@@ -171,16 +177,15 @@ int launch_attach(const char *root, const char *id, const char *keys_spec, bool 
   }
   send_size(sock);
   bool detached = false;
-  r = relay(sock, sigfd, use_stdin, &d, &detached);
+  int exit_code = -1;
+  r = relay(sock, sigfd, use_stdin, &d, &detached, &exit_code);
   terminal_restore();
   if (r < 0)
     return nook_err(err, -r, "relay the terminal of container `%s`", id);
-  *status = -2;
-  if (detached)
-    return 0;
-  /* the container ended: its monitor records how in a moment */
+  *status = detached ? -2 : exit_code;
+  /* a relay that could not tell: the monitor records it in the state */
   nook_error e;
-  if (launch_wait(root, id, status, &e) < 0)
+  if (*status == -1 && launch_wait(root, id, status, &e) < 0)
     *status = -1;
   return 0;
 }

@@ -115,14 +115,14 @@ static __attribute__((noreturn)) void monitor_main(const char *root, const char 
   nook_err_clear(&err);
   int r = 0;
   struct tty_console console = {.listen_fd = -1, .dirfd = -1};
-  pid_t relay = 0;
+  struct tty_relay relay = {.pid = 0, .exit_fd = -1};
   if (tty)
     r = tty_console_listen(bundle, &console, &err);
   co.console_socket = console.path;
   if (r == 0)
     r = container_create(&co, &err);
-  if (r == 0 && tty && (relay = tty_relay_start(root, id, bundle, console.listen_fd, &err)) < 0)
-    r = relay;
+  if (r == 0 && tty)
+    r = tty_relay_start(root, id, bundle, console.listen_fd, &relay, &err);
   tty_console_close(&console);
   if (r == 0)
     r = container_start(root, id, &err);
@@ -142,8 +142,9 @@ static __attribute__((noreturn)) void monitor_main(const char *root, const char 
     nook_error e;
     container_delete(root, id, true, &e);
     wait_logger(logger);
-    if (relay > 0)
-      wait_logger(relay);
+    tty_relay_exit(&relay, -1);
+    if (relay.pid > 0)
+      wait_logger(relay.pid);
     _exit(1);
   }
   report(report_fd, 0, "");
@@ -163,8 +164,9 @@ static __attribute__((noreturn)) void monitor_main(const char *root, const char 
   }
   net_down(root, id);
   wait_logger(logger);
-  if (relay > 0)
-    wait_logger(relay);
+  tty_relay_exit(&relay, code < 0 ? 255 : code);
+  if (relay.pid > 0)
+    wait_logger(relay.pid);
   if (rm) {
     nook_error e;
     launch_remove(root, id, true, &e);

@@ -4,9 +4,12 @@
  * and serves `nook attach` clients on a socket in the container's state
  * dir. The relay ends when the container's side of the pty is gone.
  *
- * The attach protocol (SOCK_SEQPACKET, one message each): from the client,
- * ATTACH_MSG_INPUT + bytes for the terminal or ATTACH_MSG_RESIZE + struct
- * winsize; from the relay, the terminal's output as it comes. */
+ * The attach protocol (SOCK_SEQPACKET, a type byte heading each message):
+ * from the client, ATTACH_MSG_INPUT + bytes for the terminal or
+ * ATTACH_MSG_RESIZE + struct winsize; from the relay, ATTACH_MSG_OUTPUT +
+ * the terminal's output as it comes, and once the container ended,
+ * ATTACH_MSG_EXIT + its exit code (a --rm container leaves no state to
+ * read it from). */
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -111,6 +114,7 @@ static int console_receive(int listen_fd, int *master, nook_error *err) {
 
 struct relay {
   int master;
+  int exit_fd;
   int listen_fd;
   int clients[MAX_CLIENTS];
   size_t n_clients;
@@ -147,14 +151,16 @@ static void from_client(struct relay *r, size_t i) {
 
 /* True while the container's side of the pty is open. */
 static bool from_container(struct relay *r) {
-  char buf[4096];
-  ssize_t n = read(r->master, buf, sizeof(buf));
+  char msg[1 + 4096];
+  char *buf = msg + 1;
+  msg[0] = ATTACH_MSG_OUTPUT;
+  ssize_t n = read(r->master, buf, sizeof(msg) - 1);
   if (n < 0 && (errno == EAGAIN || errno == EINTR))
     return true;
   if (n <= 0)
     return false; /* EIO: the last holder of the slave closed it */
   for (size_t i = 0; i < r->n_clients;) {
-    if (send(r->clients[i], buf, (size_t)n, MSG_NOSIGNAL) < 0)
+    if (send(r->clients[i], msg, 1 + (size_t)n, MSG_NOSIGNAL) < 0)
       drop_client(r, i); /* gone, or stuck past its send timeout */
     else
       i++;
@@ -211,11 +217,31 @@ static __attribute__((noreturn)) void relay_main(struct relay *r) {
         from_client(r, i);
   }
   log_stream_flush(r->logfd, &r->log, true);
+  /* the monitor reaps the init right after its terminal closed */
+  struct pollfd p = {.fd = r->exit_fd, .events = POLLIN};
+  int32_t code;
+  if (poll(&p, 1, 5000) == 1 && read(r->exit_fd, &code, sizeof(code)) == sizeof(code)) {
+    char msg[1 + sizeof(code)] = {ATTACH_MSG_EXIT};
+    memcpy(msg + 1, &code, sizeof(code));
+    for (size_t i = 0; i < r->n_clients; i++)
+      send(r->clients[i], msg, sizeof(msg), MSG_NOSIGNAL);
+  }
   _exit(0);
 }
 
-pid_t tty_relay_start(const char *root, const char *id, const char *bundle, int console_fd,
-                      nook_error *err) {
+void tty_relay_exit(struct tty_relay *relay, int code) {
+  if (relay->exit_fd < 0)
+    return;
+  if (code >= 0) {
+    int32_t c = code;
+    write_all(relay->exit_fd, &c, sizeof(c));
+  }
+  close(relay->exit_fd);
+  relay->exit_fd = -1;
+}
+
+int tty_relay_start(const char *root, const char *id, const char *bundle, int console_fd,
+                    struct tty_relay *relay, nook_error *err) {
   _cleanup_close_ int master = -1;
   int r = console_receive(console_fd, &master, err);
   if (r < 0)
@@ -230,11 +256,17 @@ pid_t tty_relay_start(const char *root, const char *id, const char *bundle, int 
   _cleanup_close_ int logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (logfd < 0)
     return nook_err(err, errno, "open `%s`", log_path);
+  int exit_pipe[2];
+  if (pipe2(exit_pipe, O_CLOEXEC) < 0)
+    return nook_err(err, errno, "pipe");
   pid_t pid = fork();
-  if (pid < 0)
+  if (pid < 0) {
+    close(exit_pipe[0]);
+    close(exit_pipe[1]);
     return nook_err(err, errno, "fork the terminal relay");
+  }
   if (pid == 0) {
-    int keep[] = {master, listen_fd, logfd};
+    int keep[] = {master, listen_fd, logfd, exit_pipe[0]};
     /* the monitor's output pipes and its report to the launching nook stay
      * with the monitor: their readers wait for every holder */
     close_fds_except(keep, ARRAY_SIZE(keep));
@@ -244,10 +276,13 @@ pid_t tty_relay_start(const char *root, const char *id, const char *bundle, int 
     dup2(null, STDERR_FILENO);
     struct relay *r = xcalloc(1, sizeof(*r));
     r->master = master;
+    r->exit_fd = exit_pipe[0];
     r->listen_fd = listen_fd;
     r->logfd = logfd;
     r->log = (struct log_stream){.fd = master, .name = "stdout", .strip_cr = true};
     relay_main(r);
   }
-  return pid;
+  close(exit_pipe[0]);
+  *relay = (struct tty_relay){.pid = pid, .exit_fd = exit_pipe[1]};
+  return 0;
 }

@@ -138,6 +138,8 @@ void launch_record_exit(const char *root, const char *id, int status);
 #define ATTACH_SOCKET_NAME "attach"
 #define ATTACH_MSG_INPUT 'i'
 #define ATTACH_MSG_RESIZE 'w'
+#define ATTACH_MSG_OUTPUT 'o'
+#define ATTACH_MSG_EXIT 'x' /* + int32: the container's exit code, last */
 #define ATTACH_MAX_INPUT 4096 /* keys read at once; with held detach keys, 16 more */
 struct tty_console {
   int listen_fd, dirfd;
@@ -146,9 +148,15 @@ struct tty_console {
 int tty_console_listen(const char *bundle, struct tty_console *c, nook_error *err);
 void tty_console_close(struct tty_console *c);
 /* Once the container is created: takes the master from the console socket
- * and starts the relay; returns its pid. */
-pid_t tty_relay_start(const char *root, const char *id, const char *bundle, int console_fd,
-                      nook_error *err);
+ * and starts the relay. */
+struct tty_relay {
+  pid_t pid;
+  int exit_fd; /* the container's exit code goes there, for attached clients */
+};
+int tty_relay_start(const char *root, const char *id, const char *bundle, int console_fd,
+                    struct tty_relay *relay, nook_error *err);
+/* Tells the relay the exit code (-1: none) once the init is reaped. */
+void tty_relay_exit(struct tty_relay *relay, int code);
 /* Connects to the relay of the container whose state dir is dirfd: the
  * socket, or -errno (ENOENT, ECONNREFUSED: no relay) without a message. */
 int attach_connect(int dirfd, nook_error *err);

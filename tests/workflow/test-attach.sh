@@ -58,8 +58,12 @@ test_detached_terminal_logged_and_attached() {
   assert_eq 3 "$("$NOOK" wait "$id")" "wait"
   "$NOOK" rm "$id" >/dev/null
   assert_nothing_left "$id"
-  # with --rm: gone by itself, terminal relay and all
-  id=$("$NOOK" launch -d -t --rm bb:1 sh -c 'echo bye')
+  # with --rm: gone by itself, terminal relay and all; attach still has the
+  # exit code
+  id=$("$NOOK" launch -d -t --rm bb:1 sh)
+  status=0
+  printf 'exit 5\n' | script -qec "\"$NOOK\" attach $id" /dev/null >/dev/null || status=$?
+  assert_eq 5 "$status" "attach to a --rm container"
   wait_for "[ ! -e \"\${XDG_RUNTIME_DIR}/nook/$id\" ]"
   assert_nothing_left "$id"
 }
