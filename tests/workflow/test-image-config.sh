@@ -50,6 +50,18 @@ test_image_volumes_get_anonymous_volumes() {
   "$NOOK" launch --rm --name "$id" -v "$TEST_TMP/host:/data" vol:1 sh -c 'ls -A /data; echo h >/data/h'
   assert_eq h "$(cat host/h)" "-v over an image volume"
   assert_nothing_left "$id"
+  # a -v inside an image volume goes over it; an image volume inside a -v
+  # over that
+  mkdir inner outer
+  echo in >inner/i
+  out=$("$NOOK" launch --rm -v "$TEST_TMP/inner:/data/sub" vol:1 sh -c 'cat /data/seed /data/sub/i')
+  assert_eq "from-image in" "$(echo $out)" "-v inside an image volume"
+  derived_image nested -- --config.volume /srv/cache
+  id=$(unique_id vol4)
+  "$NOOK" launch --name "$id" -v "$TEST_TMP/outer:/srv" nested:1 sh -c 'echo c >/srv/cache/x'
+  assert_eq c "$(cat "$NOOK_STORAGE/containers/$id/volumes/0/x")" "image volume inside a -v"
+  [ ! -e outer/cache/x ] || fail "the image volume inside a -v was hidden by it"
+  "$NOOK" rm "$id" >/dev/null
   id=$(unique_id vol3)
   "$NOOK" launch -d --rm --name "$id" vol:1 sh -c 'echo x >/data/x' >/dev/null
   wait_for "[ ! -e \"\${XDG_RUNTIME_DIR}/nook/$id\" ]"
