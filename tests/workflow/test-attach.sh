@@ -84,6 +84,17 @@ test_attach_detach_keys_and_errors() {
     assert_contains "$("$NOOK" __complete words -- attach '')" "$id" "running containers for attach"
     assert_contains "$("$NOOK" __complete words -- port '')" "$plain" "running containers for port"
     assert_contains "$("$NOOK" __complete words -- launch --publish-a)" "--publish-all" "-P"
+    assert_eq --detach-keys "$(bash --norc --noprofile -c 'source "$NOOK_SRC/completions/nook.bash"
+      COMP_WORDS=("$1" attach --det); COMP_CWORD=2; _nook; printf "%s\n" "${COMPREPLY[@]}"' bash "$NOOK")" \
+      "bash: nook attach --det"
+    if command -v fish >/dev/null; then
+      mkdir -p bin
+      ln -sf "$NOOK" bin/nook
+      assert_eq "$(printf 'attach\n')" "$(HOME=$TEST_TMP PATH=$TEST_TMP/bin:$PATH fish --no-config -c \
+        "source '$NOOK_SRC/completions/nook.fish'; complete -C 'nook att'")" "fish: nook att"
+      assert_contains "$(HOME=$TEST_TMP PATH=$TEST_TMP/bin:$PATH fish --no-config -c \
+        "source '$NOOK_SRC/completions/nook.fish'; complete -C 'nook port '")" "$plain" "fish: nook port"
+    fi
   fi
   assert_fails "$NOOK" attach --detach-keys ctrl-1 "$id"
   assert_eq 1 "$(wc -l <<<"$assert_output")" "one error line"
