@@ -48,12 +48,6 @@ int net_start(const struct spec *spec, const struct net_target *target, const ch
   return net_start_options(&o, target, state_dir, h, err);
 }
 
-int net_setup(const struct spec *spec, pid_t init_pid, const char *state_dir, pid_t *helper_pid,
-              nook_error *err) {
-  struct net_options o = spec_net_options(spec);
-  return net_setup_options(&o, init_pid, state_dir, helper_pid, err);
-}
-
 static int parse_bool(const char *key, const char *v, bool def, bool *out, nook_error *err) {
   if (!v)
     *out = def;
@@ -173,7 +167,7 @@ int net_attach(struct net_helper *h, nook_error *err) {
   return n < 0 && e != EPIPE && e != ECONNRESET ? nook_err(err, e, "network: start nook-net") : 0;
 }
 
-/* Runs the helper with fds[i] as its fd 3 + i (-1: none), errfd as its
+/* Runs the helper with fds[i] as its fd 3 + i (-1: none), err_fd as its
  * stderr, in a session of its own (a terminal's signals for nook are not
  * for it). posix_spawn: no copy of our memory for a process that execs. */
 static int spawn_helper(char **argv, int err_fd, const int fds[HELPER_N_FDS], pid_t *pid) {

@@ -48,16 +48,10 @@ int net_wait_ready(struct net_helper *h, nook_error *err);
 /* Closes the pipes of a helper that is not waited for (it may run on). */
 void net_helper_close(struct net_helper *h);
 
-/* Both at once, for init_pid's namespaces: returns once the network is up
- * (*helper_pid > 0; 0 when no helper is needed). On failure nothing is left
- * running. */
-int net_setup(const struct spec *spec, pid_t init_pid, const char *state_dir, pid_t *helper_pid,
-              nook_error *err);
-
 /* Stops the helper (if still running) and removes its socket. Idempotent. */
 int net_teardown(pid_t helper_pid, const char *state_dir, nook_error *err);
 
-/* The same, from the annotation values directly (NULL: absent). */
+/* net_start from the annotation values directly (NULL: absent). */
 struct net_options {
   const char *network;
   const char *ports;
@@ -66,7 +60,10 @@ struct net_options {
   const char *outbound_addr;
   const char *enable_ipv6;
 };
-int net_setup_options(const struct net_options *o, pid_t init_pid, const char *state_dir,
-                      pid_t *helper_pid, nook_error *err);
 int net_start_options(const struct net_options *o, const struct net_target *target,
                       const char *state_dir, struct net_helper *h, nook_error *err);
+/* Start and wait at once, for init_pid's namespaces: returns once the
+ * network is up (*helper_pid > 0; 0 when no helper is needed). On failure
+ * nothing is left running. */
+int net_setup_options(const struct net_options *o, pid_t init_pid, const char *state_dir,
+                      pid_t *helper_pid, nook_error *err);

@@ -252,7 +252,8 @@ static int creation_run(struct creation *c, bool keep_pty, const sigset_t *saved
       .exec_fifo_keepalive_fd = c->fifo_write,
       .saved_sigmask = saved_mask,
       .hooks = {.init_created = on_init_created, .netns_created = on_netns_created,
-                .ids_mapped = on_ids_mapped, .create_runtime = on_create_runtime, .state_json = creation_state_json, .data = c},
+                .ids_mapped = on_ids_mapped, .create_runtime = on_create_runtime,
+                .state_json = creation_state_json, .data = c},
   };
   nook_stage("state dir ready");
   r = linux_spawn_init(&req, &c->init, err);

@@ -1,4 +1,4 @@
-/* Unit tests of net/ports.c (the nook.ports syntax) and of net_setup's
+/* Unit tests of net/ports.c (the nook.ports syntax) and of net_setup_options's
  * checks that refuse bad annotations before any helper starts. */
 #include <arpa/inet.h>
 
