@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -167,37 +166,28 @@ int net_attach(struct net_helper *h, nook_error *err) {
   return n < 0 && e != EPIPE && e != ECONNRESET ? nook_err(err, e, "network: start nook-net") : 0;
 }
 
-/* Runs the helper with fds[i] as its fd 3 + i (-1: none), err_fd as its
- * stderr, in a session of its own (a terminal's signals for nook are not
- * for it). posix_spawn: no copy of our memory for a process that execs. */
-static int spawn_helper(char **argv, int err_fd, const int fds[HELPER_N_FDS], pid_t *pid) {
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
-  posix_spawn_file_actions_adddup2(&fa, 0, 1);
-  posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
-  /* Copies above the places first, so that none lands on another. */
-  int high[HELPER_N_FDS];
-  int r = 0;
-  for (int i = 0; i < HELPER_N_FDS; i++) {
-    high[i] = fds[i] >= 0 ? fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + HELPER_N_FDS) : -1;
-    if (fds[i] >= 0 && high[i] < 0 && !r)
-      r = errno;
-    if (high[i] >= 0)
-      posix_spawn_file_actions_adddup2(&fa, high[i], 3 + i);
-  }
-  posix_spawn_file_actions_addclosefrom_np(&fa, 3 + HELPER_N_FDS);
-  if (!r)
-    r = posix_spawn(pid, argv[0], &fa, &attr, argv, environ);
+/* In the child: runs the helper with fds[i] as its fd 3 + i (-1: none),
+ * err_fd as its stderr. */
+__attribute__((noreturn)) static void helper_exec(char **argv, int err_fd,
+                                                  int fds[HELPER_N_FDS]) {
+  /* Its own session: a terminal's signals for nook are not for it. */
+  setsid();
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  dup2(devnull, 0);
+  dup2(devnull, 1);
+  dup2(err_fd, 2);
+  /* Moved above their places first, so that none lands on another; dup2
+   * then clears O_CLOEXEC on the copies. */
   for (int i = 0; i < HELPER_N_FDS; i++)
-    if (high[i] >= 0)
-      close(high[i]);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  return -r;
+    if (fds[i] >= 0)
+      fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + HELPER_N_FDS);
+  for (int i = 0; i < HELPER_N_FDS; i++)
+    if (fds[i] >= 0)
+      dup2(fds[i], 3 + i);
+  syscall(SYS_close_range, 3 + HELPER_N_FDS, ~0U, 0);
+  execv(argv[0], argv);
+  dprintf(2, "nook-net: exec %s: %s\n", argv[0], strerror(errno));
+  _exit(127);
 }
 
 static void close_pair(int p[2]) {
@@ -236,10 +226,15 @@ int net_start_options(const struct net_options *o, const struct net_target *targ
     close_pair(errp);
     return nook_err(err, e, "network: pipe");
   }
-  int fds[HELPER_N_FDS] = {[HELPER_READY_FD] = ready[1], [HELPER_NETNS_FD] = target->netns_fd,
-                           [HELPER_WAIT_FD] = go[0]};
-  pid_t pid = 0;
-  r = spawn_helper(argv, errp[1], fds, &pid);
+  /* fork, not posix_spawn: the parent goes on at once and the exec runs on
+   * another CPU, where a vfork would wait for it (0.1 against 0.4 ms). */
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fds[HELPER_N_FDS] = {[HELPER_READY_FD] = ready[1], [HELPER_NETNS_FD] = target->netns_fd,
+                             [HELPER_WAIT_FD] = go[0]};
+    helper_exec(argv, errp[1], fds);
+  }
+  int e = errno;
   close(ready[1]);
   close(errp[1]);
   if (go[0] >= 0)
@@ -247,9 +242,9 @@ int net_start_options(const struct net_options *o, const struct net_target *targ
   h->ready_fd = ready[0];
   h->err_fd = errp[0];
   h->go_fd = go[1];
-  if (r < 0) {
+  if (pid < 0) {
     net_helper_close(h);
-    return nook_err(err, -r, "network: run %s", argv[0]);
+    return nook_err(err, e, "network: fork");
   }
   h->pid = pid;
   return 0;

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -110,24 +109,25 @@ int idmap_helper_start(pid_t pid, bool gid, const struct spec_idmap *maps, size_
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) < 0)
     return nook_err(err, errno, "pipe");
-  /* posix_spawn: no copy of our memory for a process that execs. */
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
-  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  pid_t child;
-  int r = posix_spawnp(&child, helper, &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(pipefd[1]);
-  if (r != 0) {
+  /* fork, not posix_spawn: the caller goes on at once while the setuid
+   * helper execs on another CPU (a vfork would wait for that exec). */
+  pid_t child = fork();
+  if (child < 0) {
+    int e = errno;
     close(pipefd[0]);
-    if (r == ENOENT)
-      return nook_errx(err, ENOENT,
-                       "%s not found: install the uidmap package (apt-get install uidmap) to use "
-                       "the subordinate ids of %s",
-                       helper, gid ? "/etc/subgid" : "/etc/subuid");
-    return nook_err(err, r, "run %s", helper);
+    close(pipefd[1]);
+    return nook_err(err, e, "fork");
   }
+  if (child == 0) {
+    dup2(pipefd[1], STDERR_FILENO);
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull >= 0)
+      dup2(devnull, STDOUT_FILENO);
+    execvp(helper, argv);
+    dprintf(STDERR_FILENO, "\x01%d", errno);
+    _exit(127);
+  }
+  close(pipefd[1]);
   h->pid = child;
   h->out_fd = pipefd[0];
   return 0;
@@ -147,6 +147,15 @@ int idmap_helper_finish(struct idmap_helper *h, nook_error *err) {
   h->pid = 0;
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
     return 0;
+  if (rr == 0 && out[0] == '\x01') {
+    int e = atoi(out + 1);
+    if (e == ENOENT)
+      return nook_errx(err, ENOENT,
+                       "%s not found: install the uidmap package (apt-get install uidmap) to use "
+                       "the subordinate ids of %s",
+                       helper, file);
+    return nook_err(err, e, "run %s", helper);
+  }
   char *msg = rr == 0 ? out : NULL;
   if (msg) {
     msg[strcspn(msg, "\n")] = '\0';
