@@ -9,15 +9,20 @@
 #      parallel, timed for both.
 # Prints the means and podman/nook ratios (the target is 10x).
 #
-#   bench/launch.sh [RUNS]     (as root: runs as the test user in the world)
+#   bench/launch.sh [RUNS] [CGROUP_MANAGER]   (as root: runs as the test user in the world)
+#
+# CGROUP_MANAGER (systemd or cgroupfs) is passed to both as
+# --cgroup-manager; by default each uses its own default (systemd here).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-30}
+cgroup_manager=${2:-}
 
 if [ "$(id -u)" = 0 ] && [ -z "${NOOK_BENCH_INNER:-}" ]; then
   ninja -C "$src/build" >/dev/null
   "$src/tests/harness/share-with-user" "$src" >/dev/null 2>&1 || chmod -R a+rX "$src"
-  exec "$src/tests/harness/world" -- env NOOK_BENCH_INNER=1 "$src/bench/launch.sh" "$runs"
+  exec "$src/tests/harness/world" -- env NOOK_BENCH_INNER=1 "$src/bench/launch.sh" "$runs" \
+    "$cgroup_manager"
 fi
 
 for tool in hyperfine podman umoci; do
@@ -27,6 +32,11 @@ nook=$src/build/nook
 work=$(mktemp -d /tmp/nook-bench-launch.XXXXXX)
 export NOOK_STORAGE=$work/nook-storage
 podman_args=(--root "$work/podman/root" --runroot "$work/podman/run" --storage-driver overlay)
+nook_opts=()
+if [ -n "$cgroup_manager" ]; then
+  podman_args+=(--cgroup-manager "$cgroup_manager")
+  nook_opts+=(--cgroup-manager "$cgroup_manager")
+fi
 cleanup() {
   podman "${podman_args[@]}" rm -af >/dev/null 2>&1 || true
   podman "${podman_args[@]}" unshare rm -rf "$work/podman" 2>/dev/null || true
@@ -56,13 +66,13 @@ pimg=$(podman "${podman_args[@]}" images -q | head -1)
 podman "${podman_args[@]}" tag "$pimg" localhost/bench:1
 
 # warm both (seccomp caches, overlay probe, podman's first-run setup)
-"$nook" launch --rm bench:1 true
+"$nook" "${nook_opts[@]}" launch --rm bench:1 true
 podman "${podman_args[@]}" run --rm localhost/bench:1 true
 
 for net in slirp none; do
   pnet=$([ $net = slirp ] && echo slirp4netns || echo none)
   hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/h-$net.json" \
-    -n "nook launch ($net)" "$nook launch --rm --net $net bench:1 true" \
+    -n "nook launch ($net)" "$nook ${nook_opts[*]} launch --rm --net $net bench:1 true" \
     -n "podman run ($pnet)" "podman ${podman_args[*]} run --rm --network $pnet localhost/bench:1 true" \
     >/dev/null
   jq -r --arg net "$net" '
@@ -77,7 +87,7 @@ parallel20() { # start|rm TOOL
   t0=$(date +%s%N)
   for i in $(seq 1 20); do
     case $1-$2 in
-    start-nook) "$nook" launch -d --name "bn$i" bench:1 sleep 300 >/dev/null & ;;
+    start-nook) "$nook" "${nook_opts[@]}" launch -d --name "bn$i" bench:1 sleep 300 >/dev/null & ;;
     start-podman) podman "${podman_args[@]}" run -d --name "bp$i" localhost/bench:1 sleep 300 >/dev/null & ;;
     rm-nook) "$nook" rm -f "bn$i" >/dev/null & ;;
     rm-podman) podman "${podman_args[@]}" rm -f -t 0 "bp$i" >/dev/null & ;;
