@@ -11,8 +11,9 @@
 #include "spec.h"
 
 struct init_hooks {
-  /* After the init exists in its namespaces (maps written): join a cgroup,
-   * record the pid. May be NULL. */
+  /* After the init exists in its namespaces, while newuidmap/newgidmap
+   * write its id maps (the init waits for both): join a cgroup, record the
+   * pid. May be NULL. */
   int (*init_created)(void *data, pid_t pid, nook_error *err);
   /* The init's network namespace exists. When clone3 made it: right after
    * clone3, before the id maps, with an fd of it (closed after the call)
