@@ -1,8 +1,11 @@
 /* Interface configuration with plain rtnetlink messages: loopback up, the
- * tap's MTU, addresses and default routes. Runs inside the container's
- * network namespace. */
+ * tap's MTU, addresses and default routes, and the policy route that brings
+ * replies to forwarded connections back to the port forwarder. Runs inside
+ * the container's network namespace. */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <net/if.h>
+#include <linux/fib_rules.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <string.h>
@@ -103,6 +106,63 @@ static int route_add_default(int fd, int ifindex, int family, const void *gw, no
   uint32_t oif = ifindex;
   add_attr(&m, RTA_OIF, &oif, sizeof(oif));
   return rtnl_talk(fd, &m, "add the default route", err);
+}
+
+/* Every address is local in the forwarder's table: a reply carrying its
+ * mark is delivered to the connector socket that stands for the client. */
+static int route_add_local_all(int fd, int lo, nook_error *err) {
+  struct rtnl_msg m = {0};
+  m.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+  m.nh.nlmsg_type = RTM_NEWROUTE;
+  m.nh.nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+  struct rtmsg *rt = NLMSG_DATA(&m.nh);
+  rt->rtm_family = AF_INET;
+  rt->rtm_table = RT_TABLE_UNSPEC;
+  rt->rtm_protocol = RTPROT_BOOT;
+  rt->rtm_scope = RT_SCOPE_HOST;
+  rt->rtm_type = RTN_LOCAL;
+  uint32_t table = NET_FWD_TABLE, oif = lo;
+  add_attr(&m, RTA_TABLE, &table, sizeof(table));
+  add_attr(&m, RTA_OIF, &oif, sizeof(oif));
+  return rtnl_talk(fd, &m, "add the port forwarder's local route", err);
+}
+
+static int rule_add_fwmark(int fd, nook_error *err) {
+  struct rtnl_msg m = {0};
+  m.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct fib_rule_hdr));
+  m.nh.nlmsg_type = RTM_NEWRULE;
+  m.nh.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+  struct fib_rule_hdr *fr = NLMSG_DATA(&m.nh);
+  fr->family = AF_INET;
+  fr->action = FR_ACT_TO_TBL;
+  fr->table = RT_TABLE_UNSPEC;
+  uint32_t mark = NET_FWD_MARK, mask = 0xffffffff, table = NET_FWD_TABLE,
+           prio = NET_FWD_RULE_PRIORITY;
+  add_attr(&m, FRA_FWMARK, &mark, sizeof(mark));
+  add_attr(&m, FRA_FWMASK, &mask, sizeof(mask));
+  add_attr(&m, FRA_TABLE, &table, sizeof(table));
+  add_attr(&m, FRA_PRIORITY, &prio, sizeof(prio));
+  return rtnl_talk(fd, &m, "add the port forwarder's routing rule", err);
+}
+
+/* Forwarded connections keep the client's address (see portfwd.c): the
+ * connector socket inside carries NET_FWD_MARK, the server's accepted
+ * socket inherits it from the SYN (tcp_fwmark_accept), and the rule sends
+ * whatever carries the mark to local delivery instead of out through the
+ * tap, whatever the client's address. */
+int rtnl_source_routing(nook_error *err) {
+  _cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0)
+    return nook_err(err, errno, "netlink socket");
+  int lo = if_nametoindex("lo");
+  if (!lo)
+    return nook_err(err, errno, "find interface lo");
+  int r = write_file_at(AT_FDCWD, "/proc/sys/net/ipv4/tcp_fwmark_accept", "1", 1, 0, err);
+  if (r < 0)
+    return r;
+  if ((r = route_add_local_all(fd, lo, err)) < 0)
+    return r;
+  return rule_add_fwmark(fd, err);
 }
 
 int rtnl_configure(const char *ifname, unsigned mtu, const struct net_config *cfg,
