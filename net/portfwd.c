@@ -248,6 +248,23 @@ static bool client_ipv4(const struct sockaddr_storage *ss, struct sockaddr_in *o
   return true;
 }
 
+/* Connections that never leave this host (loopback, the container's own
+ * address) have no path to probe: BBR, a common default, paces them with
+ * timers that cost more than the transfer itself. Reno, which every user
+ * may choose, does not pace. */
+static void local_congestion_control(int fd) {
+  static const char reno[] = "reno";
+  setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, reno, strlen(reno));
+}
+
+static bool is_loopback(const struct sockaddr_storage *ss) {
+  const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+  if (ss->ss_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
+    return true;
+  struct sockaddr_in a;
+  return client_ipv4(ss, &a) && (ntohl(a.sin_addr.s_addr) >> 24) == 127;
+}
+
 /* Connects to the container's port from a socket inside its namespace.
  * The socket takes the client's address (and port, when free there), so
  * the server sees who connected: a loopback address is local in every
@@ -259,9 +276,8 @@ static int connect_inside(struct portfwd *pf, const struct listener *ls,
   struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr = ls->port.guest_addr,
                            .sin_port = htons(ls->port.guest_port)};
   struct sockaddr_in src;
-  bool keep = client_ipv4(peer, &src);
-  bool loopback = keep && (ntohl(src.sin_addr.s_addr) >> 24) == 127;
-  keep = keep && (loopback || pf->child->source_routing);
+  bool loopback = is_loopback(peer);
+  bool keep = client_ipv4(peer, &src) && (loopback || pf->child->source_routing);
   enum { CLIENT_PORT, ANY_PORT, OWN_ADDRESS, ATTEMPTS };
   for (int attempt = keep ? CLIENT_PORT : OWN_ADDRESS; attempt < ATTEMPTS; attempt++) {
     bool transparent = false;
@@ -286,6 +302,7 @@ static int connect_inside(struct portfwd *pf, const struct listener *ls,
         continue;
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    local_congestion_control(fd);
     if (connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0 && errno != EINPROGRESS) {
       if (attempt == OWN_ADDRESS)
         return nook_err(err, errno, "connect to the container's port %u", ls->port.guest_port);
@@ -307,6 +324,8 @@ static void accept_one(struct portfwd *pf, struct listener *ls, int client,
     c->pipe[d][0] = c->pipe[d][1] = -1;
   int one = 1;
   setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (is_loopback(peer))
+    local_congestion_control(client);
   c->fd[1] = connect_inside(pf, ls, peer, &err);
   if (c->fd[1] < 0 || make_pipe(c->pipe[0]) < 0 || make_pipe(c->pipe[1]) < 0) {
     nook_warn("port forward: %s", c->fd[1] < 0 ? err.msg : "pipe2 failed");
