@@ -266,51 +266,48 @@ static bool is_loopback(const struct sockaddr_storage *ss) {
 }
 
 /* Connects to the container's port from a socket inside its namespace.
- * The socket takes the client's address (and port, when free there), so
- * the server sees who connected: a loopback address is local in every
- * namespace, any other needs IP_TRANSPARENT and the routing rule that
- * brings the replies back (rtnl_source_routing). When neither works the
- * connection comes from the container's own address. */
+ * The socket takes the client's address, so the server sees who connected:
+ * a loopback address is local in every namespace, any other needs
+ * IP_TRANSPARENT and the routing rule that brings the replies back
+ * (rtnl_source_routing). The port is the kernel's choice among its
+ * ephemeral ones, as for any connection the container makes: the client's
+ * own port could be one a server in the container wants to bind later.
+ * When the address cannot be had, the connection comes from the
+ * container's own address. */
 static int connect_inside(struct portfwd *pf, const struct listener *ls,
                           const struct sockaddr_storage *peer, nook_error *err) {
   struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr = ls->port.guest_addr,
                            .sin_port = htons(ls->port.guest_port)};
-  struct sockaddr_in src;
+  struct sockaddr_in from;
   bool loopback = is_loopback(peer);
-  bool keep = client_ipv4(peer, &src) && (loopback || pf->child->source_routing);
-  enum { CLIENT_PORT, ANY_PORT, OWN_ADDRESS, ATTEMPTS };
-  for (int attempt = keep ? CLIENT_PORT : OWN_ADDRESS; attempt < ATTEMPTS; attempt++) {
+  bool keep = client_ipv4(peer, &from) && (loopback || pf->child->source_routing);
+  for (;;) {
     bool transparent = false;
     _cleanup_close_ int fd =
-        attempt == OWN_ADDRESS
-            ? ns_child_socket(pf->child, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, err)
-            : ns_child_connector(pf->child, &transparent, err);
+        keep ? ns_child_connector(pf->child, &transparent, err)
+             : ns_child_socket(pf->child, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, err);
     if (fd < 0)
       return fd;
     int one = 1;
-    if (attempt != OWN_ADDRESS) {
-      if (!transparent && !loopback)
+    if (keep) {
+      from.sin_port = 0;
+      setsockopt(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+      if ((!transparent && !loopback) || bind(fd, (struct sockaddr *)&from, sizeof(from)) < 0) {
+        keep = false;
         continue;
-      struct sockaddr_in from = src;
-      if (attempt == ANY_PORT) {
-        from.sin_port = 0;
-        setsockopt(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-      } else {
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
       }
-      if (bind(fd, (struct sockaddr *)&from, sizeof(from)) < 0)
-        continue;
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     local_congestion_control(fd);
     if (connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0 && errno != EINPROGRESS) {
-      if (attempt == OWN_ADDRESS)
-        return nook_err(err, errno, "connect to the container's port %u", ls->port.guest_port);
-      continue;
+      if (keep) {
+        keep = false;
+        continue;
+      }
+      return nook_err(err, errno, "connect to the container's port %u", ls->port.guest_port);
     }
     return steal_fd(&fd);
   }
-  return nook_errx(err, EADDRNOTAVAIL, "no address to connect to the container from");
 }
 
 static void accept_one(struct portfwd *pf, struct listener *ls, int client,
