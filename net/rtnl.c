@@ -91,39 +91,36 @@ static int addr_add(int fd, int ifindex, int family, const void *addr, unsigned 
   return rtnl_talk(fd, &m, "add the container's address", err);
 }
 
-static int route_add_default(int fd, int ifindex, int family, const void *gw, nook_error *err) {
-  struct rtnl_msg m = {0};
-  m.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
-  m.nh.nlmsg_type = RTM_NEWROUTE;
-  m.nh.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-  struct rtmsg *rt = NLMSG_DATA(&m.nh);
+/* A new route through interface oif, in table (RTA_TABLE: any id). */
+static void route_msg(struct rtnl_msg *m, int family, uint32_t table, unsigned char type,
+                      unsigned char scope, int oif) {
+  *m = (struct rtnl_msg){0};
+  m->nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+  m->nh.nlmsg_type = RTM_NEWROUTE;
+  m->nh.nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+  struct rtmsg *rt = NLMSG_DATA(&m->nh);
   rt->rtm_family = family;
-  rt->rtm_table = RT_TABLE_MAIN;
+  rt->rtm_table = RT_TABLE_UNSPEC;
   rt->rtm_protocol = RTPROT_BOOT;
-  rt->rtm_scope = RT_SCOPE_UNIVERSE;
-  rt->rtm_type = RTN_UNICAST;
+  rt->rtm_scope = scope;
+  rt->rtm_type = type;
+  add_attr(m, RTA_TABLE, &table, sizeof(table));
+  uint32_t o = oif;
+  add_attr(m, RTA_OIF, &o, sizeof(o));
+}
+
+static int route_add_default(int fd, int ifindex, int family, const void *gw, nook_error *err) {
+  struct rtnl_msg m;
+  route_msg(&m, family, RT_TABLE_MAIN, RTN_UNICAST, RT_SCOPE_UNIVERSE, ifindex);
   add_attr(&m, RTA_GATEWAY, gw, family == AF_INET ? 4 : 16);
-  uint32_t oif = ifindex;
-  add_attr(&m, RTA_OIF, &oif, sizeof(oif));
   return rtnl_talk(fd, &m, "add the default route", err);
 }
 
 /* Every address is local in the forwarder's table: a reply carrying its
  * mark is delivered to the connector socket that stands for the client. */
 static int route_add_local_all(int fd, int lo, nook_error *err) {
-  struct rtnl_msg m = {0};
-  m.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
-  m.nh.nlmsg_type = RTM_NEWROUTE;
-  m.nh.nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
-  struct rtmsg *rt = NLMSG_DATA(&m.nh);
-  rt->rtm_family = AF_INET;
-  rt->rtm_table = RT_TABLE_UNSPEC;
-  rt->rtm_protocol = RTPROT_BOOT;
-  rt->rtm_scope = RT_SCOPE_HOST;
-  rt->rtm_type = RTN_LOCAL;
-  uint32_t table = NET_FWD_TABLE, oif = lo;
-  add_attr(&m, RTA_TABLE, &table, sizeof(table));
-  add_attr(&m, RTA_OIF, &oif, sizeof(oif));
+  struct rtnl_msg m;
+  route_msg(&m, AF_INET, NET_FWD_TABLE, RTN_LOCAL, RT_SCOPE_HOST, lo);
   return rtnl_talk(fd, &m, "add the port forwarder's local route", err);
 }
 
