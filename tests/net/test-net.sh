@@ -209,6 +209,32 @@ test_net_forwarded_tcp_port_shows_a_non_loopback_client_address() {
   done
 }
 
+test_net_forwarded_port_without_configure_comes_from_the_containers_address() {
+  # Without --configure nook-net leaves the namespace's routing alone: no
+  # rule brings replies back to a client address, so a non-loopback client
+  # is shown as the container's own address (and still gets its answer).
+  local hostip port ns net
+  hostip=$(ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -1)
+  [ -n "$hostip" ] || skip "the host has no global IPv4 address to connect from"
+  port=$(free_port tcp)
+  unshare -Urn sleep 100 &
+  ns=$!
+  while [ "$(readlink /proc/$ns/ns/net)" = "$(readlink /proc/self/ns/net)" ]; do sleep 0.01; done
+  "$NOOK_BUILD/nook-net" --port="$port:9000" "$ns" tap0 2>net.err &
+  net=$!
+  trap "kill $ns $net \$(jobs -p) 2>/dev/null || true" EXIT
+  wait_for "nsx $ns ip link show tap0 >/dev/null 2>&1"
+  nsx "$ns" sh -c 'ip link set lo up && ip link set tap0 up &&
+    ip addr add 10.0.2.100/24 dev tap0 && ip route add default via 10.0.2.2'
+  nsx "$ns" socat TCP-LISTEN:9000,reuseaddr,fork SYSTEM:'echo "$SOCAT_PEERADDR"' &
+  wait_for "nsx $ns ss -ltn | grep -q ':9000 '"
+  assert_eq 10.0.2.100 "$(socat -T 5 - TCP:"$hostip":"$port",bind="$hostip" </dev/null)" \
+    "address a non-loopback client is shown as"
+  assert_eq 127.0.0.2 "$(socat -T 5 - TCP:127.0.0.1:"$port",bind=127.0.0.2 </dev/null)" \
+    "address a loopback client is shown as"
+  [ -z "$(nsx "$ns" ip rule | grep -i fwmark)" ] || fail "a routing rule without --configure"
+}
+
 test_net_api_socket_changes_ports_while_running() {
   local port id pid
   port=$(free_port tcp)
