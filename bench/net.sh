@@ -3,7 +3,8 @@
 #   container -> host  (through the gateway 10.0.2.2 to host loopback):
 #       nook-net vs slirp4netns, at MTU 65520 and 1500
 #   host -> container  (through a forwarded port, added on the API socket):
-#       nook-net vs slirp4netns's hostfwd vs pasta
+#       nook-net vs slirp4netns's hostfwd vs pasta, and the other way
+#       (iperf3 -R: the container's server sends, as a web server does)
 # A "container" is a network namespace made with `unshare -Urn` holding sleep.
 # Beside Gbit/s it prints the helper's CPU seconds per GB moved (user +
 # system of the helper process): the machine's other load moves it less.
@@ -82,7 +83,7 @@ c2h() { # TOOL MTU
   stop
 }
 # host -> container
-h2c() { # TOOL
+h2c() { # TOOL [-R]
   new_ns
   nsx "$ns" iperf3 -s -p 5201 >/dev/null 2>&1 &
   srv=$!
@@ -96,7 +97,7 @@ h2c() { # TOOL
   sleep 0.2
   local t0 out
   t0=$(cpu_ticks $net)
-  out=$(iperf3 -c 127.0.0.1 -p $fwd_port -t "$secs" -J)
+  out=$(iperf3 -c 127.0.0.1 -p $fwd_port -t "$secs" -J ${2:-})
   result "$t0" "$(cpu_ticks $net)" <<<"$out"
   stop
 }
@@ -116,6 +117,7 @@ for ((round = 1; round <= rounds; round++)); do
     for tool in nook slirp4netns; do add c2h-$tool-$mtu "$(c2h $tool $mtu)"; done
   done
   for tool in nook slirp4netns pasta; do add h2c-$tool "$(h2c $tool)"; done
+  for tool in nook slirp4netns pasta; do add c2h-fwd-$tool "$(h2c $tool -R)"; done
 done
 m() { echo "${got[$1]}" | median; }
 c() { echo "${cpu[$1]}" | median; }
@@ -126,6 +128,9 @@ for mtu in 65520 1500; do
   printf 'container->host MTU %-5s  nook %6s (%s)  slirp4netns %6s (%s)  ratio %s\n' $mtu \
     "$n" "$(c c2h-nook-$mtu)" "$s" "$(c c2h-slirp4netns-$mtu)" "$(ratio "$n" "$s")"
 done
-n=$(m h2c-nook); s=$(m h2c-slirp4netns); p=$(m h2c-pasta)
-printf 'host->container fwd port   nook %6s (%s)  slirp4netns %6s (%s)  pasta %6s (%s)  ratio vs slirp4netns %s, vs pasta %s\n' \
-  "$n" "$(c h2c-nook)" "$s" "$(c h2c-slirp4netns)" "$p" "$(c h2c-pasta)" "$(ratio "$n" "$s")" "$(ratio "$n" "$p")"
+for dir in h2c c2h-fwd; do
+  n=$(m $dir-nook); s=$(m $dir-slirp4netns); p=$(m $dir-pasta)
+  printf '%-26s nook %6s (%s)  slirp4netns %6s (%s)  pasta %6s (%s)  ratio vs slirp4netns %s, vs pasta %s\n' \
+    "$([ $dir = h2c ] && echo 'host->container fwd port' || echo 'container->host fwd port')" \
+    "$n" "$(c $dir-nook)" "$s" "$(c $dir-slirp4netns)" "$p" "$(c $dir-pasta)" "$(ratio "$n" "$s")" "$(ratio "$n" "$p")"
+done
