@@ -29,6 +29,17 @@ static void add_attr(struct rtnl_msg *m, unsigned short type, const void *data, 
   m->nh.nlmsg_len = NLMSG_ALIGN(m->nh.nlmsg_len) + RTA_ALIGN(a->rta_len);
 }
 
+/* Starts a request of type with a zeroed family header of hdr_len bytes;
+ * returns that header. */
+static void *msg_init(struct rtnl_msg *m, unsigned short type, unsigned short flags,
+                      size_t hdr_len) {
+  *m = (struct rtnl_msg){0};
+  m->nh.nlmsg_len = NLMSG_LENGTH(hdr_len);
+  m->nh.nlmsg_type = type;
+  m->nh.nlmsg_flags = flags;
+  return NLMSG_DATA(&m->nh);
+}
+
 /* Sends one request and waits for its acknowledgement. */
 static int rtnl_talk(int fd, struct rtnl_msg *m, const char *what, nook_error *err) {
   static unsigned seq;
@@ -57,10 +68,8 @@ static int rtnl_talk(int fd, struct rtnl_msg *m, const char *what, nook_error *e
 }
 
 static int link_set(int fd, int ifindex, unsigned mtu, const char *name, nook_error *err) {
-  struct rtnl_msg m = {0};
-  m.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
-  m.nh.nlmsg_type = RTM_NEWLINK;
-  struct ifinfomsg *ifi = NLMSG_DATA(&m.nh);
+  struct rtnl_msg m;
+  struct ifinfomsg *ifi = msg_init(&m, RTM_NEWLINK, 0, sizeof(*ifi));
   ifi->ifi_family = AF_UNSPEC;
   ifi->ifi_index = ifindex;
   ifi->ifi_flags = IFF_UP;
@@ -75,11 +84,8 @@ static int link_set(int fd, int ifindex, unsigned mtu, const char *name, nook_er
 
 static int addr_add(int fd, int ifindex, int family, const void *addr, unsigned prefix,
                     nook_error *err) {
-  struct rtnl_msg m = {0};
-  m.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg));
-  m.nh.nlmsg_type = RTM_NEWADDR;
-  m.nh.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-  struct ifaddrmsg *ifa = NLMSG_DATA(&m.nh);
+  struct rtnl_msg m;
+  struct ifaddrmsg *ifa = msg_init(&m, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifa));
   ifa->ifa_family = family;
   ifa->ifa_prefixlen = prefix;
   ifa->ifa_index = ifindex;
@@ -94,11 +100,7 @@ static int addr_add(int fd, int ifindex, int family, const void *addr, unsigned 
 /* A new route through interface oif, in table (RTA_TABLE: any id). */
 static void route_msg(struct rtnl_msg *m, int family, uint32_t table, unsigned char type,
                       unsigned char scope, int oif) {
-  *m = (struct rtnl_msg){0};
-  m->nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
-  m->nh.nlmsg_type = RTM_NEWROUTE;
-  m->nh.nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
-  struct rtmsg *rt = NLMSG_DATA(&m->nh);
+  struct rtmsg *rt = msg_init(m, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, sizeof(*rt));
   rt->rtm_family = family;
   rt->rtm_table = RT_TABLE_UNSPEC;
   rt->rtm_protocol = RTPROT_BOOT;
@@ -125,11 +127,8 @@ static int route_add_local_all(int fd, int lo, nook_error *err) {
 }
 
 static int rule_add_fwmark(int fd, nook_error *err) {
-  struct rtnl_msg m = {0};
-  m.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct fib_rule_hdr));
-  m.nh.nlmsg_type = RTM_NEWRULE;
-  m.nh.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-  struct fib_rule_hdr *fr = NLMSG_DATA(&m.nh);
+  struct rtnl_msg m;
+  struct fib_rule_hdr *fr = msg_init(&m, RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, sizeof(*fr));
   fr->family = AF_INET;
   fr->action = FR_ACT_TO_TBL;
   fr->table = RT_TABLE_UNSPEC;
