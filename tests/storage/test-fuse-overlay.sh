@@ -46,6 +46,16 @@ setxattr d user.dirattr 1
 echo tail >> big                    # copy-up of a bigger file
 rm abs_link
 mkdir -p wd/sub && echo 1 > wd/sub/f && rm -r wd   # made and removed in upper
+# Set-id bits: a write, truncate or O_TRUNC by a process without CAP_FSETID
+# clears them (in a user namespace nobody has it for this); the mode the
+# kernel then shows (stat of the mode alone, from its cache) is listed too.
+nofsetid() { setpriv --bounding-set -fsetid -- "$@"; }
+echo s > suid_w && chmod 6755 suid_w && nofsetid sh -c 'echo more >> suid_w'
+echo s > suid_t && chmod 6745 suid_t && nofsetid truncate -s 1 suid_t
+echo s > suid_o && chmod 4755 suid_o && nofsetid sh -c ': > suid_o'
+echo s > suid_k && chmod 4755 suid_k && echo keep >> suid_k
+nofsetid sh -c 'echo more >> suid_lower'   # copy-up, then the write
+stat -c '%a %n' suid_w suid_t suid_o suid_k suid_lower > modes
 OPS
 }
 
