@@ -9,11 +9,11 @@
  * - In exchange this process clears set-id bits when the kernel says so, and
  *   that flag lives in the raw request: libfuse drops it. The loop reads it
  *   and hands it to the handler (ovl_req_kill_suidgid).
- * - It polls for the next request for a moment before it sleeps. A process
- *   working on the mount sends its next request a few microseconds after an
- *   answer; waking a sleeping daemon costs more than that (an idle virtual
- *   CPU has to be woken by the host), and a burst of small requests (a
- *   create is five round trips) pays it on every one. */
+ * - In a burst of requests it polls for the next one for a moment before
+ *   it sleeps. A process working on the mount sends its next request a few
+ *   microseconds after an answer; waking a sleeping daemon costs more than
+ *   that (an idle virtual CPU has to be woken by the host), and a burst of
+ *   small requests (a create is five round trips) pays it on every one. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
@@ -133,12 +133,16 @@ int ovl_serve_loop(struct ovl_fs *fs, struct fuse_session *se) {
   unsigned int poll_us = fs->opt.poll_us;
   bool nonblocking = false;
   struct fuse_buf buf = {0};
-  uint64_t poll_until = 0;
+  /* Polling pays while requests follow their answers closely (a burst):
+   * after a request that came within poll_us of the last answer, the loop
+   * polls up to poll_us for the next one; after a longer pause it sleeps
+   * at once, so a mount used now and then costs no CPU. */
+  uint64_t answered = 0, poll_until = 0;
   int r = 0;
   while (!fuse_session_exited(se)) {
     r = fuse_session_receive_buf(se, &buf);
     if (r == -EAGAIN) {
-      if (mono_us() < poll_until)
+      if (poll_until && mono_us() < poll_until)
         continue;
       struct pollfd pfd = {.fd = dev, .events = POLLIN};
       if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
@@ -160,11 +164,14 @@ int ovl_serve_loop(struct ovl_fs *fs, struct fuse_session *se) {
       }
       continue;
     }
+    bool burst = nonblocking && mono_us() - answered < poll_us;
     kill_suidgid = request_kills_suidgid(&buf);
     fuse_session_process_buf(se, &buf);
     kill_suidgid = false;
-    if (nonblocking)
-      poll_until = mono_us() + poll_us;
+    if (nonblocking) {
+      answered = mono_us();
+      poll_until = burst ? answered + poll_us : 0;
+    }
   }
   free(buf.mem);
   fuse_session_reset(se);

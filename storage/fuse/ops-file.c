@@ -144,6 +144,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent_id, const char *name, mo
   }
   if (r == 0) {
     struct ovl_node *n = node_new_upper(fs, parent, name, &st, 0, true);
+    n->inode->no_fcaps = true;
     ovl_fill_entry(fs, n, &st, &e);
   }
   pthread_mutex_unlock(&fs->lock);

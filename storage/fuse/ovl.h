@@ -85,6 +85,9 @@ struct ovl_inode {
   struct ovl_node *nodes; /* the names, chained by inext */
   struct ovl_inode *hnext;
   int kept_fd; /* O_PATH on the file once its last name is gone, or -1 */
+  /* Made here and given no xattr since: the kernel's security.capability
+   * question before the first write is answered without asking the layer. */
+  bool no_fcaps;
 };
 
 /* A name in the merged tree. */

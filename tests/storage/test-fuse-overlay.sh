@@ -56,6 +56,21 @@ echo s > suid_o && chmod 4755 suid_o && nofsetid sh -c ': > suid_o'
 echo s > suid_k && chmod 4755 suid_k && echo keep >> suid_k
 nofsetid sh -c 'echo more >> suid_lower'   # copy-up, then the write
 stat -c '%a %n' suid_w suid_t suid_o suid_k suid_lower > modes
+# File capabilities on a file made here: shown once set, gone after a write.
+python3 - > fcaps <<'PY'
+import os, struct
+def caps(p):
+    try:
+        return os.getxattr(p, "security.capability").hex()
+    except OSError as e:
+        return e.strerror
+open("capf", "w").write("a")
+print("new", caps("capf"))
+os.setxattr("capf", "security.capability", struct.pack("<IIIII", 0x02000001, 1 << 13, 0, 0, 0))
+print("set", caps("capf"))
+open("capf", "a").write("b")
+print("written", caps("capf"))
+PY
 OPS
 }
 
