@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <linux/fuse.h>
 #include <poll.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,8 +143,12 @@ int ovl_serve_loop(struct ovl_fs *fs, struct fuse_session *se) {
   while (!fuse_session_exited(se)) {
     r = fuse_session_receive_buf(se, &buf);
     if (r == -EAGAIN) {
-      if (poll_until && mono_us() < poll_until)
+      if (poll_until && mono_us() < poll_until) {
+        /* Polite polling: a process waiting for this CPU (maybe the one
+         * whose answer we just sent) runs first. */
+        sched_yield();
         continue;
+      }
       struct pollfd pfd = {.fd = dev, .events = POLLIN};
       if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
         r = -errno;

@@ -26,7 +26,8 @@ static const char usage[] =
     "  -o max_threads=N     worker threads for copy-ups and fsync (default 4);\n"
     "                       threaded=0 answers everything in one thread\n"
     "  -o poll_us=N         in a burst of requests, poll N microseconds for the\n"
-    "                       next one before sleeping (default 50; 0: never)\n"
+    "                       next one before sleeping (default 0: never; pays\n"
+    "                       where a CPU is to spare, costs where none is)\n"
     "  -o allow_other, allow_root\n"
     "  -f                   stay in the foreground\n"
     "  -d, --debug          foreground, log every request\n"
@@ -196,7 +197,7 @@ static int parse_option_list(struct ovl_options *o, const char *list, nook_error
 int ovl_parse_args(int argc, char **argv, struct ovl_options *o, nook_error *err) {
   *o = (struct ovl_options){
       .squash_to_uid = -1, .squash_to_gid = -1, .fsync = true, .writeback = true,
-      .timeout = 1000000.0, .poll_us = 50};
+      .timeout = 1000000.0, .poll_us = 0};
   char *positional[2];
   int npos = 0;
   for (int i = 1; i < argc; i++) {

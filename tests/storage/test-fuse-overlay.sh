@@ -74,26 +74,27 @@ PY
 OPS
 }
 
-# run_ops KIND DIR: mounts KIND (fuse or native) over DIR/upper with the
-# lowers of $TEST_TMP/layers in a user namespace, runs the operations and
-# lists the merged tree (DIR/merged) and the upper (DIR/upper.list).
+# run_ops KIND DIR [OPTS]: mounts KIND (fuse or native) over DIR/upper with
+# the lowers of $TEST_TMP/layers in a user namespace (fuse with the mount
+# options OPTS), runs the operations and lists the merged tree (DIR/merged)
+# and the upper (DIR/upper.list).
 run_ops() {
-  local kind=$1 dir=$2
+  local kind=$1 dir=$2 opts=${3:-}
   local lowers=$TEST_TMP/layers/l1:$TEST_TMP/layers/l2
   mkdir -p "$dir"/{upper,work,mnt}
   ops_script > "$dir/ops.sh"
   unshare -Urm bash -euo pipefail -c '
     . "$NOOK_SRC/tests/storage/fuse-overlay-lib.sh"
-    kind=$1 dir=$2 lowers=$3
+    kind=$1 dir=$2 lowers=$3 opts=$4
     if [ "$kind" = native ]; then
       mount -t overlay overlay -o "lowerdir=$lowers,upperdir=$dir/upper,workdir=$dir/work,userxattr" "$dir/mnt"
     else
-      fuse_mount "$lowers" "$dir/upper" "$dir/work" "$dir/mnt"
+      fuse_mount "$lowers" "$dir/upper" "$dir/work" "$dir/mnt" "$opts"
     fi
     (cd "$dir/mnt" && bash "$dir/ops.sh") > "$dir/ops.out" 2>&1 || { cat "$dir/ops.out"; exit 1; }
     list_tree "$dir/mnt" > "$dir/merged"
     umount "$dir/mnt"
-  ' run_ops "$kind" "$dir" "$lowers"
+  ' run_ops "$kind" "$dir" "$lowers" "$opts"
   list_tree "$dir/upper" "$lowers" > "$dir/upper.list"
 }
 
@@ -130,6 +131,18 @@ test_differential_against_kernel_overlay() {
   grep -q '^a -rw-r--r-- nlink=2 size=19 .* user.added=yes$' "$TEST_TMP/fuse/merged" || fail "a after append and link"
   grep -q '^d/sub2/deeper/w ' "$TEST_TMP/fuse/merged" || fail "renamed lower directory lost its content"
   ! grep -qE '^(d/y|e/f|rmd|rmd/q|emptydir|s|abs_link|b|wd) ' "$TEST_TMP/fuse/merged" || fail "a removed entry is still there"
+}
+
+test_polling_loop_and_one_thread_give_the_same_trees() {
+  native_overlay_works || skip "this kernel does not mount overlay in a user namespace"
+  make_lowers "$TEST_TMP/layers"
+  run_ops native "$TEST_TMP/native"
+  run_ops fuse "$TEST_TMP/polling" poll_us=200
+  run_ops fuse "$TEST_TMP/single" threaded=0
+  for v in polling single; do
+    assert_same_file "$TEST_TMP/native/merged" "$TEST_TMP/$v/merged" "$v: merged trees differ (- kernel, + nook)"
+    assert_same_file "$TEST_TMP/native/upper.list" "$TEST_TMP/$v/upper.list" "$v: upper layers differ (- kernel, + nook)"
+  done
 }
 
 test_layers_written_by_one_read_by_the_other() {
