@@ -8,11 +8,16 @@
 #      other users of it do not drown the filesystems' own cost), BIG_MB (512), TREE_FILES (20000),
 #      FIO_SECONDS (10), REPEAT (3), METRICS (some of "create stat seqread
 #      copyup fio", default all), CONTENDERS ("nook fuse-overlayfs native";
-#      also "nook-st": nook with threaded=0, one thread as fuse-overlayfs runs).
+#      also "nook-st": nook with threaded=0, one thread as fuse-overlayfs runs;
+#      "nook-poll": nook with poll_us=50), NOOK_BASE (another build's
+#      nook-fuse-overlayfs, measured in the same run as "nook-base": a
+#      change against its base).
 #
 # Workloads: create 2000 small files; stat a 20k-file tree (cold: first walk
 # after mounting; warm: second walk); sequential read of a 512 MiB lower
-# file; 4k random read and write (fio, psync); copy-up of the 512 MiB file.
+# file; 4k random read and write (fio, psync; fio drops the cache before
+# each pass over the file, so every read reaches the filesystem); copy-up
+# of the 512 MiB file.
 # Times are the best of REPEAT runs, each on a fresh mount; the ratio column
 # says how many times faster than fuse-overlayfs (higher is better). The
 # *_cpu_ms rows are the CPU time of the daemon and the workload together,
@@ -28,7 +33,11 @@ big_mb=${BIG_MB:-512}
 tree_files=${TREE_FILES:-20000}
 fio_seconds=${FIO_SECONDS:-10}
 repeat=${REPEAT:-3}
-contenders=${CONTENDERS:-nook fuse-overlayfs native}
+contenders=${CONTENDERS:-nook fuse-overlayfs native${NOOK_BASE:+ nook-base}}
+if [ -n "${NOOK_BASE:-}" ]; then
+  [ -x "$NOOK_BASE" ] || { echo "NOOK_BASE=$NOOK_BASE is not an executable" >&2; exit 1; }
+  NOOK_BASE=$(realpath "$NOOK_BASE")
+fi
 
 bench_dir=${BENCH_DIR:-/dev/shm}
 [ -w "$bench_dir" ] || bench_dir=/tmp
@@ -57,11 +66,13 @@ measure() {
   local d=$work/$who.$metric.$run
   mkdir -p "$d"/{upper,work,mnt}
   unshare -Urm bash -euo pipefail -c '
-    who=$1 metric=$2 d=$3 lower=$4 nook_fuse=$5 fio_seconds=$6
+    who=$1 metric=$2 d=$3 lower=$4 nook_fuse=$5 fio_seconds=$6 nook_base=$7
     opts="lowerdir=$lower,upperdir=$d/upper,workdir=$d/work"
     case $who in
       nook) "$nook_fuse" -o "$opts" "$d/mnt" ;;
       nook-st) "$nook_fuse" -o "$opts,threaded=0" "$d/mnt" ;;
+      nook-poll) "$nook_fuse" -o "$opts,poll_us=50" "$d/mnt" ;;
+      nook-base) "$nook_base" -o "$opts" "$d/mnt" ;;
       fuse-overlayfs) fuse-overlayfs -o "$opts" "$d/mnt" ;;
       native) mount -t overlay overlay -o "$opts,userxattr" "$d/mnt" ;;
     esac
@@ -120,7 +131,7 @@ print(\"$who create_2000_ms %.1f\" % ((time.perf_counter() - t) * 1000))"
     esac
     cd /
     umount "$d/mnt"
-  ' measure "$who" "$metric" "$d" "$lower" "$nook_fuse" "$fio_seconds"
+  ' measure "$who" "$metric" "$d" "$lower" "$nook_fuse" "$fio_seconds" "${NOOK_BASE:-}"
   rm -rf "$d"
 }
 
