@@ -243,6 +243,24 @@ test_entry_points_and_argument_forms() {
   "$NOOK" fuse-overlayfs --help | grep -q "lowerdir="
 }
 
+test_sigterm_unmounts_and_exits_zero() {
+  mkdir -p l u w m
+  echo hi > l/f
+  local opts
+  for opts in "" ",poll_us=100"; do
+    unshare -Urm bash -euo pipefail -c '
+      "$1" -f -o "lowerdir=$PWD/l,upperdir=$PWD/u,workdir=$PWD/w$2" "$PWD/m" &
+      pid=$!
+      for _ in $(seq 50); do [ -e m/f ] && break; sleep 0.1; done
+      [ "$(cat m/f)" = hi ]
+      kill -TERM $pid
+      status=0; wait $pid || status=$?
+      [ $status = 0 ] || { echo "exit status $status after SIGTERM (options: $2)"; exit 1; }
+      ! grep -q " $PWD/m " /proc/self/mounts || { echo "still mounted after SIGTERM"; exit 1; }
+    ' sigterm "$(fuse_bin)" "$opts" || fail "SIGTERM with options '$opts'"
+  done
+}
+
 test_bad_input_is_one_clear_line() {
   mkdir -p l u w m
   local out
