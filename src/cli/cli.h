@@ -76,6 +76,8 @@ void cli_cgroup_options(const struct nook_globals *g, struct create_options *o);
   X(stop, "stop a container: SIGTERM, then SIGKILL")                                             \
   X(rm, "remove containers made by launch, with their files")                                    \
   X(containers, "list containers with their image, command, status and ports")                   \
+  X(port, "list a container's published ports")                                                  \
+  X(attach, "attach this terminal to a container launched with -d -t")                          \
   X(image, "manage images: import, pull, list, inspect, rm, prune")                              \
   X(check, "examine the host and say what nook can use")                                          \
   X(slirp4netns, "slirp4netns-compatible network helper")                                         \

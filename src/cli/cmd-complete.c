@@ -270,6 +270,8 @@ static const struct {
     {"wait", {NULL}},
     {"stop", {"running"}},
     {"rm", {NULL}},
+    {"port", {"running"}},
+    {"attach", {"running"}},
 };
 
 static bool flag_wants_dir(const struct help_flag *f) {

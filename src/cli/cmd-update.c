@@ -234,7 +234,9 @@ int cmd_update(struct nook_globals *g, int argc, char **argv, nook_error *err) {
       return cli_bad_usage(err, argv[0], "unknown option `%s`", argv[optind - 1]);
     }
   }
-  int r = cli_want_args(err, argv[0], argc, argv, 1, "a container id");
+  const char *id;
+  _cleanup_free_ char *root = NULL;
+  int r = cli_id_and_root(g, argc, argv, &id, &root, err);
   if (r < 0)
     return r;
   if (!resources_file && n == 0)
@@ -266,13 +268,10 @@ int cmd_update(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   if (!resources)
     return nook_errx(err, EINVAL, "update: %s", errbuf);
 
-  _cleanup_free_ char *root = NULL;
-  const char *id = argv[optind];
   _cleanup_container_ struct container ct = {.dirfd = -1};
-  if ((r = cli_state_root(g, &root, err)) == 0)
-    r = container_load_for(root, id, "update",
-                           1u << STATUS_RUNNING | 1u << STATUS_PAUSED | 1u << STATUS_CREATED, &ct,
-                           err);
+  r = container_load_for(root, id, "update",
+                         1u << STATUS_RUNNING | 1u << STATUS_PAUSED | 1u << STATUS_CREATED, &ct,
+                         err);
   if (r == 0) {
     struct cgroup_handle h = state_cgroup(&ct.state);
     r = cgroup_update(&h, resources, err);

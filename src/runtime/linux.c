@@ -234,25 +234,6 @@ static char **build_env(const struct spec_process *p) {
   return env;
 }
 
-static int cmp_int(const void *a, const void *b) {
-  return *(const int *)a - *(const int *)b;
-}
-
-/* Closes every fd from 3 up that is not in keep: the init must not hold the
- * runtime's fds (a container lock would block `start` for good). */
-static void close_fds_except(int *keep, size_t n) {
-  qsort(keep, n, sizeof(int), cmp_int);
-  int from = 3;
-  for (size_t i = 0; i < n; i++) {
-    if (keep[i] < from)
-      continue;
-    if (keep[i] > from)
-      syscall(SYS_close_range, from, keep[i] - 1, 0);
-    from = keep[i] + 1;
-  }
-  syscall(SYS_close_range, from, ~0U, 0);
-}
-
 static int write_time_offsets(const struct spec *spec, nook_error *err) {
   char buf[128];
   int n = 0;

@@ -101,3 +101,8 @@ char *nook_helper_path(const char *name);
 
 /* Monotonic time in nanoseconds. */
 unsigned long long now_ns(void);
+
+/* Closes every fd from 3 up that is not in keep (sorted in place): a process
+ * that outlives its parent's purpose must not hold the parent's fds (a
+ * container lock held by an init would block `start` for good). */
+void close_fds_except(int *keep, size_t n);

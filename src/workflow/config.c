@@ -256,6 +256,26 @@ static int gen_userns_maps(yajl_gen g, const char *key, const char *file, uint32
   return 0;
 }
 
+/* An id the user namespace does not map makes the init's setresuid fail
+ * after the container is made; said here, before anything is. */
+static int check_user_mapped(const char *file, const char *kind, uint32_t id, const char *spec,
+                             nook_error *err) {
+  _cleanup_free_ struct spec_idmap *maps = NULL;
+  size_t n = 0;
+  int r = idmap_build_rootless(file, getuid(), 0, &maps, &n, err);
+  if (r < 0)
+    return r;
+  uint64_t mapped = 0;
+  for (size_t i = 0; i < n; i++)
+    mapped += maps[i].size;
+  if (id < mapped)
+    return 0;
+  return nook_errx(err, EINVAL, "user `%s`: %s %u is not mapped into the container (ids 0-%llu "
+                                "are, from %s): use a smaller id or add subordinate ids "
+                                "(usermod --add-sub%cids)",
+                   spec, kind, id, (unsigned long long)mapped - 1, file, kind[0]);
+}
+
 static int write_etc(const struct launch_plan *p, const char *hostname, nook_error *err) {
   _cleanup_free_ char *etc = xasprintf("%s/etc", p->bundle);
   if (mkdir(etc, 0755) < 0 && errno != EEXIST)
@@ -332,6 +352,16 @@ static int gen_mounts(yajl_gen g, const struct launch_plan *p, nook_error *err) 
       return nook_errx(err, ENOENT, "--init needs %s (Debian package catatonit)", INIT_PATH);
     gen_mount(g, INIT_DEST, "bind", INIT_PATH, init_ro);
   }
+  /* the image's volumes, before the user's mounts unless inside one */
+  _cleanup_strv_ char **vol_dests = NULL, **vol_sources = NULL;
+  int r = image_volumes_prepare(p, &vol_dests, &vol_sources, err);
+  if (r < 0)
+    return r;
+  _cleanup_strv_ char **user_dests = launch_mount_destinations(o);
+  static char *const volume_opts[] = {"rbind", "rw", NULL};
+  for (size_t i = 0; vol_dests && vol_dests[i]; i++)
+    if (!image_volume_is_under(vol_dests[i], user_dests))
+      gen_mount(g, vol_dests[i], "bind", vol_sources[i], volume_opts);
   for (size_t i = 0; o->volumes && o->volumes[i]; i++) {
     _cleanup_free_ char *spec = xstrdup(o->volumes[i]);
     char *dst = strchr(spec, ':');
@@ -346,7 +376,7 @@ static int gen_mounts(yajl_gen g, const struct launch_plan *p, nook_error *err) 
                        spec);
     struct stat st;
     if (stat(spec, &st) < 0) {
-      int r = mkdir_p(spec, 0755, err);
+      r = mkdir_p(spec, 0755, err);
       if (r < 0)
         return nook_err_prefix(err, r, "-v %s", o->volumes[i]);
     }
@@ -369,6 +399,9 @@ static int gen_mounts(yajl_gen g, const struct launch_plan *p, nook_error *err) 
       strv_push(&opts, t);
     gen_mount(g, spec, "tmpfs", "tmpfs", opts);
   }
+  for (size_t i = 0; vol_dests && vol_dests[i]; i++)
+    if (image_volume_is_under(vol_dests[i], user_dests))
+      gen_mount(g, vol_dests[i], "bind", vol_sources[i], volume_opts);
   yajl_gen_array_close(g);
   return 0;
 }
@@ -473,6 +506,9 @@ int launch_write_bundle(const struct launch_plan *p, nook_error *err) {
     return r;
   }
   _cleanup_free_ char *home = user.home;
+  if (!o->keep_id && ((r = check_user_mapped("/etc/subuid", "uid", user.uid, user_spec, err)) < 0 ||
+                      (r = check_user_mapped("/etc/subgid", "gid", user.gid, user_spec, err)) < 0))
+    return r;
   _cleanup_free_ char *hostname = o->hostname ? xstrdup(o->hostname) : xstrndup(p->id, 12);
   _cleanup_strv_ char **caps = NULL;
   if ((r = build_caps(o, &caps, err)) < 0)
@@ -481,6 +517,9 @@ int launch_write_bundle(const struct launch_plan *p, nook_error *err) {
   if (!args)
     return -EINVAL;
   _cleanup_strv_ char **env = build_env(p, &user, hostname);
+  _cleanup_strv_ char **published = NULL;
+  if ((r = launch_ports(o, rf->config.exposed_ports, &published, err)) < 0)
+    return r;
   if ((r = write_etc(p, hostname, err)) < 0)
     return r;
   _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", p->bundle);
@@ -540,8 +579,8 @@ int launch_write_bundle(const struct launch_plan *p, nook_error *err) {
   gen_kv(g, "nook.idmap.fallback", "single");
   if (o->net == LAUNCH_NET_SLIRP) {
     gen_kv(g, "nook.network", "slirp");
-    if (o->ports) {
-      _cleanup_free_ char *ports = join(o->ports, ",");
+    if (published && *published) {
+      _cleanup_free_ char *ports = join(published, ",");
       gen_kv(g, "nook.ports", ports);
       gen_kv(g, LAUNCH_ANN_PORTS, ports);
     }

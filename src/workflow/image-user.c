@@ -102,9 +102,12 @@ int launch_resolve_user(char *const *lowerdirs, const char *spec, struct launch_
     } else {
       _cleanup_free_ char *groups = read_from_layers(lowerdirs, "etc/group");
       char *g[4] = {0};
-      if (!find_entry(groups, group, false, g, 4) || !parse_u64(g[2], &n))
+      if (!find_entry(groups, group, false, g, 4) || !parse_u64(g[2], &n)) {
+        free(out->home);
+        out->home = NULL;
         return nook_errx(err, ENOENT, "unable to find group %s: no matching entries in the "
                                       "image's /etc/group", group);
+      }
       out->gid = (uint32_t)n;
     }
   } else if (!have_gid) {

@@ -17,11 +17,12 @@ static const char usage[] =
     "Options:\n"
     "      --rm                  remove the container when it exits\n"
     "  -i, --interactive         keep stdin open\n"
-    "  -t, --tty                 allocate a terminal\n"
+    "  -t, --tty                 allocate a terminal (with -d: nook attach joins it)\n"
     "  -d, --detach              run in the background and print the id\n"
     "      --name NAME           the container's id (default: random)\n"
     "      --net slirp|none|host network (default slirp)\n"
-    "  -p, --publish [IP:]HOST:CTR[/tcp|udp]  publish a port (slirp)\n"
+    "  -p, --publish [[IP:][HOST]:]CTR[/tcp|udp]  publish a port (slirp; no HOST: a free one)\n"
+    "  -P, --publish-all         publish the image's exposed ports on free host ports\n"
     "  -v, --volume SRC:DST[:ro] bind mount a host path\n"
     "      --tmpfs DST[:OPTS]    mount a tmpfs\n"
     "  -e, --env K=V|K           set an environment variable\n"
@@ -103,7 +104,8 @@ static bool parse_size(const char *s, long long *out) {
   return *out > 0;
 }
 
-/* One published port: [IP:]HOST:CTR[/tcp|udp], numbers in range. */
+/* One published port: [[IP:][HOST]:]CTR[/tcp|udp], numbers in range (no
+ * HOST: a free one, picked when the bundle is written). */
 static bool valid_port_spec(const char *spec) {
   _cleanup_free_ char *copy = xstrdup(spec);
   char *proto = strchr(copy, '/');
@@ -113,14 +115,16 @@ static bool valid_port_spec(const char *spec) {
       return false;
   }
   char *last = strrchr(copy, ':');
-  if (!last)
-    return false;
-  *last = '\0';
-  char *host = strrchr(copy, ':');
-  host = host ? host + 1 : copy;
+  const char *ctr = last ? last + 1 : copy;
   unsigned long long h, c;
-  return parse_u64(host, &h) && h > 0 && h < 65536 && parse_u64(last + 1, &c) && c > 0 &&
-         c < 65536;
+  if (last) {
+    *last = '\0';
+    char *host = strrchr(copy, ':');
+    host = host ? host + 1 : copy;
+    if (*host && !(parse_u64(host, &h) && h > 0 && h < 65536))
+      return false;
+  }
+  return parse_u64(ctr, &c) && c > 0 && c < 65536;
 }
 
 /* Also a directory name in the store and the state root. */
@@ -167,6 +171,7 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
       {"net", required_argument, NULL, OPT_NET},
       {"network", required_argument, NULL, OPT_NET},
       {"publish", required_argument, NULL, 'p'},
+      {"publish-all", no_argument, NULL, 'P'},
       {"volume", required_argument, NULL, 'v'},
       {"tmpfs", required_argument, NULL, OPT_TMPFS},
       {"env", required_argument, NULL, 'e'},
@@ -191,7 +196,7 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
   memset(o, 0, sizeof(*o));
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+itdp:v:e:w:u:m:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+itdPp:v:e:w:u:m:h", opts, NULL)) != -1) {
     switch (c) {
     case OPT_RM:
       o->rm = true;
@@ -223,8 +228,11 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
       break;
     case 'p':
       if (!valid_port_spec(optarg))
-        return bad(err, "-p: `%s` is not [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp]", optarg);
+        return bad(err, "-p: `%s` is not [[IP:][HOSTPORT]:]CONTAINERPORT[/tcp|udp]", optarg);
       strv_push(&o->ports, optarg);
+      break;
+    case 'P':
+      o->publish_all = true;
       break;
     case 'v': {
       const char *colon = strchr(optarg, ':');
@@ -339,14 +347,12 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
   o->image = argv[optind];
   o->command = argv + optind + 1;
   o->n_command = argc - optind - 1;
-  if (o->detach && o->tty)
-    return bad(err, "%s: a terminal needs the foreground: drop -t or -d", "-t with -d");
   /* The init is then owned by a subordinate id until it execs, so the
    * network helper may not open its namespace. */
   if (o->keep_id && o->net == LAUNCH_NET_SLIRP)
     return bad(err, "%s: --userns keep-id works with --net none or --net host for now",
                "--userns keep-id with --net slirp");
-  if (o->net != LAUNCH_NET_SLIRP && o->ports)
-    return bad(err, "%s: publishing ports needs --net slirp", "-p");
+  if (o->net != LAUNCH_NET_SLIRP && (o->ports || o->publish_all))
+    return bad(err, "%s: publishing ports needs --net slirp", o->ports ? "-p" : "-P");
   return 0;
 }

@@ -252,7 +252,7 @@ int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *er
   rootfs_info_free(&info);
   if (r == 0) {
     if (o->detach) {
-      r = monitor_launch(root, id, bundle, g, o->rm, err);
+      r = monitor_launch(root, id, bundle, g, o->rm, o->tty, err);
       if (r == 0) {
         printf("%s\n", id);
         return 0;

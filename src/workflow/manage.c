@@ -109,9 +109,13 @@ static size_t print_lines(char *buf, size_t len, long long since) {
     long long t;
     if (since && (!parse_time(line, &t) || t < since))
       continue;
-    FILE *f = strcmp(sp1 + 1, "stderr") == 0 ? stderr : stdout;
+    const char *stream = sp1 + 1;
+    size_t slen = strlen(stream), plen = strlen(LOG_PARTIAL_SUFFIX);
+    bool partial = slen > plen && !strcmp(stream + slen - plen, LOG_PARTIAL_SUFFIX);
+    FILE *f = str_has_prefix(stream, "stderr") ? stderr : stdout;
     fputs(sp2 + 1, f);
-    fputc('\n', f);
+    if (!partial)
+      fputc('\n', f);
   }
   fflush(stdout);
   fflush(stderr);
@@ -386,8 +390,8 @@ int containers_list(const char *root, bool all, bool json, nook_error *err) {
       _cleanup_free_ char *cmd_q = command ? xasprintf("\"%s\"", command) : xstrdup("");
       _cleanup_free_ char *cmd = truncated(cmd_q, 24);
       _cleanup_free_ char *idt = truncated(ids[i], 14);
-      printf("%-14s %-28s %-24s %-26s %-16s %s\n", idt, img, cmd, status, created,
-             ports ? ports : "");
+      _cleanup_free_ char *ports_text = launch_ports_text(ports);
+      printf("%-14s %-28s %-24s %-26s %-16s %s\n", idt, img, cmd, status, created, ports_text);
     }
   }
   if (json) {

@@ -17,45 +17,6 @@
 #include "util.h"
 #include "workflow.h"
 
-struct log_stream {
-  int fd;
-  const char *name;
-  char buf[16384];
-  size_t len;
-};
-
-static void log_line(int logfd, const char *stream, const char *line, size_t n) {
-  _cleanup_free_ char *ts = rfc3339_now();
-  _cleanup_free_ char *head = xasprintf("%s %s ", ts, stream);
-  /* one write per line, so that a reader never sees half of one */
-  char *rec = xmalloc(strlen(head) + n + 2);
-  size_t hl = strlen(head);
-  memcpy(rec, head, hl);
-  memcpy(rec + hl, line, n);
-  rec[hl + n] = '\n';
-  write_all(logfd, rec, hl + n + 1);
-  free(rec);
-}
-
-static void flush_lines(int logfd, struct log_stream *s, bool all) {
-  size_t start = 0;
-  for (size_t i = 0; i < s->len; i++) {
-    if (s->buf[i] == '\n') {
-      log_line(logfd, s->name, s->buf + start, i - start);
-      start = i + 1;
-    }
-  }
-  if ((all || start == 0) && s->len == sizeof(s->buf)) {
-    log_line(logfd, s->name, s->buf, s->len);
-    start = s->len;
-  } else if (all && start < s->len) {
-    log_line(logfd, s->name, s->buf + start, s->len - start);
-    start = s->len;
-  }
-  memmove(s->buf, s->buf + start, s->len - start);
-  s->len -= start;
-}
-
 /* The logger: reads both pipes until every writer closed them. */
 static void logger_main(int out, int errp, int logfd) {
   struct log_stream s[2] = {{.fd = out, .name = "stdout"}, {.fd = errp, .name = "stderr"}};
@@ -74,14 +35,14 @@ static void logger_main(int out, int errp, int logfd) {
       if (n <= 0) {
         if (n < 0 && errno == EINTR)
           continue;
-        flush_lines(logfd, &s[i], true);
+        log_stream_flush(logfd, &s[i], true);
         close(s[i].fd);
         s[i].fd = -1;
         open_streams--;
         continue;
       }
       s[i].len += (size_t)n;
-      flush_lines(logfd, &s[i], false);
+      log_stream_flush(logfd, &s[i], false);
     }
   }
 }
@@ -112,7 +73,7 @@ static void net_down(const char *root, const char *id) {
 
 static __attribute__((noreturn)) void monitor_main(const char *root, const char *id,
                                                    const char *bundle, struct nook_globals g,
-                                                   bool rm, int report_fd) {
+                                                   bool rm, bool tty, int report_fd) {
   /* nothing of the caller's stdio stays open here: a caller reading our
    * output (`id=$(nook launch -d ...)`) waits for every holder to close */
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -152,7 +113,17 @@ static __attribute__((noreturn)) void monitor_main(const char *root, const char 
   cli_cgroup_options(&g, &co);
   nook_error err;
   nook_err_clear(&err);
-  int r = container_create(&co, &err);
+  int r = 0;
+  struct tty_console console = {.listen_fd = -1, .dirfd = -1};
+  struct tty_relay relay = {.pid = 0, .exit_fd = -1};
+  if (tty)
+    r = tty_console_listen(bundle, &console, &err);
+  co.console_socket = console.path;
+  if (r == 0)
+    r = container_create(&co, &err);
+  if (r == 0 && tty)
+    r = tty_relay_start(root, id, bundle, console.listen_fd, &relay, &err);
+  tty_console_close(&console);
   if (r == 0)
     r = container_start(root, id, &err);
   pid_t init = 0;
@@ -171,6 +142,9 @@ static __attribute__((noreturn)) void monitor_main(const char *root, const char 
     nook_error e;
     container_delete(root, id, true, &e);
     wait_logger(logger);
+    tty_relay_exit(&relay, -1);
+    if (relay.pid > 0)
+      wait_logger(relay.pid);
     _exit(1);
   }
   report(report_fd, 0, "");
@@ -190,6 +164,9 @@ static __attribute__((noreturn)) void monitor_main(const char *root, const char 
   }
   net_down(root, id);
   wait_logger(logger);
+  tty_relay_exit(&relay, code < 0 ? 255 : code);
+  if (relay.pid > 0)
+    wait_logger(relay.pid);
   if (rm) {
     nook_error e;
     launch_remove(root, id, true, &e);
@@ -200,7 +177,7 @@ static __attribute__((noreturn)) void monitor_main(const char *root, const char 
 }
 
 int monitor_launch(const char *root, const char *id, const char *bundle,
-                   const struct nook_globals *g, bool rm, nook_error *err) {
+                   const struct nook_globals *g, bool rm, bool tty, nook_error *err) {
   int rep[2];
   if (pipe2(rep, O_CLOEXEC) < 0)
     return nook_err(err, errno, "pipe");
@@ -214,7 +191,7 @@ int monitor_launch(const char *root, const char *id, const char *bundle,
     pid_t m = fork();
     if (m != 0)
       _exit(m < 0 ? 1 : 0);
-    monitor_main(root, id, bundle, *g, rm, rep[1]);
+    monitor_main(root, id, bundle, *g, rm, tty, rep[1]);
   }
   close(rep[1]);
   int status;

@@ -35,9 +35,9 @@ struct launch_options {
   char **command; /* after the image; not owned */
   int n_command;
   const char *name;
-  bool rm, interactive, tty, detach, read_only, init, keep_id;
+  bool rm, interactive, tty, detach, read_only, init, keep_id, publish_all;
   enum launch_net net;
-  char **ports;   /* [IP:]HOST:CTR[/proto] */
+  char **ports;   /* [[IP:][HOST]:]CTR[/proto] */
   char **volumes; /* SRC:DST[:ro] */
   char **tmpfs;   /* DST[:options] */
   char **env;     /* K=V, flags in order (env files first) */
@@ -72,6 +72,27 @@ struct launch_plan {
  * BUNDLE/rootfs (empty: the overlay is mounted there). */
 int launch_write_bundle(const struct launch_plan *plan, nook_error *err);
 
+/* The image's Volumes that no -v or --tmpfs covers: each gets a directory
+ * under the container's storage seeded with the image's content there.
+ * dests[i] is mounted from sources[i] (both NULL-terminated, malloc'd). */
+int image_volumes_prepare(const struct launch_plan *p, char ***dests, char ***sources,
+                          nook_error *err);
+/* The destination of each -v and --tmpfs (NULL-terminated, malloc'd). */
+char **launch_mount_destinations(const struct launch_options *o);
+/* Whether path lies below one of dests (then it is mounted after them). */
+bool image_volume_is_under(const char *path, char *const *dests);
+
+/* The ports to publish as [IP:]HOST:CTR/PROTO: -p's (a free host port for
+ * those without one), then with -P each of the image's exposed ports that
+ * no -p publishes, on a free host port of all addresses. */
+int launch_ports(const struct launch_options *o, char *const *exposed, char ***out,
+                 nook_error *err);
+/* A ports annotation as podman shows it: "0.0.0.0:8080->80/tcp, ...". */
+char *launch_ports_text(const char *annotation);
+/* `nook port`: every mapping ("80/tcp -> 0.0.0.0:8080"), or with which
+ * ("80", "53/udp") the host address of that one. */
+int launch_port_print(const char *root, const char *id, const char *which, nook_error *err);
+
 /* A user spec ("name", "uid", "name:group", "uid:gid") resolved against the
  * image's /etc/passwd and /etc/group, read from the layers top-down. */
 struct launch_user {
@@ -96,7 +117,7 @@ int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *er
  * creates and starts the container with its output in the log, and returns
  * (in the caller) once the container runs or failed to. */
 int monitor_launch(const char *root, const char *id, const char *bundle,
-                   const struct nook_globals *g, bool rm, nook_error *err);
+                   const struct nook_globals *g, bool rm, bool tty, nook_error *err);
 
 /* Directory of launch's bundles under the state root. */
 char *launch_bundle_dir(const char *root, const char *id);
@@ -110,6 +131,41 @@ int launch_kill(const char *root, const char *id, nook_error *err);
  * its network helper. */
 void launch_record_exit(const char *root, const char *id, int status);
 
+/* A detached container's terminal (tty-relay.c): the console socket the
+ * monitor receives the pty master on (*path for create_options), and the
+ * relay process that logs the terminal and serves `nook attach` on
+ * ATTACH_SOCKET_NAME in the state dir. */
+#define ATTACH_SOCKET_NAME "attach"
+#define ATTACH_MSG_INPUT 'i'
+#define ATTACH_MSG_RESIZE 'w'
+#define ATTACH_MSG_OUTPUT 'o'
+#define ATTACH_MSG_EXIT 'x' /* + int32: the container's exit code, last */
+#define ATTACH_MAX_INPUT 4096 /* keys read at once; with held detach keys, 16 more */
+struct tty_console {
+  int listen_fd, dirfd;
+  char *path;
+};
+int tty_console_listen(const char *bundle, struct tty_console *c, nook_error *err);
+void tty_console_close(struct tty_console *c);
+/* Once the container is created: takes the master from the console socket
+ * and starts the relay. */
+struct tty_relay {
+  pid_t pid;
+  int exit_fd; /* the container's exit code goes there, for attached clients */
+};
+int tty_relay_start(const char *root, const char *id, const char *bundle, int console_fd,
+                    struct tty_relay *relay, nook_error *err);
+/* Tells the relay the exit code (-1: none) once the init is reaped. */
+void tty_relay_exit(struct tty_relay *relay, int code);
+/* Connects to the relay of the container whose state dir is dirfd: the
+ * socket, or -errno (ENOENT, ECONNREFUSED: no relay) without a message. */
+int attach_connect(int dirfd, nook_error *err);
+/* `nook attach`: relays this terminal to the container's until it ends
+ * (*status: its exit code, -1 when unknown) or the detach keys are typed
+ * (*status: -2). keys: podman's form, "ctrl-p,ctrl-q"; "" for none. */
+int launch_attach(const char *root, const char *id, const char *keys, bool no_stdin,
+                  int *status, nook_error *err);
+
 /* logs, wait, stop, list */
 int logs_print(const char *root, const char *id, bool follow, const char *since, nook_error *err);
 int launch_wait(const char *root, const char *id, int *status, nook_error *err);
@@ -117,6 +173,21 @@ int launch_stop(const char *root, const char *id, int timeout_s, nook_error *err
 int containers_list(const char *root, bool all, bool json, nook_error *err);
 
 char *rfc3339_now(void);
+
+/* Output on its way to the log, cut into lines. */
+struct log_stream {
+  int fd;
+  const char *name; /* "stdout", "stderr" */
+  bool strip_cr;    /* a terminal's "\r\n" ends a line as "\n" does */
+  char buf[16384];
+  size_t len;
+};
+/* Logs the complete lines of s (all: the rest too) and keeps what is left. */
+void log_stream_flush(int logfd, struct log_stream *s, bool all);
+/* Logs what s holds of a line not ended yet (a prompt), as stream
+ * NAME-partial: the reader prints it without a line end. */
+void log_stream_flush_partial(int logfd, struct log_stream *s);
+#define LOG_PARTIAL_SUFFIX "-partial"
 
 /* The value of key among annotations, NULL when absent. */
 const char *spec_kv_find(const struct spec_kv *kv, size_t n, const char *key);

@@ -1,27 +1,14 @@
 /* rootless/idmap: parsing of subordinate id files and writing maps into a
  * real user namespace. */
-#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "rootless/idmap.h"
+#include "unit.h"
 #include "util.h"
 
-static int failures;
-
-#define CHECK(name, cond, ...)                                                                     \
-  do {                                                                                             \
-    if (cond) {                                                                                    \
-      printf("ok %s\n", name);                                                                     \
-    } else {                                                                                       \
-      printf("not ok %s - ", name);                                                                \
-      printf(__VA_ARGS__);                                                                         \
-      printf("\n");                                                                                \
-      failures++;                                                                                  \
-    }                                                                                              \
-  } while (0)
 
 static void test_parse(void) {
   char path[] = "/tmp/unit-idmap-XXXXXX";
@@ -34,22 +21,22 @@ static void test_parse(void) {
   struct subid_range *r = NULL;
   size_t n = 0;
   int ret = idmap_read_subids(path, 4242, "alice", &r, &n, &err);
-  CHECK("parse-by-name-and-uid", ret == 0 && n == 3 && r[0].start == 100000 &&
+  UNIT_REPORT("parse-by-name-and-uid", ret == 0 && n == 3 && r[0].start == 100000 &&
                                      r[0].count == 65536 && r[1].start == 300000 &&
                                      r[2].start == 500000 && r[2].count == 5,
         "ret %d n %zu", ret, n);
   free(r);
   ret = idmap_read_subids(path, 9999, "carol", &r, &n, &err);
-  CHECK("parse-no-range", ret == 0 && n == 0, "ret %d n %zu", ret, n);
+  UNIT_REPORT("parse-no-range", ret == 0 && n == 0, "ret %d n %zu", ret, n);
   free(r);
   ret = idmap_read_subids("/nonexistent/subuid", 1, "x", &r, &n, &err);
-  CHECK("parse-missing-file", ret == 0 && n == 0, "ret %d", ret);
+  UNIT_REPORT("parse-missing-file", ret == 0 && n == 0, "ret %d", ret);
   free(r);
 
   struct spec_idmap *m = NULL;
   ret = idmap_build_rootless(path, 4242, 1000, &m, &n, &err);
   /* idmap_build_rootless looks the user up by uid only. */
-  CHECK("build-rootless", ret == 0 && n == 2 && m[0].container_id == 0 && m[0].host_id == 1000 &&
+  UNIT_REPORT("build-rootless", ret == 0 && n == 2 && m[0].container_id == 0 && m[0].host_id == 1000 &&
                               m[0].size == 1 && m[1].container_id == 1 &&
                               m[1].host_id == 300000 && m[1].size == 10,
         "ret %d n %zu", ret, n);
@@ -84,7 +71,7 @@ static void test_userns(void) {
   close(back[1]);
   char c;
   if (read(back[0], &c, 1) != 1) {
-    CHECK("userns-maps", false, "child could not unshare a user namespace");
+    UNIT_REPORT("userns-maps", false, "child could not unshare a user namespace");
     return;
   }
   nook_error err;
@@ -96,12 +83,12 @@ static void test_userns(void) {
   buf[n > 0 ? n : 0] = '\0';
   int status;
   waitpid(pid, &status, 0);
-  CHECK("userns-maps", ret == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+  UNIT_REPORT("userns-maps", ret == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
         "ret %d (%s) status %d", ret, ret ? err.msg : "", status);
   unsigned lines = 0;
   for (char *p = buf; *p; p++)
     lines += *p == '\n';
-  CHECK("userns-map-shape", single ? lines == 1 : lines >= 2, "single %d map:\n%s", single, buf);
+  UNIT_REPORT("userns-map-shape", single ? lines == 1 : lines >= 2, "single %d map:\n%s", single, buf);
 }
 
 static void test_helper_error(void) {
@@ -109,7 +96,7 @@ static void test_helper_error(void) {
   struct spec_idmap m = {0, 4000000000u, 1};
   /* pid 1's namespace is not ours: newuidmap refuses, and the message says why. */
   int ret = idmap_write_with_helper(1, false, &m, 1, &err);
-  CHECK("helper-error-one-line", ret < 0 && strchr(err.msg, '\n') == NULL &&
+  UNIT_REPORT("helper-error-one-line", ret < 0 && strchr(err.msg, '\n') == NULL &&
                                      strstr(err.msg, "newuidmap") != NULL,
         "ret %d msg %s", ret, err.msg);
 }
@@ -118,5 +105,5 @@ int main(void) {
   test_parse();
   test_userns();
   test_helper_error();
-  return failures ? 1 : 0;
+  return unit_failures ? 1 : 0;
 }

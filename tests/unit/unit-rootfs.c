@@ -13,23 +13,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "rootless/idmap.h"
 #include "storage/rootfs.h"
+#include "unit.h"
 #include "util.h"
 
-static int failures;
-
-#define CHECK(name, cond, ...)                                                                     \
-  do {                                                                                             \
-    if (cond) {                                                                                    \
-      printf("ok %s\n", name);                                                                     \
-    } else {                                                                                       \
-      printf("not ok %s - ", name);                                                                \
-      printf(__VA_ARGS__);                                                                         \
-      printf("\n");                                                                                \
-      failures++;                                                                                  \
-    }                                                                                              \
-  } while (0)
 
 static const char *L1 = "1111111111111111111111111111111111111111111111111111111111111111";
 static const char *L2 = "2222222222222222222222222222222222222222222222222222222222222222";
@@ -49,15 +36,9 @@ static void make_whiteout_in_userns(const char *path) {
   fflush(stdout);
   pid_t pid = fork();
   if (pid == 0) {
-    uid_t uid = getuid();
-    gid_t gid = getgid();
-    if (unshare(CLONE_NEWUSER) < 0)
-      _exit(2);
-    struct spec_idmap u = {0, uid, 1}, g = {0, gid, 1};
-    nook_error err;
-    if (idmap_write_direct(getpid(), false, &u, 1, &err) < 0 ||
-        idmap_write_direct(getpid(), true, &g, 1, &err) < 0)
-      _exit(3);
+    int step = unit_enter_single_id_userns(0);
+    if (step)
+      _exit(1 + step);
     _exit(mknod(path, S_IFCHR, makedev(0, 0)) < 0 ? 4 : 0);
   }
   int status;
@@ -112,15 +93,10 @@ static bool file_is(const char *path, const char *want) {
 
 /* In a child with its own user and mount namespaces: mount, look, write. */
 static int mount_and_check(const struct rootfs_info *info, const char *target) {
-  uid_t uid = getuid();
-  gid_t gid = getgid();
-  if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
-    return 10;
-  struct spec_idmap u = {0, uid, 1}, g = {0, gid, 1};
+  int step = unit_enter_single_id_userns(CLONE_NEWNS);
+  if (step)
+    return 9 + step;
   nook_error err;
-  if (idmap_write_direct(getpid(), false, &u, 1, &err) < 0 ||
-      idmap_write_direct(getpid(), true, &g, 1, &err) < 0)
-    return 11;
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     return 12;
   if (rootfs_mount_in_userns(info, target, &err) < 0) {
@@ -152,17 +128,17 @@ static void run_driver(const char *driver, const char *root) {
   nook_error err;
   int r = rootfs_prepare("unit:1", cid, &info, &err);
   _cleanup_free_ char *name = xasprintf("prepare-%s", driver);
-  CHECK(name, r == 0, "%s", err.msg);
+  UNIT_REPORT(name, r == 0, "%s", err.msg);
   if (r < 0)
     return;
   free(name);
   name = xasprintf("lowerdirs-%s", driver);
-  CHECK(name, strv_len(info.lowerdirs) == 2 && strstr(info.lowerdirs[0], L2) &&
+  UNIT_REPORT(name, strv_len(info.lowerdirs) == 2 && strstr(info.lowerdirs[0], L2) &&
                   strstr(info.lowerdirs[1], L1),
         "lowerdirs not topmost first");
   free(name);
   name = xasprintf("config-%s", driver);
-  CHECK(name, info.config.env && !strcmp(info.config.env[0], "FOO=bar") && info.config.cmd &&
+  UNIT_REPORT(name, info.config.env && !strcmp(info.config.env[0], "FOO=bar") && info.config.cmd &&
                   !strcmp(info.config.cmd[0], "/bin/sh") && info.config.entrypoint &&
                   !strcmp(info.config.working_dir, "/data") &&
                   !strcmp(info.config.user, "1000:1000") && info.config.exposed_ports &&
@@ -179,18 +155,18 @@ static void run_driver(const char *driver, const char *root) {
   waitpid(pid, &status, 0);
   free(name);
   name = xasprintf("mount-%s", driver);
-  CHECK(name, WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d",
+  UNIT_REPORT(name, WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d",
         WIFEXITED(status) ? WEXITSTATUS(status) : -1);
   _cleanup_free_ char *written = xasprintf("%s/written", info.upper);
   free(name);
   name = xasprintf("upper-%s", driver);
-  CHECK(name, file_is(written, "w"), "the write did not land in the upper dir");
+  UNIT_REPORT(name, file_is(written, "w"), "the write did not land in the upper dir");
   _cleanup_free_ char *cdir = xstrdup(info.container_dir);
   rootfs_info_free(&info);
   r = rootfs_remove(cid, &err);
   free(name);
   name = xasprintf("remove-%s", driver);
-  CHECK(name, r == 0 && access(cdir, F_OK) < 0, "%s", r ? err.msg : "dir still there");
+  UNIT_REPORT(name, r == 0 && access(cdir, F_OK) < 0, "%s", r ? err.msg : "dir still there");
 }
 
 int main(void) {
@@ -200,15 +176,15 @@ int main(void) {
   struct rootfs_info info;
   nook_error err;
   int r = rootfs_prepare("nosuch:1", "c", &info, &err);
-  CHECK("unknown-image", r == -ENOENT && strstr(err.msg, "nosuch:1") && !strchr(err.msg, '\n'),
+  UNIT_REPORT("unknown-image", r == -ENOENT && strstr(err.msg, "nosuch:1") && !strchr(err.msg, '\n'),
         "ret %d msg %s", r, err.msg);
   r = rootfs_prepare("unit:1", "../x", &info, &err);
-  CHECK("bad-container-id", r == -EINVAL, "ret %d", r);
+  UNIT_REPORT("bad-container-id", r == -EINVAL, "ret %d", r);
 
   unsetenv("NOOK_OVERLAY_DRIVER");
   enum rootfs_driver d;
   r = overlay_driver_detect(root, &d, &err);
-  CHECK("detect", r == 0, "%s", err.msg);
+  UNIT_REPORT("detect", r == 0, "%s", err.msg);
   printf("# overlay driver detected here: %s\n", rootfs_driver_name(d));
 
   run_driver("native", root);
@@ -236,5 +212,5 @@ int main(void) {
     printf("ok fuse # SKIP no FUSE overlay executable or /dev/fuse\n");
 
   rm_rf_at(AT_FDCWD, root);
-  return failures ? 1 : 0;
+  return unit_failures ? 1 : 0;
 }

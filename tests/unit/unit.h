@@ -7,9 +7,14 @@
  */
 #pragma once
 
+#include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "rootless/idmap.h"
 
 struct unit_case {
   const char *name;
@@ -63,4 +68,37 @@ static inline int unit_run(const struct unit_case *cases) {
     fflush(stdout);
   }
   return failed;
+}
+
+/* For tests written as a sequence of named checks rather than cases: one
+ * `ok NAME` or `not ok NAME - why` line per check; main returns
+ * unit_failures != 0. */
+static int unit_failures __attribute__((unused));
+
+#define UNIT_REPORT(name, cond, ...)                                                               \
+  do {                                                                                             \
+    if (cond) {                                                                                    \
+      printf("ok %s\n", name);                                                                     \
+    } else {                                                                                       \
+      printf("not ok %s - ", name);                                                                \
+      printf(__VA_ARGS__);                                                                         \
+      printf("\n");                                                                                \
+      unit_failures++;                                                                             \
+    }                                                                                              \
+  } while (0)
+
+/* Unshares a user namespace (plus `extra_flags`) in which the caller's own
+ * uid and gid are root, as an unprivileged test needs for mknod of a
+ * whiteout or a mount. 0, or the step that failed (1 unshare, 2 the maps). */
+__attribute__((unused)) static inline int unit_enter_single_id_userns(int extra_flags) {
+  uid_t uid = getuid();
+  gid_t gid = getgid();
+  if (unshare(CLONE_NEWUSER | extra_flags) < 0)
+    return 1;
+  struct spec_idmap u = {0, uid, 1}, g = {0, gid, 1};
+  nook_error err;
+  if (idmap_write_direct(getpid(), false, &u, 1, &err) < 0 ||
+      idmap_write_direct(getpid(), true, &g, 1, &err) < 0)
+    return 2;
+  return 0;
 }

@@ -2,40 +2,7 @@
 # imported from an OCI layout made here, run as a developer or a CI job would.
 TEST_TIMEOUT=120
 
-# A busybox image in the test's own store: a user `app` (1000), /srv with an
-# index page, a file that is not executable, and an image config with an
-# env, a working dir and a command.
-make_launch_image() {
-  export NOOK_STORAGE=$TEST_TMP/store
-  umoci init --layout oci >/dev/null
-  umoci new --image oci:bb >/dev/null
-  umoci unpack --rootless --image oci:bb ub >/dev/null
-  cp -a "$BUSYBOX_ROOTFS/." ub/rootfs/
-  chmod -R u+w ub/rootfs
-  echo 'app:x:1000:1000:app:/home/app:/bin/sh' >>ub/rootfs/etc/passwd
-  echo 'app:x:1000:' >>ub/rootfs/etc/group
-  mkdir -p ub/rootfs/srv ub/rootfs/home/app
-  echo hello-web >ub/rootfs/srv/index.html
-  printf '#!/bin/sh\necho never\n' >ub/rootfs/srv/noexec
-  chmod 644 ub/rootfs/srv/noexec
-  umoci repack --image oci:bb ub >/dev/null
-  rm -rf ub
-  umoci config --image oci:bb --config.cmd sh --config.cmd -c --config.cmd 'echo from-image-cmd' \
-    --config.env FOO=from-image --config.workingdir /srv >/dev/null
-  "$NOOK" image import oci:bb bb:1 >/dev/null 2>&1 || "$NOOK" image import oci:bb bb:1
-}
-
-# What launch leaves for id: state, bundle, rootfs.
-assert_nothing_left() { # ID
-  local root=${XDG_RUNTIME_DIR:-/tmp/nook-$(id -u)}/nook
-  [ ! -e "$root/$1" ] || fail "state of $1 is left"
-  [ ! -e "$root/.launch/$1" ] || fail "bundle of $1 is left"
-  [ ! -e "$NOOK_STORAGE/containers/$1" ] || fail "rootfs (upper dir) of $1 is left"
-}
-
-launch_status() { # ID: the container's status as state says
-  "$NOOK" state "$1" | jq -r .status
-}
+source "$NOOK_SRC/tests/workflow/launch-lib.sh"
 
 test_run_imported_image() {
   make_launch_image
@@ -257,10 +224,6 @@ test_containers_list() {
   "$NOOK" rm -f "$a" "$b" >/dev/null
 }
 
-net_available() {
-  [ -x "$NOOK_BUILD/nook-net" ] || skip "the network module (nook-net) is not in this build yet"
-}
-
 test_detached_web_server_on_a_published_port() {
   make_launch_image
   net_available
@@ -268,7 +231,7 @@ test_detached_web_server_on_a_published_port() {
   port=$(free_port)
   id=$("$NOOK" launch -d -p "127.0.0.1:$port:8080" bb:1 httpd -f -p 8080 -h /srv)
   wait_for "python3 -c 'import urllib.request,sys; sys.exit(0 if b\"hello-web\" in urllib.request.urlopen(\"http://127.0.0.1:$port/\", timeout=2).read() else 1)' 2>/dev/null" 15
-  assert_contains "$("$NOOK" containers)" "127.0.0.1:$port:8080" "ports column"
+  assert_contains "$("$NOOK" containers)" "127.0.0.1:$port->8080/tcp" "ports column"
   "$NOOK" stop -t 1 "$id" >/dev/null
   "$NOOK" rm "$id" >/dev/null
   assert_nothing_left "$id"

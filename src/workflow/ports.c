@@ -1,0 +1,228 @@
+/* Published ports: -P (the image's ExposedPorts on free host ports, as
+ * podman picks them) and how they are shown (`nook port`, the PORTS
+ * column), "80/tcp -> 0.0.0.0:40123". */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "container.h"
+#include "net/nook-net.h"
+#include "util.h"
+#include "workflow.h"
+
+/* "80", "80/tcp", "53/udp" (an image's ExposedPorts key or `nook port`'s
+ * argument). */
+static bool launch_parse_exposed(const char *spec, uint16_t *port, enum net_proto *proto) {
+  _cleanup_free_ char *s = xstrdup(spec);
+  char *slash = strchr(s, '/');
+  *proto = NET_TCP;
+  if (slash) {
+    *slash++ = '\0';
+    if (!strcmp(slash, "udp"))
+      *proto = NET_UDP;
+    else if (strcmp(slash, "tcp"))
+      return false;
+  }
+  unsigned long long v;
+  if (!parse_u64(s, &v) || v < 1 || v > 65535)
+    return false;
+  *port = (uint16_t)v;
+  return true;
+}
+
+static const char *proto_name(enum net_proto p) {
+  return p == NET_UDP ? "udp" : "tcp";
+}
+
+/* A port nothing uses now on every address; the socket stays open (so the
+ * next pick differs) until the caller closes it. */
+static int pick_free_port(enum net_proto proto, uint16_t *port, nook_error *err) {
+  int fd = socket(AF_INET, (proto == NET_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return nook_err(err, errno, "-P: socket");
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
+  socklen_t len = sizeof(a);
+  if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+      getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+    int e = errno;
+    close(fd);
+    return nook_err(err, e, "-P: find a free %s port", proto_name(proto));
+  }
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+/* The free host ports picked so far, held until all are picked. */
+struct port_picks {
+  int fds[NET_MAX_PORTS];
+  size_t n;
+};
+
+static int pick(struct port_picks *picks, enum net_proto proto, uint16_t *port,
+                nook_error *err) {
+  if (picks->n == ARRAY_SIZE(picks->fds))
+    return nook_errx(err, E2BIG, "more than %zu ports to publish", ARRAY_SIZE(picks->fds));
+  int fd = pick_free_port(proto, port, err);
+  if (fd < 0)
+    return fd;
+  picks->fds[picks->n++] = fd;
+  return 0;
+}
+
+/* -p [[IP:][HOST]:]CTR[/proto] with HOST filled in: a free port when it
+ * is not given, as podman does. */
+static int resolve_publish(const char *spec, struct port_picks *picks, char **out,
+                           nook_error *err) {
+  _cleanup_free_ char *s = xstrdup(spec);
+  char *slash = strrchr(s, '/');
+  const char *proto_text = slash ? slash + 1 : "tcp";
+  if (slash)
+    *slash = '\0';
+  char *last = strrchr(s, ':');
+  const char *ctr = last ? last + 1 : s, *ip = "", *host = "";
+  if (last) {
+    *last = '\0';
+    char *mid = strrchr(s, ':');
+    if (mid) {
+      *mid = '\0';
+      ip = s;
+      host = mid + 1;
+    } else {
+      host = s;
+    }
+  }
+  if (*host) {
+    *out = xstrdup(spec);
+    return 0;
+  }
+  uint16_t port = 0;
+  int r = pick(picks, strcmp(proto_text, "udp") ? NET_TCP : NET_UDP, &port, err);
+  if (r < 0)
+    return nook_err_prefix(err, r, "-p %s", spec);
+  *out = xasprintf("%s%s%u:%s/%s", ip, *ip ? ":" : "", port, ctr, proto_text);
+  return 0;
+}
+
+static bool publishes(char *const *ports, uint16_t ctr, enum net_proto proto) {
+  for (size_t j = 0; ports && ports[j]; j++) {
+    struct net_port p;
+    nook_error ignore;
+    if (net_port_parse(ports[j], &p, &ignore) == 0 && p.guest_port == ctr && p.proto == proto)
+      return true;
+  }
+  return false;
+}
+
+static int publish_all(char *const *exposed, struct port_picks *picks, char ***ports,
+                       nook_error *err) {
+  for (size_t i = 0; exposed && exposed[i]; i++) {
+    uint16_t ctr, host = 0;
+    enum net_proto proto;
+    if (!launch_parse_exposed(exposed[i], &ctr, &proto))
+      return nook_errx(err, EINVAL, "-P: the image's exposed port `%s` is not PORT[/tcp|udp]",
+                       exposed[i]);
+    if (publishes(*ports, ctr, proto))
+      continue;
+    int r = pick(picks, proto, &host, err);
+    if (r < 0)
+      return nook_err_prefix(err, r, "-P");
+    _cleanup_free_ char *spec = xasprintf("0.0.0.0:%u:%u/%s", host, ctr, proto_name(proto));
+    strv_push(ports, spec);
+  }
+  return 0;
+}
+
+int launch_ports(const struct launch_options *o, char *const *exposed, char ***out,
+                 nook_error *err) {
+  *out = NULL;
+  _cleanup_strv_ char **ports = NULL;
+  struct port_picks picks = {.n = 0};
+  int r = 0;
+  for (size_t i = 0; o->ports && o->ports[i] && r == 0; i++) {
+    _cleanup_free_ char *spec = NULL;
+    if ((r = resolve_publish(o->ports[i], &picks, &spec, err)) == 0)
+      strv_push(&ports, spec);
+  }
+  if (r == 0 && o->publish_all)
+    r = publish_all(exposed, &picks, &ports, err);
+  for (size_t i = 0; i < picks.n; i++)
+    close(picks.fds[i]);
+  if (r < 0)
+    return r;
+  *out = steal_pointer(&ports);
+  return 0;
+}
+
+/* "0.0.0.0" or "[::1]" */
+static char *host_text(const struct net_port *p) {
+  char ip[INET6_ADDRSTRLEN] = "";
+  if (p->family == AF_INET6) {
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&p->host_addr)->sin6_addr, ip,
+              sizeof(ip));
+    return xasprintf("[%s]", ip);
+  }
+  inet_ntop(AF_INET, &((const struct sockaddr_in *)&p->host_addr)->sin_addr, ip, sizeof(ip));
+  return xstrdup(ip);
+}
+
+/* The mappings of a container's ports annotation, in its order. */
+static size_t parse_mappings(const char *annotation, struct net_port *ports, size_t max) {
+  size_t n = 0;
+  if (!annotation)
+    return 0;
+  _cleanup_free_ char *copy = xstrdup(annotation);
+  char *save = NULL;
+  for (char *s = strtok_r(copy, ",", &save); s && n < max; s = strtok_r(NULL, ",", &save)) {
+    nook_error ignore;
+    if (net_port_parse(s, &ports[n], &ignore) == 0)
+      n++;
+  }
+  return n;
+}
+
+char *launch_ports_text(const char *annotation) {
+  struct net_port ports[NET_MAX_PORTS];
+  size_t n = parse_mappings(annotation, ports, ARRAY_SIZE(ports));
+  char *text = xstrdup("");
+  for (size_t i = 0; i < n; i++) {
+    _cleanup_free_ char *host = host_text(&ports[i]);
+    char *next = xasprintf("%s%s%s:%u->%u/%s", text, i ? ", " : "", host, ports[i].host_port,
+                           ports[i].guest_port, proto_name(ports[i].proto));
+    free(text);
+    text = next;
+  }
+  return text;
+}
+
+int launch_port_print(const char *root, const char *id, const char *which, nook_error *err) {
+  uint16_t want = 0;
+  enum net_proto want_proto = NET_TCP;
+  if (which && !launch_parse_exposed(which, &want, &want_proto))
+    return nook_errx(err, EINVAL, "port: `%s` is not a container port (80, 80/tcp, 53/udp)",
+                     which);
+  _cleanup_container_ struct container c = {.dirfd = -1};
+  int r = container_load(root, id, &c, err);
+  if (r < 0)
+    return r;
+  struct net_port ports[NET_MAX_PORTS];
+  size_t n = parse_mappings(spec_kv_find(c.state.annotations, c.state.n_annotations,
+                                         LAUNCH_ANN_PORTS),
+                            ports, ARRAY_SIZE(ports));
+  bool found = false;
+  for (size_t i = 0; i < n; i++) {
+    _cleanup_free_ char *host = host_text(&ports[i]);
+    if (!which) {
+      printf("%u/%s -> %s:%u\n", ports[i].guest_port, proto_name(ports[i].proto), host,
+             ports[i].host_port);
+    } else if (ports[i].guest_port == want && ports[i].proto == want_proto) {
+      printf("%s:%u\n", host, ports[i].host_port);
+      found = true;
+    }
+  }
+  if (which && !found)
+    return nook_errx(err, ENOENT, "port: container `%s` does not publish %u/%s", id, want,
+                     proto_name(want_proto));
+  return 0;
+}
