@@ -269,6 +269,13 @@ static char *strip_option(const char *data, const char *prefix) {
   return out;
 }
 
+static int enter_cgroup(struct mount_context *ctx, nook_error *err) {
+  if (ctx->cgroup_entered)
+    return 0;
+  ctx->cgroup_entered = true;
+  return ctx->enter_cgroup ? ctx->enter_cgroup(ctx->data, err) : 0;
+}
+
 static int mount_one(struct mount_context *ctx, const struct spec_mount *m, nook_error *err) {
   struct parsed_mount_options o;
   parse_mount_options(m->options, &o);
@@ -300,13 +307,17 @@ static int mount_one(struct mount_context *ctx, const struct spec_mount *m, nook
     if (r < 0)
       return r;
   } else if (type && (strcmp(type, "cgroup") == 0 || strcmp(type, "cgroup2") == 0)) {
+    /* The new cgroup2 mount shows the cgroup namespace's root. */
+    int r = enter_cgroup(ctx, err);
+    if (r < 0)
+      return r;
     const char *fstype = host_is_cgroup2() ? "cgroup2" : type;
     if (mount(fstype, target, fstype, flags, strcmp(fstype, "cgroup2") == 0 ? NULL : data) < 0) {
       /* Without a cgroup namespace of its own the container gets the host's
        * view, read-only, as crun does. */
       nook_debug("mount %s on %s: %s; binding /sys/fs/cgroup", fstype, m->destination,
                  strerror(errno));
-      int r = do_bind("/sys/fs/cgroup", target, true, err, m->destination);
+      r = do_bind("/sys/fs/cgroup", target, true, err, m->destination);
       if (r < 0)
         return r;
       flags |= MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
@@ -498,7 +509,9 @@ int mounts_prepare_rootfs(struct mount_context *ctx, nook_error *err) {
   if (mount(NULL, "/", NULL, host_prop, NULL) < 0)
     return nook_err(err, errno, "make / a slave mount");
 
-  int r = rootfs_mount_annotated(spec, err);
+  int r = rootfs_annotated_starts_process(spec) ? enter_cgroup(ctx, err) : 0;
+  if (r == 0)
+    r = rootfs_mount_annotated(spec, err);
   if (r < 0)
     return r;
   if (mount(spec->root_path, spec->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
@@ -512,7 +525,8 @@ int mounts_prepare_rootfs(struct mount_context *ctx, nook_error *err) {
     if (r < 0)
       return r;
   }
-  return setup_devices(ctx, err);
+  r = setup_devices(ctx, err);
+  return r < 0 ? r : enter_cgroup(ctx, err);
 }
 
 static int do_pivot(struct mount_context *ctx, nook_error *err) {

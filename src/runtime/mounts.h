@@ -14,9 +14,16 @@ struct mount_context {
   bool in_userns;    /* rootless: no mknod, bind host devices instead */
   bool no_pivot;
   int rootfd;        /* O_PATH fd of the rootfs once bound onto itself */
+  /* Called once, before the first thing that depends on the container's
+   * cgroup (a cgroup mount, a process started), at the latest at the end of
+   * mounts_prepare_rootfs. May be NULL. */
+  int (*enter_cgroup)(void *data, nook_error *err);
+  void *data;
+  bool cgroup_entered;
 };
 
-/* Before hooks: propagation, rootfs bind, spec mounts, devices. */
+/* Before hooks: propagation, rootfs bind, spec mounts, devices; enters the
+ * cgroup on the way. */
 int mounts_prepare_rootfs(struct mount_context *ctx, nook_error *err);
 /* After createContainer hooks: pivot_root (or chroot), then masked and
  * read-only paths, the read-only root, rootfsPropagation. */
