@@ -411,8 +411,14 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
   if (init_configure_kernel(spec, &err) < 0)
     init_fail(c, &err);
 
+  /* Hooks may look at the container's cgroup: with none, the init waits
+   * for it only at the end of its set-up. */
+  bool cgroup_late = !spec->hooks[SPEC_HOOK_PRESTART].n &&
+                     !spec->hooks[SPEC_HOOK_CREATE_RUNTIME].n &&
+                     !spec->hooks[SPEC_HOOK_CREATE_CONTAINER].n;
   struct mount_context mc = {.spec = spec, .in_userns = req->in_userns, .no_pivot = req->no_pivot,
-                             .rootfd = -1, .enter_cgroup = init_enter_cgroup, .data = c};
+                             .rootfd = -1, .enter_cgroup = init_enter_cgroup, .data = c,
+                             .cgroup_late = cgroup_late};
   if (mounts_prepare_rootfs(&mc, &err) < 0)
     init_fail(c, &err);
 
@@ -428,7 +434,6 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
 
   if (mounts_enter_rootfs(&mc, &err) < 0)
     init_fail(c, &err);
-  close(mc.rootfd);
 
   const struct spec_process *p = &spec->process;
   if (p->terminal && init_setup_terminal(c, &err) < 0)
@@ -445,6 +450,9 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
   if (resolve_executable(p, &exe, &err) < 0)
     init_fail(c, &err);
   char **env = build_env(p);
+  if (mounts_enter_cgroup_late(&mc, &err) < 0)
+    init_fail(c, &err);
+  close(mc.rootfd);
 
   sync_send(c->sync_fd, SYNC_READY, 0);
   init_expect(c, SYNC_RELEASE, &m);
