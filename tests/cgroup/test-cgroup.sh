@@ -175,6 +175,15 @@ test_container_cgroup_mount_is_read_only_cgroup2() {
   done
 }
 
+# A masked /sys/fs/cgroup stays masked: the cgroup mount keeps its place
+# before the masks then.
+test_masked_cgroup_mount_stays_masked() {
+  make_bundle b
+  cfg b '.process.args = ["sh", "-c", "ls /sys/fs/cgroup | wc -l"] | .linux.maskedPaths += ["/sys/fs/cgroup"]'
+  assert_eq 0 "$("$NOOK" --cgroup-manager cgroupfs run -b b "$(unique_id cg)" | tr -d ' ')" \
+    "entries in the masked /sys/fs/cgroup"
+}
+
 test_no_limits_asked_no_warning() {
   local id
   id=$(unique_id cg)
