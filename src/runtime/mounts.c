@@ -511,16 +511,21 @@ static bool is_cgroup_mount(const struct spec_mount *m) {
   return m->type && (strcmp(m->type, "cgroup") == 0 || strcmp(m->type, "cgroup2") == 0);
 }
 
-/* path is dir or below it. */
 static bool path_is_at_or_below(const char *path, const char *dir) {
+  if (strcmp(dir, "/") == 0)
+    return true;
   size_t n = strlen(dir);
   return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
 }
 
+static bool paths_overlap(const char *a, const char *b) {
+  return path_is_at_or_below(a, b) || path_is_at_or_below(b, a);
+}
+
 /* Whether spec->mounts[i] can be made after pivot_root, out of order: a
- * cgroup2 mount in a new cgroup namespace with nothing mounted on or below
- * it after it (mounts, masked and read-only paths), and /proc there to
- * reach the target through. */
+ * cgroup2 mount in a new cgroup namespace with nothing mounted after it on,
+ * above or below it (mounts, masked and read-only paths), and /proc there
+ * (not masked) to reach the target through. */
 static bool cgroup_mount_can_wait(const struct mount_context *ctx, size_t i) {
   const struct spec *spec = ctx->spec;
   const char *dest = spec->mounts[i].destination;
@@ -532,14 +537,15 @@ static bool cgroup_mount_can_wait(const struct mount_context *ctx, size_t i) {
     const struct spec_mount *m = &spec->mounts[j];
     if (j < i && m->type && strcmp(m->type, "proc") == 0 && strcmp(m->destination, "/proc") == 0)
       proc = true;
-    if (j > i && path_is_at_or_below(m->destination, dest))
+    if (j > i && paths_overlap(m->destination, dest))
       return false;
   }
   for (size_t j = 0; spec->masked_paths && spec->masked_paths[j]; j++)
-    if (path_is_at_or_below(spec->masked_paths[j], dest))
+    if (paths_overlap(spec->masked_paths[j], dest) ||
+        path_is_at_or_below("/proc/self", spec->masked_paths[j]))
       return false;
   for (size_t j = 0; spec->readonly_paths && spec->readonly_paths[j]; j++)
-    if (path_is_at_or_below(spec->readonly_paths[j], dest))
+    if (paths_overlap(spec->readonly_paths[j], dest))
       return false;
   return proc && !spec->rootfs_propagation;
 }
