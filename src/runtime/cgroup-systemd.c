@@ -147,7 +147,7 @@ void cgroup_systemd_connect_early(bool user_bus) {
   early.user_bus = user_bus;
 }
 
-/* An early connection the manager has closed (it gives up on one that
+/* An early connection the manager has closed (it may give up on one that
  * does not authenticate in time) has something to read: its end. */
 static bool early_still_open(void) {
   struct pollfd p = {.fd = early.fd, .events = POLLIN | POLLRDHUP};
