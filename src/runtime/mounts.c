@@ -316,7 +316,16 @@ static int mount_one(struct mount_context *ctx, const struct spec_mount *m, int 
     if (r < 0)
       return r;
     const char *fstype = ctx->host_cgroup2 ? "cgroup2" : type;
-    if (mount(fstype, target, fstype, flags, strcmp(fstype, "cgroup2") == 0 ? NULL : data) < 0) {
+    const char *fsdata = strcmp(fstype, "cgroup2") == 0 ? NULL : data;
+    int mounted = mount(fstype, target, fstype, flags, fsdata);
+    if (mounted < 0 && errno == EBUSY &&
+        mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=4k") == 0)
+      /* EBUSY: the target is the root of the host's cgroup2 mount (came with
+       * /sys bound from the host), and the kernel refuses to stack a mount of
+       * the same superblock on its own root. Over a tmpfs it is another
+       * superblock; mount() through the fd's path lands on the topmost. */
+      mounted = mount(fstype, target, fstype, flags, fsdata);
+    if (mounted < 0) {
       /* Without a cgroup namespace of its own the container gets the host's
        * view, read-only, as crun does. After pivot_root (a late cgroup
        * mount, made only with a cgroup namespace) the one failure is EBUSY

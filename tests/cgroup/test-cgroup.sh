@@ -161,16 +161,21 @@ EOS
 }
 
 # The cgroup mount is made last (the init waits for its cgroup only then),
-# still cgroup2 and read-only.
+# still cgroup2 and read-only, and namespaced: the rootless spec has no
+# network namespace, so /sys is the host's, bound with its cgroup2 mount,
+# and the container's own view must cover it (the root of the mount is the
+# container's cgroup, holding only its own process).
 test_container_cgroup_mount_is_read_only_cgroup2() {
   local manager out
   make_bundle b
-  cfg b '.process.args = ["sh", "-c", "grep \" /sys/fs/cgroup \" /proc/self/mountinfo | tail -n 1; mkdir /sys/fs/cgroup/x && echo writable"]'
+  cfg b '.process.args = ["sh", "-c", "grep \" /sys/fs/cgroup \" /proc/self/mountinfo | tail -n 1; grep -qx 1 /sys/fs/cgroup/cgroup.procs && echo init-at-the-root; mkdir /sys/fs/cgroup/x && echo writable"]'
   for manager in systemd cgroupfs; do
     [ $manager = cgroupfs ] || need_user_manager
     out=$("$NOOK" --cgroup-manager $manager run -b b "$(unique_id cg)" 2>&1) || true
     assert_contains "$out" " - cgroup2 " "$manager: the mount at /sys/fs/cgroup"
     assert_contains "$(head -n 1 <<<"$out" | cut -d' ' -f6)" "ro" "$manager: its options"
+    assert_eq / "$(head -n 1 <<<"$out" | cut -d' ' -f4)" "$manager: the root of the cgroup2 mount"
+    assert_contains "$out" "init-at-the-root" "$manager: the init in the root cgroup.procs of its /sys/fs/cgroup"
     case "$out" in *writable*) fail "$manager: /sys/fs/cgroup is writable in the container" ;; esac
   done
 }
