@@ -261,7 +261,7 @@ static int sandbox_self(const struct net_config *cfg, nook_error *err) {
     nook_error ignore;
     if (read_file_at(AT_FDCWD, "/etc/resolv.conf", &resolv, NULL, &ignore) < 0)
       resolv = xstrdup("");
-    if ((r = sandbox_enter(resolv, err)) < 0)
+    if ((r = sandbox_enter(resolv, false, err)) < 0)
       return r;
   }
   if (cfg->seccomp && (r = sandbox_seccomp(err)) < 0)

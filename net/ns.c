@@ -8,6 +8,7 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <linux/nsfs.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,21 +19,27 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "log.h"
 #include "nook-net.h"
 #include "util.h"
+
+enum { NS_REQ_CONNECTOR = 1 };
+enum { NS_REPLY_TRANSPARENT = 1, NS_REPLY_SOURCE_ROUTING = 2 };
 
 struct ns_request {
   int32_t family;
   int32_t type;
+  int32_t flags;
 };
 
 struct ns_reply {
   int32_t error; /* positive errno, 0 with an fd attached */
+  int32_t flags;
   char msg[512];
 };
 
-static int send_reply(int sock, int error, const char *msg, int fd) {
-  struct ns_reply r = {.error = error};
+static int send_reply(int sock, int error, int flags, const char *msg, int fd) {
+  struct ns_reply r = {.error = error, .flags = flags};
   if (msg)
     snprintf(r.msg, sizeof(r.msg), "%s", msg);
   struct iovec iov = {.iov_base = &r, .iov_len = sizeof(r)};
@@ -54,7 +61,7 @@ static int send_reply(int sock, int error, const char *msg, int fd) {
 }
 
 /* fd NULL: a reply that carries no fd. */
-static int recv_reply(int sock, int *fd, nook_error *err) {
+static int recv_reply(int sock, int *fd, int *flags, nook_error *err) {
   struct ns_reply r;
   struct iovec iov = {.iov_base = &r, .iov_len = sizeof(r)};
   union {
@@ -75,6 +82,7 @@ static int recv_reply(int sock, int *fd, nook_error *err) {
   struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
   if (c && c->cmsg_type == SCM_RIGHTS)
     memcpy(&got, CMSG_DATA(c), sizeof(int));
+  *flags = r.flags;
   if (r.error || !fd) {
     if (got >= 0)
       close(got);
@@ -130,17 +138,51 @@ __attribute__((noreturn)) static void serve_sockets(int sock) {
       _exit(0); /* the helper went away */
     int fd = socket(req.family, req.type | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-      send_reply(sock, errno, "create a socket in the container's network namespace", -1);
+      send_reply(sock, errno, 0, "create a socket in the container's network namespace", -1);
       continue;
     }
-    send_reply(sock, 0, NULL, fd);
+    int one = 1, mark = (int)NET_FWD_MARK, reply_flags = 0;
+    if ((req.flags & NS_REQ_CONNECTOR) &&
+        setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) == 0 &&
+        setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == 0)
+      reply_flags |= NS_REPLY_TRANSPARENT;
+    send_reply(sock, 0, reply_flags, NULL, fd);
     close(fd);
   }
 }
 
 __attribute__((noreturn)) static void child_fail(int sock, const nook_error *err) {
-  send_reply(sock, err->code ? err->code : EINVAL, err->msg, -1);
+  send_reply(sock, err->code ? err->code : EINVAL, 0, err->msg, -1);
   _exit(1);
+}
+
+/* Joins the namespaces and makes the tap: its fd, flags for the reply. */
+static int child_attach(const struct net_config *cfg, int userns_fd, int netns_fd, int *flags,
+                        nook_error *err) {
+  if (userns_fd >= 0 && setns(userns_fd, CLONE_NEWUSER) < 0)
+    return nook_err(err, errno, "join the container's user namespace");
+  if (setns(netns_fd, CLONE_NEWNET) < 0)
+    return nook_err(err, errno, "join the container's network namespace");
+  close(netns_fd);
+  if (userns_fd >= 0)
+    close(userns_fd);
+  _cleanup_close_ int tap = open_tap(cfg->tapname, cfg->own_netns, err);
+  if (tap < 0)
+    return tap;
+  int r;
+  if (cfg->configure && (r = rtnl_configure(cfg->tapname, cfg->mtu, cfg, err)) < 0)
+    return r;
+  *flags = 0;
+  if (cfg->configure) {
+    nook_error why;
+    nook_err_clear(&why);
+    if (rtnl_source_routing(&why) == 0)
+      *flags |= NS_REPLY_SOURCE_ROUTING;
+    else
+      nook_debug("forwarded ports show clients at their own address only from loopback: %s",
+                 why.msg);
+  }
+  return steal_fd(&tap);
 }
 
 /* Runs in the child: never returns. It attaches when asked, replies with
@@ -169,29 +211,19 @@ __attribute__((noreturn)) static void child_main(const struct net_config *cfg, i
   while (n < 0 && errno == EINTR);
   if (n != sizeof(req))
     _exit(0); /* the helper gave up before attaching */
-
-  if (userns_fd >= 0 && setns(userns_fd, CLONE_NEWUSER) < 0) {
-    nook_err(&err, errno, "join the container's user namespace");
+  int flags = 0;
+  int tap = child_attach(cfg, userns_fd, netns_fd, &flags, &err);
+  if (tap < 0)
     child_fail(sock, &err);
-  }
-  if (setns(netns_fd, CLONE_NEWNET) < 0) {
-    nook_err(&err, errno, "join the container's network namespace");
-    child_fail(sock, &err);
-  }
-  close(netns_fd);
-  if (userns_fd >= 0)
-    close(userns_fd);
-
-  int tap = open_tap(cfg->tapname, cfg->own_netns, &err);
-  if (tap < 0 || (cfg->configure && rtnl_configure(cfg->tapname, cfg->mtu, cfg, &err) < 0))
-    child_fail(sock, &err);
-  if (send_reply(sock, 0, NULL, tap) < 0)
+  if (send_reply(sock, 0, flags, NULL, tap) < 0)
     _exit(1);
   close(tap);
-  if ((cfg->sandbox && sandbox_enter(NULL, &err) < 0) ||
+  /* CAP_NET_ADMIN in the container's user namespace stays: the connector
+   * sockets need it for IP_TRANSPARENT and SO_MARK. */
+  if ((cfg->sandbox && sandbox_enter(NULL, true, &err) < 0) ||
       (cfg->seccomp && sandbox_seccomp(&err) < 0))
     child_fail(sock, &err);
-  if (send_reply(sock, 0, NULL, -1) < 0)
+  if (send_reply(sock, 0, 0, NULL, -1) < 0)
     _exit(1);
   serve_sockets(sock);
 }
@@ -277,20 +309,39 @@ int ns_child_attach(struct ns_child *child, int *tap_fd, nook_error *err) {
   struct ns_request req = {.family = AF_UNSPEC};
   if (send(child->sock, &req, sizeof(req), MSG_NOSIGNAL) < 0)
     return nook_err(err, errno, "start the namespace helper");
-  return recv_reply(child->sock, tap_fd, err);
+  int flags = 0;
+  int r = recv_reply(child->sock, tap_fd, &flags, err);
+  if (r == 0)
+    child->source_routing = flags & NS_REPLY_SOURCE_ROUTING;
+  return r;
 }
 
 int ns_child_sandboxed(struct ns_child *child, nook_error *err) {
-  return recv_reply(child->sock, NULL, err);
+  int flags;
+  return recv_reply(child->sock, NULL, &flags, err);
 }
 
-int ns_child_socket(struct ns_child *child, int family, int type, nook_error *err) {
-  struct ns_request req = {.family = family, .type = type};
+static int request_socket(struct ns_child *child, int family, int type, int req_flags,
+                          int *reply_flags, nook_error *err) {
+  struct ns_request req = {.family = family, .type = type, .flags = req_flags};
   if (send(child->sock, &req, sizeof(req), MSG_NOSIGNAL) < 0)
     return nook_err(err, errno, "ask the namespace helper for a socket");
   int fd;
-  int r = recv_reply(child->sock, &fd, err);
+  int r = recv_reply(child->sock, &fd, reply_flags, err);
   return r < 0 ? r : fd;
+}
+
+int ns_child_socket(struct ns_child *child, int family, int type, nook_error *err) {
+  int flags;
+  return request_socket(child, family, type, 0, &flags, err);
+}
+
+int ns_child_connector(struct ns_child *child, bool *transparent, nook_error *err) {
+  int flags = 0;
+  int fd = request_socket(child, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, NS_REQ_CONNECTOR, &flags,
+                          err);
+  *transparent = flags & NS_REPLY_TRANSPARENT;
+  return fd;
 }
 
 void ns_child_stop(struct ns_child *child) {

@@ -11,16 +11,19 @@
 #include "spec.h"
 
 struct init_hooks {
-  /* After the init exists in its namespaces, while newuidmap/newgidmap
-   * write its id maps (the init waits for both): join a cgroup, record the
-   * pid. May be NULL. */
+  /* Once the init's pid is known, before its ids are mapped: record the
+   * pid, start putting it into a cgroup. May be NULL. */
   int (*init_created)(void *data, pid_t pid, nook_error *err);
+  /* While the init sets up its mounts: finish joining the cgroup. The init
+   * makes its cgroup namespace (and starts processes) only after this
+   * returns. May be NULL. */
+  int (*cgroup_wait)(void *data, nook_error *err);
   /* The init's network namespace exists. When clone3 made it: right after
-   * clone3, before the id maps, with an fd of it (closed after the call)
-   * that stays valid whatever ids the init takes; else once the init is set
-   * up, with -1. pid is the init's. The runtime starts the network helper
-   * here, which then loads while the ids are mapped and comes up while the
-   * init sets up. May be NULL. */
+   * clone3, while the id maps are written, with an fd of it (closed after
+   * the call) that stays valid whatever ids the init takes; else once the
+   * init is set up, with -1. pid is the init's. The runtime starts the
+   * network helper here, which then loads while the ids are mapped and
+   * comes up while the init sets up. May be NULL. */
   int (*netns_created)(void *data, pid_t pid, int netns_fd, nook_error *err);
   /* The ids are mapped (after netns_created when that came early). May be
    * NULL. */
