@@ -243,6 +243,40 @@ int launch_wait(const char *root, const char *id, int *status, nook_error *err) 
   }
 }
 
+/* Whether `pid` has a handler for `sig` (SigCgt of /proc/PID/status). */
+static bool signal_caught(pid_t pid, int sig) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/status", pid);
+  _cleanup_fclose_ FILE *f = fopen(path, "re");
+  char line[256];
+  unsigned long long mask = 0;
+  while (f && fgets(line, sizeof(line), f))
+    if (sscanf(line, "SigCgt: %llx", &mask) == 1)
+      break;
+  return mask & (1ULL << (sig - 1));
+}
+
+/* SIGTERM, then up to timeout_ms for the init to go. The init is pid 1 of
+ * its pid namespace, so a SIGTERM sent before it installed its handler (an
+ * --init just exec'd) is dropped by the kernel: then it is sent again once
+ * the handler is there, so a stop right after launch is not a SIGKILL after
+ * the whole timeout. */
+static bool terminate(const char *root, const char *id, pid_t pid, unsigned long long start,
+                      int timeout_ms) {
+  nook_error e;
+  bool caught = signal_caught(pid, SIGTERM);
+  if (container_kill(root, id, SIGTERM, false, &e) < 0)
+    return false;
+  for (int waited = 0; waited < timeout_ms; waited += 50) {
+    if (wait_pid_gone(pid, start, timeout_ms - waited < 50 ? timeout_ms - waited : 50))
+      return true;
+    if (!caught && (caught = signal_caught(pid, SIGTERM)) &&
+        container_kill(root, id, SIGTERM, false, &e) < 0)
+      return false;
+  }
+  return wait_pid_gone(pid, start, 0);
+}
+
 int launch_stop(const char *root, const char *id, int timeout_s, nook_error *err) {
   _cleanup_container_ struct container c = {.dirfd = -1};
   int r = container_load(root, id, &c, err);
@@ -250,8 +284,7 @@ int launch_stop(const char *root, const char *id, int timeout_s, nook_error *err
     return r;
   if (c.status == STATUS_RUNNING || c.status == STATUS_PAUSED || c.status == STATUS_CREATED) {
     nook_error e;
-    if (container_kill(root, id, SIGTERM, false, &e) == 0 &&
-        wait_pid_gone(c.state.pid, c.state.pid_start_time, timeout_s * 1000))
+    if (terminate(root, id, c.state.pid, c.state.pid_start_time, timeout_s * 1000))
       goto stopped;
     if ((r = container_kill(root, id, SIGKILL, true, &e)) < 0 &&
         pid_is_same_process(c.state.pid, c.state.pid_start_time)) {

@@ -288,3 +288,20 @@ test_run_pulled_from_a_local_registry() {
   "$NOOK" launch --rm "$REGISTRY/app:2" true 2>err
   [[ $(cat err) != *Pulling* ]] || fail "pulled again"
 }
+
+# A SIGTERM that reaches the container's pid 1 before it has a handler is
+# dropped by the kernel; stop sends it again once the handler is there
+# rather than waiting out its timeout for SIGKILL (a stop right after
+# `launch -d --init` hit this).
+test_stop_before_the_init_handles_sigterm() {
+  make_launch_image
+  local id status t0
+  id=$("$NOOK" launch -d bb:1 sh -c 'sleep 1; trap "exit 3" TERM; while :; do sleep 0.1; done')
+  t0=$SECONDS
+  "$NOOK" stop -t 30 "$id" >/dev/null
+  status=$("$NOOK" wait "$id")
+  assert_eq 3 "$status" "exit status: the trap ran, not a SIGKILL"
+  [ $((SECONDS - t0)) -lt 15 ] || fail "stop took $((SECONDS - t0)) s"
+  "$NOOK" rm "$id" >/dev/null
+  assert_nothing_left "$id"
+}
