@@ -1,5 +1,6 @@
 /* nook-image: the image store's helper executable, run by `nook image`.
  * It links libarchive, libcurl and libcrypto so that nook itself does not. */
+#include <ctype.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -31,10 +32,48 @@ static int open_ctx(struct image_ctx *ctx, const char *root, bool exclusive, noo
   return r;
 }
 
+/* [HOST[:PORT]/]PATH[:TAG] as docker writes it: PATH in lowercase (what
+ * launch and completion take as one word), a TAG of up to 128 characters. */
+static bool valid_image_name(const char *name) {
+  static const char path_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789._-/";
+  static const char tag_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                  "0123456789._-";
+  const char *slash = strchr(name, '/');
+  const char *path = name;
+  if (slash && (memchr(name, '.', (size_t)(slash - name)) ||
+                memchr(name, ':', (size_t)(slash - name)) || str_has_prefix(name, "localhost/"))) {
+    size_t host_len = (size_t)(slash - name);
+    for (size_t i = 0; i < host_len; i++)
+      if (!isalnum((unsigned char)name[i]) && !strchr(".-:", name[i]))
+        return false;
+    path = slash + 1;
+  }
+  const char *colon = strrchr(path, ':');
+  size_t path_len = colon ? (size_t)(colon - path) : strlen(path);
+  if (colon) {
+    const char *tag = colon + 1;
+    size_t tag_len = strlen(tag);
+    if (tag_len == 0 || tag_len > 128 || tag[0] == '.' || tag[0] == '-' ||
+        strspn(tag, tag_chars) != tag_len)
+      return false;
+  }
+  if (path_len == 0 || path[0] == '/' || path[path_len - 1] == '/' ||
+      !isalnum((unsigned char)path[0]))
+    return false;
+  for (size_t i = 0; i < path_len; i++)
+    if (!strchr(path_chars, path[i]) || (path[i] == '/' && path[i + 1] == '/'))
+      return false;
+  return true;
+}
+
 static int cmd_import(const char *root, int argc, char **argv, nook_error *err) {
   if (argc < 2 || argc > 3 || argv[1][0] == '-')
     return nook_errx(err, EINVAL, "image import: expected PATH [NAME[:TAG]] (see 'nook image "
                                   "--help')");
+  if (argc > 2 && !valid_image_name(argv[2]))
+    return nook_errx(err, EINVAL, "image import: `%s` is not an image name: write "
+                                  "[HOST/]NAME[:TAG], NAME in lowercase letters, digits and . _ - /",
+                     argv[2]);
   struct image_ctx ctx;
   int r = open_ctx(&ctx, root, false, err);
   if (r == 0)

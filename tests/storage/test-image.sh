@@ -648,3 +648,19 @@ test_parallel_imports() {
   assert_eq 3 "$(ls "$NOOK_STORAGE/layers" | wc -l)" "layers"
   check_layers par:1
 }
+
+# A name the store could not hand back (spaces, capitals, an empty tag) is
+# refused before anything is read, in one line; a good one is kept.
+test_import_bad_name() {
+  make_image
+  use_store
+  local name
+  for name in "Bad Name!" "UPPER:1" "x:" "x:-1" "/x" "x//y" "host:5000/" "x@sha256:12"; do
+    assert_fails "$NOOK" image import oci:t "$name"
+    assert_contains "$assert_output" "is not an image name"
+    assert_eq 1 "$(wc -l <<<"$assert_output")" "one line for $name"
+  done
+  [ -z "$("$NOOK" image list -q)" ] || fail "a refused import stored an image"
+  "$NOOK" image import oci:t localhost:5000/team/app_1:V1.0 >/dev/null
+  assert_contains "$("$NOOK" image list)" "localhost:5000/team/app_1:V1.0"
+}
