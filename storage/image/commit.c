@@ -333,8 +333,8 @@ int image_remove(struct image_ctx *ctx, const char *id, nook_error *err) {
     _cleanup_free_ char *used = NULL;
     nook_error ignore;
     if (read_file_at(AT_FDCWD, p, &used, NULL, &ignore) == 0 && !strncmp(used, id, 64))
-      return nook_errx(err, EBUSY, "image %.12s is used by container `%s`: delete the container "
-                                   "first", id, de->d_name);
+      return nook_errx(err, EBUSY, "image %.12s is used by container `%s`: remove the "
+                                   "container first (nook rm %s)", id, de->d_name, de->d_name);
   }
   _cleanup_close_ int lock = -1;
   int r = image_commit_lock(ctx, &lock, err);

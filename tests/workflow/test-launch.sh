@@ -265,3 +265,26 @@ test_run_pulled_from_a_local_registry() {
   "$NOOK" launch --rm "$REGISTRY/app:2" true 2>err
   [[ $(cat err) != *Pulling* ]] || fail "pulled again"
 }
+
+# The runtime dir cleared (a reboot, the end of a CI session) takes the
+# states and leaves the rootfs in the store: a new container of the same
+# name starts from the image, and `nook rm` removes what is left, after
+# which the image can go.
+test_rootfs_left_without_state() {
+  make_launch_image
+  local id out
+  id=$(unique_id lost)
+  "$NOOK" --root "$TEST_TMP/run1" launch --name "$id" bb:1 sh -c 'echo old >/marker'
+  rm -rf "$TEST_TMP/run1"
+  out=$("$NOOK" --root "$TEST_TMP/run2" launch --rm --name "$id" bb:1 sh -c 'cat /marker 2>/dev/null || echo fresh')
+  assert_eq fresh "$out" "a new container over an old one's rootfs"
+  "$NOOK" --root "$TEST_TMP/run3" launch --name "$id" bb:1 true
+  rm -rf "$TEST_TMP/run3"
+  assert_fails "$NOOK" image rm bb:1
+  assert_contains "$assert_output" "nook rm $id"
+  assert_eq "$id" "$("$NOOK" --root "$TEST_TMP/run4" rm "$id")" "rm of what is left"
+  [ ! -e "$NOOK_STORAGE/containers/$id" ] || fail "the rootfs of $id is left"
+  assert_fails "$NOOK" --root "$TEST_TMP/run4" rm "$id"
+  assert_contains "$assert_output" "does not exist"
+  "$NOOK" image rm bb:1 >/dev/null
+}
