@@ -427,6 +427,8 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
       printf("%s\n", f->flag);
     return 0;
   }
+  if (positional == 0 && strcmp(command, "help") == 0)
+    return complete_commands();
   if (strcmp(command, "image") == 0)
     return complete_image(positional, first_arg >= 0 ? words[first_arg] : NULL, storage_root);
   if (positional == 0 && strcmp(command, "launch") == 0)
