@@ -288,3 +288,20 @@ test_rootfs_left_without_state() {
   assert_contains "$assert_output" "does not exist"
   "$NOOK" image rm bb:1 >/dev/null
 }
+
+# The table's columns line up whatever their contents (a long status, a long
+# name), and an id is never cut: it is what the other commands take.
+test_containers_table_columns() {
+  make_launch_image
+  local id table row col
+  id=$(unique_id a-rather-long-container-name)
+  "$NOOK" launch --name "$id" bb:1 sh -c 'exit 137' || true
+  table=$("$NOOK" containers -a)
+  row=$(grep -- "$id " <<<"$table") || fail "the whole id is not in the table: $table"
+  for name in STATUS CREATED; do
+    col=$(head -1 <<<"$table" | grep -bo "$name" | cut -d: -f1)
+    [[ ${row:col-1:1} == " " && ${row:col:1} != " " ]] ||
+      fail "the $name column does not line up: $table"
+  done
+  "$NOOK" rm "$id" >/dev/null
+}
