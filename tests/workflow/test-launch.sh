@@ -305,3 +305,30 @@ test_containers_table_columns() {
   done
   "$NOOK" rm "$id" >/dev/null
 }
+
+# Bad values of launch's flags: one line naming the flag, status 125,
+# nothing made.
+test_bad_flag_values_one_line() {
+  make_launch_image
+  echo '{bad' >bad.json
+  echo '[1]' >array.json
+  local s args want
+  for args in "-p 1.2.3.4.5:80:80" "-p 127.0.0.1:8080:80:90" "-p foo:80:80" \
+    "--security-opt seccomp=bad.json" "--security-opt seccomp=array.json"; do
+    s=0
+    # shellcheck disable=SC2086
+    "$NOOK" launch --rm $args bb:1 true 2>err || s=$?
+    assert_eq 125 "$s" "status for $args"
+    assert_eq 1 "$(wc -l <err)" "one line for $args: $(cat err)"
+    want=${args%% *}
+    [[ $args != --security-opt* ]] || want="seccomp profile \`${args#*=}\`"
+    assert_contains "$(cat err)" "$want" "what was wrong"
+  done
+  assert_contains "$(cat err)" "seccomp profile \`array.json\` is not a JSON object"
+  [[ $(cat err) != *"(null)"* ]] || fail "(null) in the message: $(cat err)"
+  if [ -x "$NOOK_BUILD/nook-net" ]; then
+    "$NOOK" launch --rm -p "[::1]:$(free_port):80" bb:1 true ||
+      fail "a bracketed IPv6 host address is refused"
+  fi
+  assert_eq "" "$(ls "$NOOK_STORAGE/containers")" "rootfs dirs after failures"
+}
