@@ -226,12 +226,17 @@ static int cmd_list(const char *root, int argc, char **argv, nook_error *err) {
       json = true;
     else if (c == 'f' && !strcmp(optarg, "table"))
       json = false;
+    else if (c == 'f')
+      return nook_errx(err, EINVAL, "image list: --format: `%s` is not table or json", optarg);
     else if (c == 'q')
       quiet = true;
     else
       return nook_errx(err, EINVAL, "image list: unknown option `%s` (--format json|table, -q)",
                        argv[optind - 1]);
   }
+  if (optind < argc)
+    return nook_errx(err, EINVAL, "image list: unexpected argument `%s` (see 'nook image --help')",
+                     argv[optind]);
   int lock = -1;
   int r = store_lock(root, false, &lock, err);
   if (r < 0)
@@ -276,7 +281,18 @@ static int cmd_list(const char *root, int argc, char **argv, nook_error *err) {
   return 0;
 }
 
+/* Subcommands without options: "-f" is not an image name. */
+static int refuse_options(int argc, char **argv, nook_error *err) {
+  for (int i = 1; i < argc; i++)
+    if (argv[i][0] == '-' && argv[i][1])
+      return nook_errx(err, EINVAL, "image %s: unknown option `%s` (see 'nook image --help')",
+                       argv[0], argv[i]);
+  return 0;
+}
+
 static int cmd_inspect(const char *root, int argc, char **argv, nook_error *err) {
+  if (refuse_options(argc, argv, err) < 0)
+    return -EINVAL;
   if (argc < 2)
     return nook_errx(err, EINVAL, "image inspect: expected an image name or id");
   int lock = -1;
@@ -303,6 +319,8 @@ static int cmd_inspect(const char *root, int argc, char **argv, nook_error *err)
 }
 
 static int cmd_rm(const char *root, int argc, char **argv, nook_error *err) {
+  if (refuse_options(argc, argv, err) < 0)
+    return -EINVAL;
   if (argc < 2)
     return nook_errx(err, EINVAL, "image rm: expected image names or ids");
   struct image_ctx ctx;
@@ -325,6 +343,8 @@ static int cmd_rm(const char *root, int argc, char **argv, nook_error *err) {
 }
 
 static int cmd_prune(const char *root, int argc, char **argv, nook_error *err) {
+  if (refuse_options(argc, argv, err) < 0)
+    return -EINVAL;
   if (argc > 1)
     return nook_errx(err, EINVAL, "image prune: takes no arguments");
   struct image_ctx ctx;

@@ -664,3 +664,20 @@ test_import_bad_name() {
   "$NOOK" image import oci:t localhost:5000/team/app_1:V1.0 >/dev/null
   assert_contains "$("$NOOK" image list)" "localhost:5000/team/app_1:V1.0"
 }
+
+# Options the image subcommands do not have are named as options, not
+# looked up as images; a bad --format value and an extra argument say so.
+test_image_subcommand_bad_options() {
+  use_store
+  local args
+  for args in "rm -f x" "inspect --bogus" "prune -a"; do
+    # shellcheck disable=SC2086
+    assert_fails "$NOOK" image $args
+    assert_contains "$assert_output" "unknown option"
+    assert_eq 1 "$(wc -l <<<"$assert_output")" "one line for $args"
+  done
+  assert_fails "$NOOK" image list --format yaml
+  assert_eq "nook: image list: --format: \`yaml\` is not table or json" "$assert_output"
+  assert_fails "$NOOK" image list extra
+  assert_contains "$assert_output" "unexpected argument \`extra\`"
+}
