@@ -330,8 +330,12 @@ static int cmd_rm(const char *root, int argc, char **argv, nook_error *err) {
     r = store_find_image(root, argv[i], &img, err);
     if (r < 0)
       break;
-    r = image_remove(&ctx, img.id, err);
-    if (r == 0)
+    /* One name of several goes alone: the image stays for its others. */
+    _cleanup_free_ char *untagged = NULL;
+    r = image_untag(&ctx, &img, argv[i], &untagged, err);
+    if (r == 0 && untagged)
+      printf("Untagged: %s\n", untagged);
+    else if (r == 0 && (r = image_remove(&ctx, img.id, err)) == 0)
       printf("%s\n", img.id);
     store_image_free(&img);
   }

@@ -681,3 +681,21 @@ test_image_subcommand_bad_options() {
   assert_fails "$NOOK" image list extra
   assert_contains "$assert_output" "unexpected argument \`extra\`"
 }
+
+# One image under two names: rm of one name removes that name only (as
+# docker untags), the image and its layers stay for the other; rm of the
+# last name removes the image.
+test_rm_one_name_of_several() {
+  make_image
+  use_store
+  "$NOOK" image import oci:t a:1 >/dev/null 2>&1
+  "$NOOK" image import oci:t b:1 >/dev/null 2>&1
+  assert_eq "Untagged: a:1" "$("$NOOK" image rm a:1)"
+  assert_eq "b:1" "$("$NOOK" image list --format json | jq -r '.[].Names[]')" "names left"
+  check_layers b:1
+  assert_fails "$NOOK" image inspect a:1
+  local id
+  id=$("$NOOK" image inspect b:1 | jq -r '.[0].Id')
+  assert_eq "$id" "$("$NOOK" image rm b:1)" "the last name removes the image"
+  assert_eq "" "$(ls "$NOOK_STORAGE/layers")" "layers after the last name"
+}
