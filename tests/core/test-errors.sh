@@ -72,6 +72,9 @@ test_duplicate_and_unknown_ids() {
     assert_fails "$NOOK" $cmd nosuch-container
     assert_eq 'nook: container "nosuch-container" does not exist' "$assert_output" "$cmd"
   done
+  # as runc and crun answer the clean-up podman and containerd do after a
+  # failed create
+  assert_eq "" "$("$NOOK" delete --force nosuch-container 2>&1)" "delete --force of nothing"
 }
 
 test_invalid_ids() {
