@@ -6,16 +6,32 @@
 #                                         defaults to ./build)
 # Env: BENCH_DIR (scratch: default /dev/shm, a tmpfs, so that the disk and
 #      other users of it do not drown the filesystems' own cost), BIG_MB (512), TREE_FILES (20000),
-#      FIO_SECONDS (10), REPEAT (3), CONTENDERS ("nook fuse-overlayfs native";
-#      also "nook-st": nook with threaded=0, one thread as fuse-overlayfs runs).
+#      FIO_SECONDS (10), REPEAT (3), METRICS (some of "create stat seqread
+#      copyup fio", default all), CONTENDERS ("nook fuse-overlayfs native";
+#      also "nook-st": nook with threaded=0, one thread as fuse-overlayfs runs;
+#      "nook-poll": nook with poll_us=50), NOOK_BASE (another build's
+#      nook-fuse-overlayfs, measured in the same run as "nook-base": a
+#      change against its base).
 #
 # Workloads: create 2000 small files; stat a 20k-file tree (cold: first walk
 # after mounting; warm: second walk); sequential read of a 512 MiB lower
-# file; 4k random read and write (fio, psync); copy-up of the 512 MiB file.
+# file; 4k random read and write (fio, psync; fio drops the cache before
+# each pass over the file, so every read reaches the filesystem); copy-up
+# of the 512 MiB file.
 # Times are the best of REPEAT runs, each on a fresh mount; the ratio column
 # says how many times faster than fuse-overlayfs (higher is better). The
 # *_cpu_ms rows are the CPU time of the daemon and the workload together,
 # which a busy machine disturbs less than the wall time.
+#
+# What bounds the ratios (kernel 6.18, libfuse 3.14, rootless): a create
+# costs five synchronous round trips for any FUSE overlay (GETATTR of the
+# parent, which default_permissions asks for after every change of the
+# directory; LOOKUP; CREATE; GETXATTR security.capability before the first
+# write; WRITE when the writeback cache is flushed at close), so both daemons
+# differ only in what they spend per request. A sequential read goes through
+# the FUSE page cache in 128 KiB readahead requests (the kernel's cap), one
+# copy in the daemon and one in the reader for both; passthrough would
+# avoid that but needs CAP_SYS_ADMIN in the initial namespace.
 set -euo pipefail
 
 build=$(cd "${1:-build}" && pwd)
@@ -27,7 +43,11 @@ big_mb=${BIG_MB:-512}
 tree_files=${TREE_FILES:-20000}
 fio_seconds=${FIO_SECONDS:-10}
 repeat=${REPEAT:-3}
-contenders=${CONTENDERS:-nook fuse-overlayfs native}
+contenders=${CONTENDERS:-nook fuse-overlayfs native${NOOK_BASE:+ nook-base}}
+if [ -n "${NOOK_BASE:-}" ]; then
+  [ -x "$NOOK_BASE" ] || { echo "NOOK_BASE=$NOOK_BASE is not an executable" >&2; exit 1; }
+  NOOK_BASE=$(realpath "$NOOK_BASE")
+fi
 
 bench_dir=${BENCH_DIR:-/dev/shm}
 [ -w "$bench_dir" ] || bench_dir=/tmp
@@ -48,7 +68,6 @@ for i in range(n):
     with open(os.path.join(d, "f%05d" % i), "w") as f:
         f.write("x" * (i % 200))
 PY
-cat "$lower/big" > /dev/null
 
 # One measurement: mount the contender, run one workload, print
 # "contender metric value".
@@ -57,11 +76,13 @@ measure() {
   local d=$work/$who.$metric.$run
   mkdir -p "$d"/{upper,work,mnt}
   unshare -Urm bash -euo pipefail -c '
-    who=$1 metric=$2 d=$3 lower=$4 nook_fuse=$5 fio_seconds=$6
+    who=$1 metric=$2 d=$3 lower=$4 nook_fuse=$5 fio_seconds=$6 nook_base=$7
     opts="lowerdir=$lower,upperdir=$d/upper,workdir=$d/work"
     case $who in
       nook) "$nook_fuse" -o "$opts" "$d/mnt" ;;
       nook-st) "$nook_fuse" -o "$opts,threaded=0" "$d/mnt" ;;
+      nook-poll) "$nook_fuse" -o "$opts,poll_us=50" "$d/mnt" ;;
+      nook-base) "$nook_base" -o "$opts" "$d/mnt" ;;
       fuse-overlayfs) fuse-overlayfs -o "$opts" "$d/mnt" ;;
       native) mount -t overlay overlay -o "$opts,userxattr" "$d/mnt" ;;
     esac
@@ -79,10 +100,18 @@ measure() {
     ms() { local t=$(( ($2 - $1) / 100000 )); echo "$((t / 10)).$((t % 10))"; }
     case $metric in
       create)
-        mkdir c; c0=$(ticks); s=$(now)
-        bash -c "for i in \$(seq 2000); do echo x > c/f\$i; done"
-        e=$(now); c1=$(ticks)
-        echo "$who create_2000_ms $(ms $s $e)"
+        # One process creates them all (open, write, close each), timed
+        # inside it: the filesystem is measured, not a loop of the shell.
+        mkdir c; c0=$(ticks)
+        python3 -c "
+import os, time
+t = time.perf_counter()
+for i in range(2000):
+    fd = os.open(\"c/f%d\" % i, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.write(fd, b\"x\\n\")
+    os.close(fd)
+print(\"$who create_2000_ms %.1f\" % ((time.perf_counter() - t) * 1000))"
+        c1=$(ticks)
         echo "$who create_2000_cpu_ms $(((c1 - c0) * 10))" ;;
       stat)
         c0=$(ticks); s=$(now); find tree -printf "%s %m\n" > /dev/null; e=$(now); c1=$(ticks)
@@ -91,6 +120,9 @@ measure() {
         s=$(now); find tree -printf "%s %m\n" > /dev/null; e=$(now)
         echo "$who stat_tree_warm_ms $(ms $s $e)" ;;
       seqread)
+        # Cold for every contender: the backing file leaves the page cache
+        # first (a fresh mount starts with an empty cache of its own).
+        python3 -c "import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)" "$lower/big"
         c0=$(ticks); s=$(now); dd if=big of=/dev/null bs=1M status=none; e=$(now); c1=$(ticks)
         echo "$who seq_read_ms $(ms $s $e)"
         echo "$who seq_read_cpu_ms $(((c1 - c0) * 10))" ;;
@@ -109,13 +141,14 @@ measure() {
     esac
     cd /
     umount "$d/mnt"
-  ' measure "$who" "$metric" "$d" "$lower" "$nook_fuse" "$fio_seconds"
+  ' measure "$who" "$metric" "$d" "$lower" "$nook_fuse" "$fio_seconds" "${NOOK_BASE:-}"
   rm -rf "$d"
 }
 
 results=$work/results
 : > "$results"
-for metric in create stat seqread copyup; do
+for metric in ${METRICS:-create stat seqread copyup fio}; do
+  [ "$metric" = fio ] && continue
   for run in $(seq "$repeat"); do
     for who in $contenders; do
       echo "  $who $metric run $run" >&2
@@ -123,10 +156,13 @@ for metric in create stat seqread copyup; do
     done
   done
 done
-for who in $contenders; do
-  echo "  $who fio" >&2
-  measure "$who" fio 1 >> "$results"
-done
+case " ${METRICS:-fio} " in
+  *" fio "*)
+    for who in $contenders; do
+      echo "  $who fio" >&2
+      measure "$who" fio 1 >> "$results"
+    done ;;
+esac
 
 python3 - "$results" $contenders <<'PY'
 import sys

@@ -3,8 +3,11 @@
 #   container -> host  (through the gateway 10.0.2.2 to host loopback):
 #       nook-net vs slirp4netns, at MTU 65520 and 1500
 #   host -> container  (through a forwarded port, added on the API socket):
-#       nook-net vs slirp4netns's hostfwd vs pasta
+#       nook-net vs slirp4netns's hostfwd vs pasta, and the other way
+#       (iperf3 -R: the container's server sends, as a web server does)
 # A "container" is a network namespace made with `unshare -Urn` holding sleep.
+# Beside Gbit/s it prints the helper's CPU seconds per GB moved (user +
+# system of the helper process): the machine's other load moves it less.
 #
 #   bench/net.sh [SECONDS [ROUNDS]]   (default 5 s, 3 rounds; as root it enters
 #                                      tests/harness/world)
@@ -43,7 +46,13 @@ wait_route() {
   done
   echo "bench/net.sh: the network never came up" >&2; exit 1
 }
-gbps() { jq -r '.end.sum_received.bits_per_second / 1e9 | . * 100 | round / 100'; }
+# The helper's CPU time (user + system, clock ticks) so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# iperf3's JSON on stdin, the helper's ticks before and after: "Gbit/s CPU-s/GB".
+result() {
+  jq -r --argjson t "$(($2 - $1))" --argjson hz "$(getconf CLK_TCK)" \
+    '.end.sum_received | "\(.bits_per_second / 1e9 * 100 | round / 100) \($t / $hz / (.bytes / 1e9) * 100 | round / 100)"'
+}
 
 start_net() { # TOOL MTU [API]
   local tool=$1 mtu=$2 api=${3:-}
@@ -67,11 +76,14 @@ iperf3 -s -B 127.0.0.1 -p "$c2h_port" >/dev/null 2>&1 & pids+=($!)
 sleep 0.3
 c2h() { # TOOL MTU
   new_ns; start_net "$1" "$2"
-  nsx "$ns" iperf3 -c 10.0.2.2 -p "$c2h_port" -t "$secs" -J | gbps
+  local t0 out
+  t0=$(cpu_ticks $net)
+  out=$(nsx "$ns" iperf3 -c 10.0.2.2 -p "$c2h_port" -t "$secs" -J)
+  result "$t0" "$(cpu_ticks $net)" <<<"$out"
   stop
 }
 # host -> container
-h2c() { # TOOL
+h2c() { # TOOL [-R]
   new_ns
   nsx "$ns" iperf3 -s -p 5201 >/dev/null 2>&1 &
   srv=$!
@@ -83,7 +95,10 @@ h2c() { # TOOL
       socat - UNIX-CONNECT:"$api" | grep -q return
   fi
   sleep 0.2
-  iperf3 -c 127.0.0.1 -p $fwd_port -t "$secs" -J | gbps
+  local t0 out
+  t0=$(cpu_ticks $net)
+  out=$(iperf3 -c 127.0.0.1 -p $fwd_port -t "$secs" -J ${2:-})
+  result "$t0" "$(cpu_ticks $net)" <<<"$out"
   stop
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
@@ -92,20 +107,30 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { prin
 
 # Alternating rounds, the median of each: the machine's other load moves
 # every number, and alternating spreads it over the contenders.
-declare -A got
+declare -A got cpu
+add() { # KEY "GBPS CPU"
+  got[$1]+=" ${2% *}"
+  cpu[$1]+=" ${2#* }"
+}
 for ((round = 1; round <= rounds; round++)); do
   for mtu in 65520 1500; do
-    for tool in nook slirp4netns; do got[c2h-$tool-$mtu]+=" $(c2h $tool $mtu)"; done
+    for tool in nook slirp4netns; do add c2h-$tool-$mtu "$(c2h $tool $mtu)"; done
   done
-  for tool in nook slirp4netns pasta; do got[h2c-$tool]+=" $(h2c $tool)"; done
+  for tool in nook slirp4netns pasta; do add h2c-$tool "$(h2c $tool)"; done
+  for tool in nook slirp4netns pasta; do add c2h-fwd-$tool "$(h2c $tool -R)"; done
 done
 m() { echo "${got[$1]}" | median; }
+c() { echo "${cpu[$1]}" | median; }
 
-echo "iperf3 TCP, ${secs}s each, median of $rounds rounds, Gbit/s"
+echo "iperf3 TCP, ${secs}s each, median of $rounds rounds: Gbit/s, and in () the helper's CPU seconds per GB"
 for mtu in 65520 1500; do
   n=$(m c2h-nook-$mtu); s=$(m c2h-slirp4netns-$mtu)
-  printf 'container->host MTU %-5s  nook %6s  slirp4netns %6s  ratio %s\n' $mtu "$n" "$s" "$(ratio "$n" "$s")"
+  printf 'container->host MTU %-5s  nook %6s (%s)  slirp4netns %6s (%s)  ratio %s\n' $mtu \
+    "$n" "$(c c2h-nook-$mtu)" "$s" "$(c c2h-slirp4netns-$mtu)" "$(ratio "$n" "$s")"
 done
-n=$(m h2c-nook); s=$(m h2c-slirp4netns); p=$(m h2c-pasta)
-printf 'host->container fwd port   nook %6s  slirp4netns %6s  pasta %6s  ratio vs slirp4netns %s, vs pasta %s\n' \
-  "$n" "$s" "$p" "$(ratio "$n" "$s")" "$(ratio "$n" "$p")"
+for dir in h2c c2h-fwd; do
+  n=$(m $dir-nook); s=$(m $dir-slirp4netns); p=$(m $dir-pasta)
+  printf '%-26s nook %6s (%s)  slirp4netns %6s (%s)  pasta %6s (%s)  ratio vs slirp4netns %s, vs pasta %s\n' \
+    "$([ $dir = h2c ] && echo 'host->container fwd port' || echo 'container->host fwd port')" \
+    "$n" "$(c $dir-nook)" "$s" "$(c $dir-slirp4netns)" "$p" "$(c $dir-pasta)" "$(ratio "$n" "$s")" "$(ratio "$n" "$p")"
+done

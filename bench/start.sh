@@ -32,8 +32,11 @@ for manager in disabled cgroupfs systemd; do
     -n "nook ($manager)" "$nook --cgroup-manager=$manager run -b $work bench-nook" \
     -n "crun ($manager)" "crun --cgroup-manager=$manager run -b $work bench-crun" >/dev/null 2>&1 ||
     { echo "$manager: a run failed; skipping this manager"; continue; }
+  # The medians too: on a shared machine a burst of load in one of the two
+  # blocks of runs moves a mean more than a median.
   jq -r --arg m "$manager" '
     (.results[0].mean * 1000) as $n | (.results[1].mean * 1000) as $c |
-    "\($m): nook \($n*100|round/100) ms, crun \($c*100|round/100) ms, crun/nook = \($c/$n*100|round/100)x"' \
+    (.results[0].median * 1000) as $nm | (.results[1].median * 1000) as $cm |
+    "\($m): nook \($n*100|round/100) ms, crun \($c*100|round/100) ms, crun/nook = \($c/$n*100|round/100)x (medians \($nm*100|round/100) / \($cm*100|round/100) ms = \($cm/$nm*100|round/100)x)"' \
     "$export_json.$manager"
 done

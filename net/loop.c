@@ -20,6 +20,13 @@
 #include "util.h"
 
 #define TAP_BATCH 128
+/* libslirp's TCP has no window scaling: 64 KiB in flight at most, and Linux
+ * cuts its MSS to half of that (32767). At that MSS two segments do not fit
+ * in one 64 KiB TSO frame, so the container sends every 32 KiB alone and
+ * slirp answers each with an ACK. Offering an MSS that fits twice (slirp
+ * offers its MTU - 40) lets the container send the whole window as one
+ * frame: half the frames, ACKs and host writes per byte. */
+#define SLIRP_MTU_MAX 32640
 #define VNET_HDR_LEN sizeof(struct virtio_net_hdr)
 #define FRAME_MAX (VNET_HDR_LEN + 14 + 65536 + 256)
 
@@ -188,7 +195,7 @@ int net_loop_new(const struct net_config *cfg, int tap_fd, struct ns_child *chil
   sc.vprefix_len = 64;
   inet_pton(AF_INET6, "fd00::2", &sc.vhost6);
   inet_pton(AF_INET6, "fd00::3", &sc.vnameserver6);
-  sc.if_mtu = cfg->mtu;
+  sc.if_mtu = cfg->mtu < SLIRP_MTU_MAX ? cfg->mtu : SLIRP_MTU_MAX;
   sc.if_mru = cfg->mtu;
   sc.disable_host_loopback = cfg->disable_host_loopback;
   sc.outbound_addr = cfg->has_outbound_addr ? (struct sockaddr_in *)&cfg->outbound_addr : NULL;
@@ -266,16 +273,22 @@ const struct net_port *net_loop_port(struct net_loop *l, int id) {
   return &l->ports[id - 1].port;
 }
 
-/* The Internet checksum of buf, added to sum (RFC 1071). */
+/* The Internet checksum of buf, added to sum (RFC 1071). Four independent
+ * 64-bit sums of 32-bit words: twice the speed of one (it runs over every
+ * byte the container sends). */
 static uint32_t csum_add(uint64_t sum, const uint8_t *buf, size_t len) {
-  while (len >= 8) {
-    uint64_t v;
-    memcpy(&v, buf, 8);
-    sum += (uint32_t)v;
-    sum += v >> 32;
-    buf += 8;
-    len -= 8;
+  uint64_t s[4] = {sum, 0, 0, 0};
+  while (len >= 16) {
+    uint32_t v[4];
+    memcpy(v, buf, 16);
+    s[0] += v[0];
+    s[1] += v[1];
+    s[2] += v[2];
+    s[3] += v[3];
+    buf += 16;
+    len -= 16;
   }
+  sum = s[0] + s[1] + s[2] + s[3];
   while (len >= 2) {
     uint16_t v;
     memcpy(&v, buf, 2);

@@ -250,7 +250,7 @@ static int run(struct net_config *cfg, nook_error *err) {
     nook_error ignore;
     if (read_file_at(AT_FDCWD, "/etc/resolv.conf", &resolv, NULL, &ignore) < 0)
       resolv = xstrdup("");
-    if ((r = sandbox_enter(resolv, err)) < 0)
+    if ((r = sandbox_enter(resolv, false, err)) < 0)
       goto out;
   }
   if (cfg->seccomp && (r = sandbox_seccomp(err)) < 0)

@@ -13,6 +13,12 @@
 #define NET_DEFAULT_MTU 65520
 #define NET_MAX_PORTS 256
 
+/* The policy routing that keeps forwarded clients' addresses (rtnl.c): a
+ * mark, a table and a rule priority the container is unlikely to use. */
+#define NET_FWD_MARK 0x6e6f6f6bU /* "nook" */
+#define NET_FWD_TABLE 28267
+#define NET_FWD_RULE_PRIORITY 1000
+
 enum net_proto { NET_TCP, NET_UDP };
 
 struct net_port {
@@ -70,6 +76,9 @@ const char *net_port_host_ip(const struct net_port *p, char *buf, size_t len);
 struct ns_child {
   pid_t pid;
   int sock; /* SOCK_SEQPACKET to the child */
+  /* Replies to marked connector sockets come back to them whatever their
+   * address (rtnl_source_routing succeeded). */
+  bool source_routing;
 };
 /* Forks a child that joins the target's user and network namespaces,
  * creates and configures the tap device and passes its fd back. The child
@@ -78,11 +87,15 @@ int ns_child_start(const struct net_config *cfg, struct ns_child *child, int *ta
                    nook_error *err);
 /* A new socket(family, type) living in the container's network namespace. */
 int ns_child_socket(struct ns_child *child, int family, int type, nook_error *err);
+/* The same, as a TCP connector that may bind to any address (IP_TRANSPARENT)
+ * and carries NET_FWD_MARK; *transparent says whether it got both. */
+int ns_child_connector(struct ns_child *child, bool *transparent, nook_error *err);
 void ns_child_stop(struct ns_child *child);
 
 /* ---- rtnl.c: interface configuration with plain rtnetlink ---- */
 int rtnl_configure(const char *ifname, unsigned mtu, const struct net_config *cfg,
                    nook_error *err);
+int rtnl_source_routing(nook_error *err);
 
 /* ---- portfwd.c: host TCP port -> container port, spliced ---- */
 struct portfwd;
@@ -116,6 +129,7 @@ int api_listen(const char *path, nook_error *err);
 void api_serve_one(int listen_fd, struct net_loop *l);
 
 /* ---- sandbox.c ---- */
-/* Empty tmpfs root with only /etc/resolv.conf, capabilities dropped. */
-int sandbox_enter(const char *resolv_conf_content, nook_error *err);
+/* Empty tmpfs root with only /etc/resolv.conf, capabilities dropped but
+ * CAP_NET_ADMIN when keep_net_admin. */
+int sandbox_enter(const char *resolv_conf_content, bool keep_net_admin, nook_error *err);
 int sandbox_seccomp(nook_error *err);

@@ -8,6 +8,7 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <linux/nsfs.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,21 +19,27 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "log.h"
 #include "nook-net.h"
 #include "util.h"
+
+enum { NS_REQ_CONNECTOR = 1 };
+enum { NS_REPLY_TRANSPARENT = 1, NS_REPLY_SOURCE_ROUTING = 2 };
 
 struct ns_request {
   int32_t family;
   int32_t type;
+  int32_t flags;
 };
 
 struct ns_reply {
   int32_t error; /* positive errno, 0 with an fd attached */
+  int32_t flags;
   char msg[512];
 };
 
-static int send_reply(int sock, int error, const char *msg, int fd) {
-  struct ns_reply r = {.error = error};
+static int send_reply(int sock, int error, int flags, const char *msg, int fd) {
+  struct ns_reply r = {.error = error, .flags = flags};
   if (msg)
     snprintf(r.msg, sizeof(r.msg), "%s", msg);
   struct iovec iov = {.iov_base = &r, .iov_len = sizeof(r)};
@@ -53,7 +60,7 @@ static int send_reply(int sock, int error, const char *msg, int fd) {
   return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
-static int recv_reply(int sock, int *fd, nook_error *err) {
+static int recv_reply(int sock, int *fd, int *flags, nook_error *err) {
   struct ns_reply r;
   struct iovec iov = {.iov_base = &r, .iov_len = sizeof(r)};
   union {
@@ -82,6 +89,7 @@ static int recv_reply(int sock, int *fd, nook_error *err) {
   }
   if (*fd < 0)
     return nook_errx(err, EPROTO, "the namespace helper sent no file descriptor");
+  *flags = r.flags;
   return 0;
 }
 
@@ -143,11 +151,23 @@ static void child_main(const struct net_config *cfg, int sock, int userns_fd, in
     goto fail;
   if (cfg->configure && rtnl_configure(cfg->tapname, cfg->mtu, cfg, &err) < 0)
     goto fail;
-  if (cfg->sandbox && sandbox_enter(NULL, &err) < 0)
+  int flags = 0;
+  if (cfg->configure) {
+    nook_error why;
+    nook_err_clear(&why);
+    if (rtnl_source_routing(&why) == 0)
+      flags |= NS_REPLY_SOURCE_ROUTING;
+    else
+      nook_debug("forwarded ports show clients at their own address only from loopback: %s",
+                 why.msg);
+  }
+  /* CAP_NET_ADMIN in the container's user namespace stays: the connector
+   * sockets need it for IP_TRANSPARENT and SO_MARK. */
+  if (cfg->sandbox && sandbox_enter(NULL, true, &err) < 0)
     goto fail;
   if (cfg->seccomp && sandbox_seccomp(&err) < 0)
     goto fail;
-  if (send_reply(sock, 0, NULL, tap) < 0)
+  if (send_reply(sock, 0, flags, NULL, tap) < 0)
     _exit(1);
   close(tap);
 
@@ -160,15 +180,20 @@ static void child_main(const struct net_config *cfg, int sock, int userns_fd, in
       _exit(0); /* the helper went away */
     int fd = socket(req.family, req.type | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-      send_reply(sock, errno, "create a socket in the container's network namespace", -1);
+      send_reply(sock, errno, 0, "create a socket in the container's network namespace", -1);
       continue;
     }
-    send_reply(sock, 0, NULL, fd);
+    int one = 1, mark = (int)NET_FWD_MARK, reply_flags = 0;
+    if ((req.flags & NS_REQ_CONNECTOR) &&
+        setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) == 0 &&
+        setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == 0)
+      reply_flags |= NS_REPLY_TRANSPARENT;
+    send_reply(sock, 0, reply_flags, NULL, fd);
     close(fd);
   }
 
 fail:
-  send_reply(sock, err.code ? err.code : EINVAL, err.msg, -1);
+  send_reply(sock, err.code ? err.code : EINVAL, 0, err.msg, -1);
   _exit(1);
 }
 
@@ -238,21 +263,37 @@ int ns_child_start(const struct net_config *cfg, struct ns_child *child, int *ta
   close(sv[1]);
   child->pid = pid;
   child->sock = sv[0];
-  int r = recv_reply(child->sock, tap_fd, err);
+  int flags;
+  int r = recv_reply(child->sock, tap_fd, &flags, err);
   if (r < 0) {
     ns_child_stop(child);
     return r;
   }
+  child->source_routing = flags & NS_REPLY_SOURCE_ROUTING;
   return 0;
 }
 
-int ns_child_socket(struct ns_child *child, int family, int type, nook_error *err) {
-  struct ns_request req = {.family = family, .type = type};
+static int request_socket(struct ns_child *child, int family, int type, int req_flags,
+                          int *reply_flags, nook_error *err) {
+  struct ns_request req = {.family = family, .type = type, .flags = req_flags};
   if (send(child->sock, &req, sizeof(req), MSG_NOSIGNAL) < 0)
     return nook_err(err, errno, "ask the namespace helper for a socket");
   int fd;
-  int r = recv_reply(child->sock, &fd, err);
+  int r = recv_reply(child->sock, &fd, reply_flags, err);
   return r < 0 ? r : fd;
+}
+
+int ns_child_socket(struct ns_child *child, int family, int type, nook_error *err) {
+  int flags;
+  return request_socket(child, family, type, 0, &flags, err);
+}
+
+int ns_child_connector(struct ns_child *child, bool *transparent, nook_error *err) {
+  int flags = 0;
+  int fd = request_socket(child, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, NS_REQ_CONNECTOR, &flags,
+                          err);
+  *transparent = flags & NS_REPLY_TRANSPARENT;
+  return fd;
 }
 
 void ns_child_stop(struct ns_child *child) {

@@ -233,7 +233,85 @@ static int make_pipe(int p[2]) {
   return 0;
 }
 
-static void accept_one(struct portfwd *pf, struct listener *ls, int client) {
+/* The client's IPv4 address, from a v4-mapped IPv6 one too. */
+static bool client_ipv4(const struct sockaddr_storage *ss, struct sockaddr_in *out) {
+  *out = (struct sockaddr_in){.sin_family = AF_INET};
+  if (ss->ss_family == AF_INET) {
+    *out = *(const struct sockaddr_in *)ss;
+    return true;
+  }
+  const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+  if (ss->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+    return false;
+  memcpy(&out->sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+  out->sin_port = s6->sin6_port;
+  return true;
+}
+
+/* Connections that never leave this host (loopback, the container's own
+ * address) have no path to probe: BBR, a common default, paces them with
+ * timers that cost more than the transfer itself. Reno, which every user
+ * may choose, does not pace. */
+static void local_congestion_control(int fd) {
+  static const char reno[] = "reno";
+  setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, reno, strlen(reno));
+}
+
+static bool is_loopback(const struct sockaddr_storage *ss) {
+  const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+  if (ss->ss_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
+    return true;
+  struct sockaddr_in a;
+  return client_ipv4(ss, &a) && (ntohl(a.sin_addr.s_addr) >> 24) == 127;
+}
+
+/* Connects to the container's port from a socket inside its namespace.
+ * The socket takes the client's address, so the server sees who connected:
+ * a loopback address is local in every namespace, any other needs
+ * IP_TRANSPARENT and the routing rule that brings the replies back
+ * (rtnl_source_routing). The port is the kernel's choice among its
+ * ephemeral ones, as for any connection the container makes: the client's
+ * own port could be one a server in the container wants to bind later.
+ * When the address cannot be had, the connection comes from the
+ * container's own address. */
+static int connect_inside(struct portfwd *pf, const struct listener *ls,
+                          const struct sockaddr_storage *peer, nook_error *err) {
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr = ls->port.guest_addr,
+                           .sin_port = htons(ls->port.guest_port)};
+  struct sockaddr_in from;
+  bool loopback = is_loopback(peer);
+  bool keep = client_ipv4(peer, &from) && (loopback || pf->child->source_routing);
+  for (;;) {
+    bool transparent = false;
+    _cleanup_close_ int fd =
+        keep ? ns_child_connector(pf->child, &transparent, err)
+             : ns_child_socket(pf->child, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, err);
+    if (fd < 0)
+      return fd;
+    int one = 1;
+    if (keep) {
+      from.sin_port = 0;
+      setsockopt(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+      if ((!transparent && !loopback) || bind(fd, (struct sockaddr *)&from, sizeof(from)) < 0) {
+        keep = false;
+        continue;
+      }
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    local_congestion_control(fd);
+    if (connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0 && errno != EINPROGRESS) {
+      if (keep) {
+        keep = false;
+        continue;
+      }
+      return nook_err(err, errno, "connect to the container's port %u", ls->port.guest_port);
+    }
+    return steal_fd(&fd);
+  }
+}
+
+static void accept_one(struct portfwd *pf, struct listener *ls, int client,
+                       const struct sockaddr_storage *peer) {
   nook_error err;
   nook_err_clear(&err);
   struct conn *c = xcalloc(1, sizeof(*c));
@@ -243,16 +321,11 @@ static void accept_one(struct portfwd *pf, struct listener *ls, int client) {
     c->pipe[d][0] = c->pipe[d][1] = -1;
   int one = 1;
   setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  c->fd[1] = ns_child_socket(pf->child, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, &err);
+  if (is_loopback(peer))
+    local_congestion_control(client);
+  c->fd[1] = connect_inside(pf, ls, peer, &err);
   if (c->fd[1] < 0 || make_pipe(c->pipe[0]) < 0 || make_pipe(c->pipe[1]) < 0) {
     nook_warn("port forward: %s", c->fd[1] < 0 ? err.msg : "pipe2 failed");
-    conn_free(c);
-    return;
-  }
-  setsockopt(c->fd[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr = ls->port.guest_addr,
-                           .sin_port = htons(ls->port.guest_port)};
-  if (connect(c->fd[1], (struct sockaddr *)&to, sizeof(to)) < 0 && errno != EINPROGRESS) {
     conn_free(c);
     return;
   }
@@ -271,10 +344,12 @@ static void accept_one(struct portfwd *pf, struct listener *ls, int client) {
 
 static void listener_event(struct portfwd *pf, struct listener *ls) {
   for (;;) {
-    int fd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    struct sockaddr_storage peer;
+    socklen_t len = sizeof(peer);
+    int fd = accept4(ls->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0)
       return;
-    accept_one(pf, ls, fd);
+    accept_one(pf, ls, fd, &peer);
   }
 }
 

@@ -1,8 +1,11 @@
 /* Interface configuration with plain rtnetlink messages: loopback up, the
- * tap's MTU, addresses and default routes. Runs inside the container's
- * network namespace. */
+ * tap's MTU, addresses and default routes, and the policy route that brings
+ * replies to forwarded connections back to the port forwarder. Runs inside
+ * the container's network namespace. */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <net/if.h>
+#include <linux/fib_rules.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <string.h>
@@ -24,6 +27,17 @@ static void add_attr(struct rtnl_msg *m, unsigned short type, const void *data, 
   a->rta_len = RTA_LENGTH(len);
   memcpy(RTA_DATA(a), data, len);
   m->nh.nlmsg_len = NLMSG_ALIGN(m->nh.nlmsg_len) + RTA_ALIGN(a->rta_len);
+}
+
+/* Starts a request of type with a zeroed family header of hdr_len bytes;
+ * returns that header. */
+static void *msg_init(struct rtnl_msg *m, unsigned short type, unsigned short flags,
+                      size_t hdr_len) {
+  *m = (struct rtnl_msg){0};
+  m->nh.nlmsg_len = NLMSG_LENGTH(hdr_len);
+  m->nh.nlmsg_type = type;
+  m->nh.nlmsg_flags = flags;
+  return NLMSG_DATA(&m->nh);
 }
 
 /* Sends one request and waits for its acknowledgement. */
@@ -54,10 +68,8 @@ static int rtnl_talk(int fd, struct rtnl_msg *m, const char *what, nook_error *e
 }
 
 static int link_set(int fd, int ifindex, unsigned mtu, const char *name, nook_error *err) {
-  struct rtnl_msg m = {0};
-  m.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
-  m.nh.nlmsg_type = RTM_NEWLINK;
-  struct ifinfomsg *ifi = NLMSG_DATA(&m.nh);
+  struct rtnl_msg m;
+  struct ifinfomsg *ifi = msg_init(&m, RTM_NEWLINK, 0, sizeof(*ifi));
   ifi->ifi_family = AF_UNSPEC;
   ifi->ifi_index = ifindex;
   ifi->ifi_flags = IFF_UP;
@@ -72,11 +84,8 @@ static int link_set(int fd, int ifindex, unsigned mtu, const char *name, nook_er
 
 static int addr_add(int fd, int ifindex, int family, const void *addr, unsigned prefix,
                     nook_error *err) {
-  struct rtnl_msg m = {0};
-  m.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg));
-  m.nh.nlmsg_type = RTM_NEWADDR;
-  m.nh.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-  struct ifaddrmsg *ifa = NLMSG_DATA(&m.nh);
+  struct rtnl_msg m;
+  struct ifaddrmsg *ifa = msg_init(&m, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifa));
   ifa->ifa_family = family;
   ifa->ifa_prefixlen = prefix;
   ifa->ifa_index = ifindex;
@@ -88,21 +97,68 @@ static int addr_add(int fd, int ifindex, int family, const void *addr, unsigned 
   return rtnl_talk(fd, &m, "add the container's address", err);
 }
 
-static int route_add_default(int fd, int ifindex, int family, const void *gw, nook_error *err) {
-  struct rtnl_msg m = {0};
-  m.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
-  m.nh.nlmsg_type = RTM_NEWROUTE;
-  m.nh.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-  struct rtmsg *rt = NLMSG_DATA(&m.nh);
+/* A new route through interface oif, in table (RTA_TABLE: any id). */
+static void route_msg(struct rtnl_msg *m, int family, uint32_t table, unsigned char type,
+                      unsigned char scope, int oif) {
+  struct rtmsg *rt = msg_init(m, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, sizeof(*rt));
   rt->rtm_family = family;
-  rt->rtm_table = RT_TABLE_MAIN;
+  rt->rtm_table = RT_TABLE_UNSPEC;
   rt->rtm_protocol = RTPROT_BOOT;
-  rt->rtm_scope = RT_SCOPE_UNIVERSE;
-  rt->rtm_type = RTN_UNICAST;
+  rt->rtm_scope = scope;
+  rt->rtm_type = type;
+  add_attr(m, RTA_TABLE, &table, sizeof(table));
+  uint32_t o = oif;
+  add_attr(m, RTA_OIF, &o, sizeof(o));
+}
+
+static int route_add_default(int fd, int ifindex, int family, const void *gw, nook_error *err) {
+  struct rtnl_msg m;
+  route_msg(&m, family, RT_TABLE_MAIN, RTN_UNICAST, RT_SCOPE_UNIVERSE, ifindex);
   add_attr(&m, RTA_GATEWAY, gw, family == AF_INET ? 4 : 16);
-  uint32_t oif = ifindex;
-  add_attr(&m, RTA_OIF, &oif, sizeof(oif));
   return rtnl_talk(fd, &m, "add the default route", err);
+}
+
+/* Every address is local in the forwarder's table: a reply carrying its
+ * mark is delivered to the connector socket that stands for the client. */
+static int route_add_local_all(int fd, int lo, nook_error *err) {
+  struct rtnl_msg m;
+  route_msg(&m, AF_INET, NET_FWD_TABLE, RTN_LOCAL, RT_SCOPE_HOST, lo);
+  return rtnl_talk(fd, &m, "add the port forwarder's local route", err);
+}
+
+static int rule_add_fwmark(int fd, nook_error *err) {
+  struct rtnl_msg m;
+  struct fib_rule_hdr *fr = msg_init(&m, RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, sizeof(*fr));
+  fr->family = AF_INET;
+  fr->action = FR_ACT_TO_TBL;
+  fr->table = RT_TABLE_UNSPEC;
+  uint32_t mark = NET_FWD_MARK, mask = 0xffffffff, table = NET_FWD_TABLE,
+           prio = NET_FWD_RULE_PRIORITY;
+  add_attr(&m, FRA_FWMARK, &mark, sizeof(mark));
+  add_attr(&m, FRA_FWMASK, &mask, sizeof(mask));
+  add_attr(&m, FRA_TABLE, &table, sizeof(table));
+  add_attr(&m, FRA_PRIORITY, &prio, sizeof(prio));
+  return rtnl_talk(fd, &m, "add the port forwarder's routing rule", err);
+}
+
+/* Forwarded connections keep the client's address (see portfwd.c): the
+ * connector socket inside carries NET_FWD_MARK, the server's accepted
+ * socket inherits it from the SYN (tcp_fwmark_accept), and the rule sends
+ * whatever carries the mark to local delivery instead of out through the
+ * tap, whatever the client's address. */
+int rtnl_source_routing(nook_error *err) {
+  _cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0)
+    return nook_err(err, errno, "netlink socket");
+  int lo = if_nametoindex("lo");
+  if (!lo)
+    return nook_err(err, errno, "find interface lo");
+  int r = write_file_at(AT_FDCWD, "/proc/sys/net/ipv4/tcp_fwmark_accept", "1", 1, 0, err);
+  if (r < 0)
+    return r;
+  if ((r = route_add_local_all(fd, lo, err)) < 0)
+    return r;
+  return rule_add_fwmark(fd, err);
 }
 
 int rtnl_configure(const char *ifname, unsigned mtu, const struct net_config *cfg,

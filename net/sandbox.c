@@ -78,14 +78,30 @@ static int new_mount_ns(nook_error *err) {
   return write_proc_self("gid_map", map, err);
 }
 
-static int drop_capabilities(nook_error *err) {
+static bool have_net_admin(void) {
+  cap_t now = cap_get_proc();
+  cap_flag_value_t v = CAP_CLEAR;
+  if (now)
+    cap_get_flag(now, CAP_NET_ADMIN, CAP_PERMITTED, &v);
+  cap_free(now);
+  return v == CAP_SET;
+}
+
+static int drop_capabilities(bool keep_net_admin, nook_error *err) {
+  keep_net_admin = keep_net_admin && have_net_admin();
   for (int c = 0; c <= CAP_LAST_CAP; c++)
-    if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL && errno != EPERM)
+    if ((c != CAP_NET_ADMIN || !keep_net_admin) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 &&
+        errno != EINVAL && errno != EPERM)
       return nook_err(err, errno, "sandbox: drop capability %d from the bounding set", c);
-  cap_t none = cap_init();
-  int r = cap_set_proc(none);
+  cap_t caps = cap_init();
+  if (keep_net_admin) {
+    cap_value_t keep[] = {CAP_NET_ADMIN};
+    cap_set_flag(caps, CAP_PERMITTED, 1, keep, CAP_SET);
+    cap_set_flag(caps, CAP_EFFECTIVE, 1, keep, CAP_SET);
+  }
+  int r = cap_set_proc(caps);
   int e = errno;
-  cap_free(none);
+  cap_free(caps);
   if (r < 0)
     return nook_err(err, e, "sandbox: drop capabilities");
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -93,7 +109,7 @@ static int drop_capabilities(nook_error *err) {
   return 0;
 }
 
-int sandbox_enter(const char *resolv_conf, nook_error *err) {
+int sandbox_enter(const char *resolv_conf, bool keep_net_admin, nook_error *err) {
   int r = new_mount_ns(err);
   if (r < 0)
     return r;
@@ -121,7 +137,7 @@ int sandbox_enter(const char *resolv_conf, nook_error *err) {
   if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
             NULL) < 0)
     return nook_err(err, errno, "sandbox: make the root read-only");
-  return drop_capabilities(err);
+  return drop_capabilities(keep_net_admin, err);
 }
 
 int sandbox_seccomp(nook_error *err) {

@@ -5,6 +5,11 @@
 #include "storage/rootfs.h"
 #include "util.h"
 
+bool rootfs_annotated_starts_process(const struct spec *spec) {
+  const char *driver = spec_annotation(spec, "nook.rootfs.driver");
+  return spec_annotation(spec, "nook.rootfs.lowerdirs") && driver && strcmp(driver, "fuse") == 0;
+}
+
 int rootfs_mount_annotated(const struct spec *spec, nook_error *err) {
   const char *lower = spec_annotation(spec, "nook.rootfs.lowerdirs");
   if (!lower)

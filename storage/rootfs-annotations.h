@@ -14,3 +14,6 @@
 /* 0 when the spec asks for nothing. Called in the init before the rootfs is
  * bound onto itself. */
 int rootfs_mount_annotated(const struct spec *spec, nook_error *err);
+/* Whether that mount starts a process (the FUSE server), which must start
+ * in the container's cgroup. */
+bool rootfs_annotated_starts_process(const struct spec *spec);

@@ -7,7 +7,10 @@
  * load time. */
 #include <dlfcn.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <systemd/sd-bus.h>
 
 #include "cgroup.h"
@@ -23,6 +26,7 @@ static struct {
   bool loaded;
   typeof(sd_bus_new) *new_bus;
   typeof(sd_bus_set_address) *set_address;
+  typeof(sd_bus_set_fd) *set_fd;
   typeof(sd_bus_start) *start;
   typeof(sd_bus_open_user) *open_user;
   typeof(sd_bus_open_system) *open_system;
@@ -35,6 +39,10 @@ static struct {
   typeof(sd_bus_message_read) *read;
   typeof(sd_bus_message_unref) *message_unref;
   typeof(sd_bus_call) *call;
+  typeof(sd_bus_error_get_errno) *error_get_errno;
+  typeof(sd_bus_message_get_error) *message_get_error;
+  typeof(sd_bus_message_ref) *message_ref;
+  typeof(sd_bus_call_async) *call_async;
   typeof(sd_bus_add_match) *add_match;
   typeof(sd_bus_slot_unref) *slot_unref;
   typeof(sd_bus_process) *process;
@@ -55,6 +63,7 @@ static int load_libsystemd(nook_error *err) {
   } syms[] = {
       {(void **)&sd.new_bus, "sd_bus_new"},
       {(void **)&sd.set_address, "sd_bus_set_address"},
+      {(void **)&sd.set_fd, "sd_bus_set_fd"},
       {(void **)&sd.start, "sd_bus_start"},
       {(void **)&sd.open_user, "sd_bus_open_user"},
       {(void **)&sd.open_system, "sd_bus_open_system"},
@@ -67,6 +76,10 @@ static int load_libsystemd(nook_error *err) {
       {(void **)&sd.read, "sd_bus_message_read"},
       {(void **)&sd.message_unref, "sd_bus_message_unref"},
       {(void **)&sd.call, "sd_bus_call"},
+      {(void **)&sd.error_get_errno, "sd_bus_error_get_errno"},
+      {(void **)&sd.message_get_error, "sd_bus_message_get_error"},
+      {(void **)&sd.message_ref, "sd_bus_message_ref"},
+      {(void **)&sd.call_async, "sd_bus_call_async"},
       {(void **)&sd.add_match, "sd_bus_add_match"},
       {(void **)&sd.slot_unref, "sd_bus_slot_unref"},
       {(void **)&sd.process, "sd_bus_process"},
@@ -93,31 +106,80 @@ static void msg_unrefp(sd_bus_message **m) {
   if (*m)
     sd.message_unref(*m);
 }
-static void slot_unrefp(sd_bus_slot **s) {
-  if (*s)
-    sd.slot_unref(*s);
-}
 static void bus_error_freep(sd_bus_error *e) { sd.error_free(e); }
 
 static void connect_failed(nook_error *err, bool user_bus, int r);
 
 /* The manager's own socket, as systemctl uses as root: no message broker in
- * between (half the round trips), no Hello, and it sends its signals to
- * every such connection. */
-static int open_private(bool user_bus, sd_bus **bus) {
+ * between, no Hello, and the manager's signals come without match rules. */
+static char *private_socket_path(bool user_bus) {
   const char *rt = getenv("XDG_RUNTIME_DIR");
-  if (user_bus && (!rt || !*rt))
-    return -ENOENT;
-  _cleanup_free_ char *path =
-      user_bus ? xasprintf("%s/systemd/private", rt) : xstrdup("/run/systemd/private");
-  if (access(path, W_OK) < 0)
-    return -errno;
-  _cleanup_free_ char *address = xasprintf("unix:path=%s", path);
+  if (!user_bus)
+    return xstrdup("/run/systemd/private");
+  return rt && *rt ? xasprintf("%s/systemd/private", rt) : NULL;
+}
+
+/* The manager sets up its side of a new connection (about a millisecond of
+ * its time, before it reads the first byte) while nook goes on; it sends
+ * nothing to a connection that has not authenticated, so one made early
+ * can wait. */
+static struct {
+  int fd;
+  bool user_bus;
+} early = {.fd = -1};
+
+void cgroup_systemd_connect_early(bool user_bus) {
+  if (early.fd >= 0)
+    return;
+  _cleanup_free_ char *path = private_socket_path(user_bus);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  if (!path || strlen(path) >= sizeof(sa.sun_path))
+    return;
+  strcpy(sa.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    return;
+  if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    close(fd);
+    return;
+  }
+  early.fd = fd;
+  early.user_bus = user_bus;
+}
+
+/* An early connection the manager has closed (it may give up on one that
+ * does not authenticate in time) has something to read: its end. */
+static bool early_still_open(void) {
+  struct pollfd p = {.fd = early.fd, .events = POLLIN | POLLRDHUP};
+  return poll(&p, 1, 0) == 0;
+}
+
+static int open_private(bool user_bus, sd_bus **bus) {
+  int fd = -1;
+  if (early.fd >= 0 && early.user_bus == user_bus && early_still_open())
+    fd = early.fd;
+  else if (early.fd >= 0)
+    close(early.fd);
+  early.fd = -1;
+  _cleanup_free_ char *path = fd < 0 ? private_socket_path(user_bus) : NULL;
+  if (fd < 0 && (!path || access(path, W_OK) < 0))
+    return path ? -errno : -ENOENT;
   sd_bus *b = NULL;
   int r = sd.new_bus(&b);
-  if (r < 0)
+  if (r < 0) {
+    if (fd >= 0)
+      close(fd);
     return r;
-  if ((r = sd.set_address(b, address)) < 0 || (r = sd.start(b)) < 0) {
+  }
+  if (fd >= 0) {
+    /* The bus owns the fd from here, and closes it with itself. */
+    if ((r = sd.set_fd(b, fd, fd)) < 0)
+      close(fd);
+  } else {
+    _cleanup_free_ char *address = xasprintf("unix:path=%s", path);
+    r = sd.set_address(b, address);
+  }
+  if (r < 0 || (r = sd.start(b)) < 0) {
     sd.close_unref(b);
     return r;
   }
@@ -159,16 +221,19 @@ static int bus_fail(nook_error *err, int r, const sd_bus_error *e, const char *w
   return nook_err(err, -r, "%s", what);
 }
 
-/* ---- jobs ---- */
+/* ---- calls and jobs ---- */
 
-struct job_watch {
-  const char *path; /* set once the job is known */
+/* One method call in flight and the jobs the manager has finished since
+ * the watch began (a job can end before the reply naming it is read). */
+struct call_watch {
+  sd_bus_slot *match;
+  sd_bus_message *reply; /* set once the call is answered */
   char **done_paths;
   char **done_results;
 };
 
 static int on_job_removed(sd_bus_message *m, void *data, sd_bus_error *ret_error) {
-  struct job_watch *w = data;
+  struct call_watch *w = data;
   uint32_t id;
   const char *path, *unit, *result;
   if (sd.read(m, "uoss", &id, &path, &unit, &result) < 0)
@@ -178,8 +243,18 @@ static int on_job_removed(sd_bus_message *m, void *data, sd_bus_error *ret_error
   return 0;
 }
 
-static int add_job_watch(sd_bus *bus, sd_bus_slot **slot, struct job_watch *w, nook_error *err) {
-  int r = sd.add_match(bus, slot,
+static int on_reply(sd_bus_message *m, void *data, sd_bus_error *ret_error) {
+  struct call_watch *w = data;
+  if (w->reply)
+    sd.message_unref(w->reply);
+  w->reply = sd.message_ref(m);
+  return 0;
+}
+
+/* On the manager's own socket the match is only a filter here: it sends
+ * every connection its signals. */
+static int watch_jobs(sd_bus *bus, struct call_watch *w, nook_error *err) {
+  int r = sd.add_match(bus, &w->match,
                        "type='signal',sender='" SD_DEST "',path='" SD_PATH "',interface='" SD_IFACE
                        "',member='JobRemoved'",
                        on_job_removed, w);
@@ -188,20 +263,42 @@ static int add_job_watch(sd_bus *bus, sd_bus_slot **slot, struct job_watch *w, n
   return 0;
 }
 
-static int wait_job(sd_bus *bus, struct job_watch *w, const char *unit, nook_error *err) {
+static void call_watch_clear(struct call_watch *w) {
+  if (w->match)
+    sd.slot_unref(w->match);
+  if (w->reply)
+    sd.message_unref(w->reply);
+  strv_free(w->done_paths);
+  strv_free(w->done_results);
+  *w = (struct call_watch){0};
+}
+
+static int call_async(sd_bus *bus, sd_bus_message *m, struct call_watch *w) {
+  if (w->reply)
+    sd.message_unref(w->reply);
+  w->reply = NULL;
+  return sd.call_async(bus, NULL, m, on_reply, w, JOB_TIMEOUT_US);
+}
+
+/* The result of the job at path once it has ended, else NULL. */
+static const char *job_result(const struct call_watch *w, const char *path) {
+  for (size_t i = 0; path && w->done_paths && w->done_paths[i]; i++)
+    if (strcmp(w->done_paths[i], path) == 0)
+      return w->done_results[i];
+  return NULL;
+}
+
+/* Runs the connection until the call is answered (job NULL) or the job
+ * has ended. */
+static int bus_wait(sd_bus *bus, const struct call_watch *w, const char *job, const char *unit,
+                    nook_error *err) {
   unsigned long long deadline = now_ns() + JOB_TIMEOUT_US * 1000ULL;
   for (;;) {
-    for (size_t i = 0; w->done_paths && w->done_paths[i]; i++) {
-      if (strcmp(w->done_paths[i], w->path) != 0)
-        continue;
-      if (strcmp(w->done_results[i], "done") == 0)
-        return 0;
-      return nook_errx(err, EIO, "systemd's job for %s ended with result `%s`", unit,
-                       w->done_results[i]);
-    }
+    if (job ? job_result(w, job) != NULL : w->reply != NULL)
+      return 0;
     int r = sd.process(bus, NULL);
     if (r < 0)
-      return nook_err(err, -r, "wait for systemd's job for %s", unit);
+      return nook_err(err, -r, "talk to systemd about %s", unit);
     if (r > 0)
       continue;
     unsigned long long now = now_ns();
@@ -210,13 +307,17 @@ static int wait_job(sd_bus *bus, struct job_watch *w, const char *unit, nook_err
                        JOB_TIMEOUT_US / 1000000ULL);
     r = sd.wait(bus, (deadline - now) / 1000ULL);
     if (r < 0)
-      return nook_err(err, -r, "wait for systemd's job for %s", unit);
+      return nook_err(err, -r, "talk to systemd about %s", unit);
   }
 }
 
-static void job_watch_clear(struct job_watch *w) {
-  strv_free(w->done_paths);
-  strv_free(w->done_results);
+/* The job a StartUnit-like call queued, or the manager's error: -errno,
+ * with *e set to it. */
+static int reply_job(const struct call_watch *w, const char **job, const sd_bus_error **e) {
+  *e = sd.message_get_error(w->reply);
+  if (*e)
+    return -sd.error_get_errno(*e);
+  return sd.read(w->reply, "o", job);
 }
 
 /* ---- properties ---- */
@@ -388,90 +489,135 @@ static int unit_names(const struct cgroup_request *req, char **slice, char **uni
 
 /* ---- the driver ---- */
 
-static int start_scope(sd_bus *bus, const struct cgroup_request *req, const struct cgroup_limits *l,
-                       const char *slice, const char *unit, pid_t pid, nook_error *err) {
-  _cleanup_(slot_unrefp) sd_bus_slot *slot = NULL;
-  _cleanup_(msg_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-  _cleanup_(bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
-  struct job_watch w = {0};
-  int r = add_job_watch(bus, &slot, &w, err);
-  if (r < 0)
-    return r;
-  _cleanup_free_ char *desc = xasprintf("nook container %s", req->container_id);
-  if ((r = sd.new_method_call(bus, &m, SD_DEST, SD_PATH, SD_IFACE, "StartTransientUnit")) < 0 ||
-      (r = sd.append(m, "ss", unit, "fail")) < 0 || (r = sd.open_container(m, 'a', "(sv)")) < 0 ||
+struct cgroup_systemd_start {
+  sd_bus *bus;
+  struct call_watch w;
+  const struct cgroup_request *req;
+  const struct cgroup_limits *l;
+  pid_t pid;
+  char *slice;
+  char *unit;
+};
+
+static int send_start(struct cgroup_systemd_start *s, nook_error *err) {
+  _cleanup_(msg_unrefp) sd_bus_message *m = NULL;
+  _cleanup_free_ char *desc = xasprintf("nook container %s", s->req->container_id);
+  int r;
+  if ((r = sd.new_method_call(s->bus, &m, SD_DEST, SD_PATH, SD_IFACE, "StartTransientUnit")) < 0 ||
+      (r = sd.append(m, "ss", s->unit, "fail")) < 0 ||
+      (r = sd.open_container(m, 'a', "(sv)")) < 0 ||
       (r = sd.append(m, "(sv)", "Description", "s", desc)) < 0 ||
-      (r = sd.append(m, "(sv)", "Slice", "s", slice)) < 0 ||
-      (r = sd.append(m, "(sv)", "PIDs", "au", 1, (uint32_t)pid)) < 0 ||
+      (r = sd.append(m, "(sv)", "Slice", "s", s->slice)) < 0 ||
+      (r = sd.append(m, "(sv)", "PIDs", "au", 1, (uint32_t)s->pid)) < 0 ||
       (r = sd.append(m, "(sv)", "Delegate", "b", 1)) < 0 ||
       (r = sd.append(m, "(sv)", "DefaultDependencies", "b", 0)) < 0 ||
       (r = sd.append(m, "(sv)", "CollectMode", "s", "inactive-or-failed")) < 0 ||
-      (r = append_resources(m, l)) < 0) {
-    job_watch_clear(&w);
-    return nook_err(err, -r, "build the StartTransientUnit call for %s", unit);
-  }
-  if ((r = append_annotations(m, req, err)) < 0) {
-    job_watch_clear(&w);
+      (r = append_resources(m, s->l)) < 0)
+    return nook_err(err, -r, "build the StartTransientUnit call for %s", s->unit);
+  if ((r = append_annotations(m, s->req, err)) < 0)
     return r;
-  }
-  if ((r = sd.close_container(m)) < 0 || (r = sd.append(m, "a(sa(sv))", 0)) < 0) {
-    job_watch_clear(&w);
-    return nook_err(err, -r, "build the StartTransientUnit call for %s", unit);
-  }
-  r = sd.call(bus, m, JOB_TIMEOUT_US, &e, &reply);
-  if (r < 0) {
-    job_watch_clear(&w);
-    if (sd.error_has_name(&e, "org.freedesktop.systemd1.UnitExists"))
+  if ((r = sd.close_container(m)) < 0 || (r = sd.append(m, "a(sa(sv))", 0)) < 0)
+    return nook_err(err, -r, "build the StartTransientUnit call for %s", s->unit);
+  if ((r = call_async(s->bus, m, &s->w)) < 0)
+    return nook_err(err, -r, "StartTransientUnit");
+  return 0;
+}
+
+/* Waits for the answer to StartTransientUnit and then for its job. A scope
+ * of the same name that just emptied is collected by systemd a moment
+ * later, so the call is repeated for a while; a live one stays, and is the
+ * user's to deal with. */
+static int await_start(struct cgroup_systemd_start *s, nook_error *err) {
+  const char *job = NULL;
+  int r;
+  unsigned delay_us = 1000, waited_us = 0;
+  for (;;) {
+    if ((r = bus_wait(s->bus, &s->w, NULL, s->unit, err)) < 0)
+      return r;
+    const sd_bus_error *e;
+    r = reply_job(&s->w, &job, &e);
+    if (r >= 0)
+      break;
+    if (!e)
+      return nook_err(err, -r, "read the job of StartTransientUnit");
+    if (!sd.error_has_name(e, "org.freedesktop.systemd1.UnitExists")) {
+      bus_fail(err, r, e, "StartTransientUnit");
+      /* EINVAL is kept for the caller's "bad input": a manager that
+       * rejects a property is a manager we cannot use. */
+      return r == -EINVAL ? -EIO : r;
+    }
+    if (waited_us >= 1000000)
       return nook_errx(err, EEXIST, "systemd unit %s already exists (a container with this id "
                                     "is running, or its scope was left behind: `systemctl%s stop "
-                                    "%s`)", unit, req->rootless ? " --user" : "", unit);
-    bus_fail(err, r, &e, "StartTransientUnit");
-    /* EINVAL is kept for the caller's "bad input": a manager that rejects a
-     * property is a manager we cannot use. */
-    return r == -EINVAL ? -EIO : r;
+                                    "%s`)", s->unit, s->req->rootless ? " --user" : "", s->unit);
+    usleep(delay_us);
+    waited_us += delay_us;
+    delay_us = delay_us >= 10000 ? 20000 : delay_us * 2;
+    if ((r = send_start(s, err)) < 0)
+      return r;
   }
-  if ((r = sd.read(reply, "o", &w.path)) < 0) {
-    job_watch_clear(&w);
-    return nook_err(err, -r, "read the job of StartTransientUnit");
-  }
-  r = wait_job(bus, &w, unit, err);
-  job_watch_clear(&w);
-  return r;
+  if ((r = bus_wait(s->bus, &s->w, job, s->unit, err)) < 0)
+    return r;
+  const char *result = job_result(&s->w, job);
+  if (strcmp(result, "done") != 0)
+    return nook_errx(err, EIO, "systemd's job for %s ended with result `%s`", s->unit, result);
+  return 0;
+}
+
+static void start_free(struct cgroup_systemd_start *s) {
+  call_watch_clear(&s->w);
+  if (s->bus)
+    sd.close_unref(s->bus);
+  free(s->slice);
+  free(s->unit);
+  free(s);
 }
 
 static int stop_unit(sd_bus *bus, const char *unit, nook_error *err) {
-  _cleanup_(slot_unrefp) sd_bus_slot *slot = NULL;
-  _cleanup_(msg_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-  _cleanup_(bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
-  struct job_watch w = {0};
-  int r = add_job_watch(bus, &slot, &w, err);
+  _cleanup_(msg_unrefp) sd_bus_message *m = NULL;
+  struct call_watch w = {0};
+  int r = watch_jobs(bus, &w, err);
   if (r < 0)
     return r;
   if ((r = sd.new_method_call(bus, &m, SD_DEST, SD_PATH, SD_IFACE, "StopUnit")) < 0 ||
       (r = sd.append(m, "ss", unit, "replace")) < 0) {
-    job_watch_clear(&w);
+    call_watch_clear(&w);
     return nook_err(err, -r, "build the StopUnit call for %s", unit);
   }
-  r = sd.call(bus, m, JOB_TIMEOUT_US, &e, &reply);
-  if (r < 0) {
-    job_watch_clear(&w);
-    if (sd.error_has_name(&e, "org.freedesktop.systemd1.NoSuchUnit"))
-      return 0; /* stopped and collected already: the scope went when it emptied */
-    return bus_fail(err, r, &e, "StopUnit");
+  if ((r = call_async(bus, m, &w)) < 0) {
+    call_watch_clear(&w);
+    return nook_err(err, -r, "StopUnit");
   }
-  if ((r = sd.read(reply, "o", &w.path)) >= 0)
-    r = wait_job(bus, &w, unit, err);
-  else
-    r = nook_err(err, -r, "read the job of StopUnit");
-  job_watch_clear(&w);
-
-  /* A failed unit stays loaded until reset; CollectMode covers most, this
-   * covers older systemd. */
-  _cleanup_(msg_unrefp) sd_bus_message *m2 = NULL;
-  _cleanup_(bus_error_freep) sd_bus_error e2 = SD_BUS_ERROR_NULL;
-  if (sd.new_method_call(bus, &m2, SD_DEST, SD_PATH, SD_IFACE, "ResetFailedUnit") >= 0 &&
-      sd.append(m2, "s", unit) >= 0)
-    (void)sd.call(bus, m2, JOB_TIMEOUT_US, &e2, NULL);
+  if ((r = bus_wait(bus, &w, NULL, unit, err)) < 0) {
+    call_watch_clear(&w);
+    return r;
+  }
+  const char *job;
+  const sd_bus_error *e;
+  r = reply_job(&w, &job, &e);
+  if (r < 0) {
+    if (e && sd.error_has_name(e, "org.freedesktop.systemd1.NoSuchUnit"))
+      r = 0; /* stopped and collected already: the scope went when it emptied */
+    else if (e)
+      bus_fail(err, r, e, "StopUnit");
+    else
+      nook_err(err, -r, "read the job of StopUnit");
+    call_watch_clear(&w);
+    return r;
+  }
+  _cleanup_free_ char *job_path = xstrdup(job);
+  r = bus_wait(bus, &w, job_path, unit, err);
+  bool failed = r < 0 || strcmp(job_result(&w, job_path), "done") != 0;
+  call_watch_clear(&w);
+  if (failed) {
+    /* A failed unit stays loaded until reset; CollectMode covers most,
+     * this covers older systemd. */
+    _cleanup_(msg_unrefp) sd_bus_message *m2 = NULL;
+    _cleanup_(bus_error_freep) sd_bus_error e2 = SD_BUS_ERROR_NULL;
+    if (sd.new_method_call(bus, &m2, SD_DEST, SD_PATH, SD_IFACE, "ResetFailedUnit") >= 0 &&
+        sd.append(m2, "s", unit) >= 0)
+      (void)sd.call(bus, m2, JOB_TIMEOUT_US, &e2, NULL);
+  }
   return r;
 }
 
@@ -480,51 +626,67 @@ static bool ends_with_unit(const char *path, const char *unit) {
   return pl > ul && path[pl - ul - 1] == '/' && strcmp(path + pl - ul, unit) == 0;
 }
 
-int cgroup_systemd_enter(const struct cgroup_request *req, const struct cgroup_limits *l, pid_t pid,
-                         struct cgroup_handle *out, char ***not_applied, nook_error *err) {
-  _cleanup_free_ char *slice = NULL, *unit = NULL, *path = NULL;
-  int r = unit_names(req, &slice, &unit, err);
-  if (r < 0)
-    return r;
-  if (!cgroup_v2_mounted())
-    return nook_errx(err, ENOTSUP, CGROUP_MOUNT " is not cgroup v2 (a hybrid or v1 hierarchy)");
-  _cleanup_(bus_closep) sd_bus *bus = NULL;
-  if ((r = open_bus(req->rootless, &bus, err)) < 0)
-    return r;
-  /* A scope of the same name that just emptied is collected by systemd a
-   * moment later; a live one stays, and is the user's to deal with. */
-  for (int tries = 0;; tries++) {
-    r = start_scope(bus, req, l, slice, unit, pid, err);
-    if (r != -EEXIST || tries >= 50)
-      break;
-    usleep(20000);
-  }
-  if (r < 0)
-    return r;
-
-  /* Where systemd put it, relative to our view of the hierarchy. */
-  if ((r = cgroup_of_pid(pid, &path, err)) < 0 || !ends_with_unit(path, unit)) {
-    if (r == 0)
-      r = nook_errx(err, EIO, "systemd started %s, but the container's cgroup is %s", unit, path);
-    stop_unit(bus, unit, &(nook_error){0});
-    return r;
-  }
-
-  /* What systemd has no property for is written into the delegated scope
-   * directly. */
-  struct cgroup_write *w = NULL;
-  size_t n = 0;
-  cgroup_limits_writes(l, true, &w, &n);
-  r = cgroup_apply_writes(path, w, n, not_applied, err);
-  cgroup_writes_free(w, n);
+int cgroup_systemd_begin(const struct cgroup_request *req, const struct cgroup_limits *l, pid_t pid,
+                         struct cgroup_systemd_start **out, nook_error *err) {
+  struct cgroup_systemd_start *s = xcalloc(1, sizeof(*s));
+  s->req = req;
+  s->l = l;
+  s->pid = pid;
+  int r = unit_names(req, &s->slice, &s->unit, err);
+  if (r == 0 && !cgroup_v2_mounted())
+    r = nook_errx(err, ENOTSUP, CGROUP_MOUNT " is not cgroup v2 (a hybrid or v1 hierarchy)");
+  if (r == 0)
+    r = open_bus(req->rootless, &s->bus, err);
+  if (r == 0)
+    r = watch_jobs(s->bus, &s->w, err);
+  if (r == 0)
+    r = send_start(s, err);
   if (r < 0) {
-    stop_unit(bus, unit, &(nook_error){0});
+    start_free(s);
     return r;
   }
-  out->path = steal_pointer(&path);
-  out->manager = xstrdup("systemd");
-  out->unit = steal_pointer(&unit);
+  *out = s;
   return 0;
+}
+
+int cgroup_systemd_finish(struct cgroup_systemd_start *s, struct cgroup_handle *out,
+                          char ***not_applied, nook_error *err) {
+  _cleanup_free_ char *path = NULL;
+  int r = await_start(s, err);
+  /* Where systemd put it, relative to our view of the hierarchy. */
+  if (r == 0 && ((r = cgroup_of_pid(s->pid, &path, err)) < 0 || !ends_with_unit(path, s->unit))) {
+    if (r == 0)
+      r = nook_errx(err, EIO, "systemd started %s, but the container's cgroup is %s", s->unit,
+                    path);
+    stop_unit(s->bus, s->unit, &(nook_error){0});
+  }
+  if (r == 0) {
+    /* What systemd has no property for is written into the delegated
+     * scope directly. */
+    struct cgroup_write *w = NULL;
+    size_t n = 0;
+    cgroup_limits_writes(s->l, true, &w, &n);
+    r = cgroup_apply_writes(path, w, n, not_applied, err);
+    cgroup_writes_free(w, n);
+    if (r < 0)
+      stop_unit(s->bus, s->unit, &(nook_error){0});
+  }
+  if (r == 0) {
+    out->path = steal_pointer(&path);
+    out->manager = xstrdup("systemd");
+    out->unit = steal_pointer(&s->unit);
+  }
+  start_free(s);
+  return r;
+}
+
+void cgroup_systemd_abandon(struct cgroup_systemd_start *s) {
+  if (!s)
+    return;
+  nook_error ignored = {0};
+  if (await_start(s, &ignored) == 0)
+    stop_unit(s->bus, s->unit, &ignored);
+  start_free(s);
 }
 
 int cgroup_systemd_stop(const char *unit, bool user_bus, nook_error *err) {

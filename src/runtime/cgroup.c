@@ -9,6 +9,7 @@
 
 #include "cgroup.h"
 #include "log.h"
+#include "state.h"
 #include "util.h"
 
 #define SETTLE_TIMEOUT_NS (10ULL * 1000000000ULL)
@@ -78,82 +79,142 @@ static void handle_disabled(struct cgroup_handle *out) {
   out->unit = NULL;
 }
 
-int cgroup_enter(const struct cgroup_request *req, pid_t pid, struct cgroup_handle *out,
-                 nook_error *err) {
+void cgroup_connect_early(const char *manager, bool rootless) {
+  if ((!manager || strcmp(manager, "systemd") == 0) && cgroup_v2_mounted())
+    cgroup_systemd_connect_early(rootless);
+}
+
+static bool user_manager_unit(const struct cgroup_handle *h) {
+  return strstr(h->path, "/user@") && strstr(h->path, ".service/");
+}
+
+/* What a cgroup_enter_begin has found out, for its cgroup_enter_finish. */
+struct cgroup_pending {
+  struct cgroup_request req;
   struct cgroup_limits l;
-  int r = cgroup_limits_parse(req->resources, &l, err);
-  if (r < 0)
-    return r;
-  memset(out, 0, sizeof(*out));
+  pid_t pid;
+  bool explicit_;
+  bool want_limits;
+  bool try_fs;
+  char *why; /* why the drivers tried so far cannot be used */
+  struct cgroup_systemd_start *systemd;
+};
+
+void cgroup_pending_free(struct cgroup_pending *p) {
+  if (!p)
+    return;
+  cgroup_systemd_abandon(p->systemd);
+  cgroup_limits_clear(&p->l);
+  free(p->why);
+  free(p);
+}
+
+/* A bad cgroupsPath, or a scope of that name already there, is the user's
+ * to fix whichever driver is tried next: those end the attempt; anything
+ * else is a reason to fall back. */
+static int systemd_failed(struct cgroup_pending *p, int r, nook_error *e, nook_error *err) {
+  if (r == -EINVAL || r == -EEXIST || (p->explicit_ && p->want_limits)) {
+    *err = *e;
+    return nook_err_prefix(err, r, "systemd cgroup");
+  }
+  p->why = xasprintf("systemd: %s", e->msg);
+  if (r == -EIO && p->try_fs)
+    nook_warn("container `%s`: systemd refused its scope (%s); trying cgroupfs",
+              p->req.container_id, e->msg);
+  return 0;
+}
+
+int cgroup_enter_begin(const struct cgroup_request *req, pid_t pid, struct cgroup_pending **out,
+                       nook_error *err) {
   const char *manager = req->manager;
-  bool explicit_ = req->manager_explicit && manager;
   if (manager && strcmp(manager, "systemd") != 0 && strcmp(manager, "cgroupfs") != 0 &&
-      strcmp(manager, "disabled") != 0) {
-    cgroup_limits_clear(&l);
+      strcmp(manager, "disabled") != 0)
     return nook_errx(err, EINVAL, "unknown cgroup manager `%s` (use systemd, cgroupfs or disabled)",
                      manager);
+  struct cgroup_pending *p = xcalloc(1, sizeof(*p));
+  int r = cgroup_limits_parse(req->resources, &p->l, err);
+  if (r < 0) {
+    free(p);
+    return r;
   }
-  bool want_limits = !cgroup_limits_empty(&l);
-  _cleanup_strv_ char **not_applied = NULL;
-  _cleanup_free_ char *why = NULL;
-
+  p->req = *req;
+  p->pid = pid;
+  p->explicit_ = req->manager_explicit && manager;
+  p->want_limits = !cgroup_limits_empty(&p->l);
   bool try_systemd = !manager || strcmp(manager, "systemd") == 0;
-  bool try_fs = !manager || strcmp(manager, "cgroupfs") == 0;
-  if ((try_systemd || try_fs) && !cgroup_v2_mounted()) {
-    if (explicit_ && want_limits) {
-      cgroup_limits_clear(&l);
+  p->try_fs = !manager || strcmp(manager, "cgroupfs") == 0;
+  if ((try_systemd || p->try_fs) && !cgroup_v2_mounted()) {
+    if (p->explicit_ && p->want_limits) {
+      cgroup_pending_free(p);
       return nook_errx(err, ENOTSUP, "--cgroup-manager %s: " CGROUP_MOUNT " is not cgroup v2 (a "
                                      "hybrid or v1 hierarchy), so the limits cannot be applied",
                        manager);
     }
-    why = xstrdup(CGROUP_MOUNT " is not cgroup v2 (a hybrid or v1 hierarchy)");
-    try_systemd = try_fs = false;
+    p->why = xstrdup(CGROUP_MOUNT " is not cgroup v2 (a hybrid or v1 hierarchy)");
+    try_systemd = p->try_fs = false;
   }
   if (try_systemd) {
     nook_error e = {0};
-    r = cgroup_systemd_enter(req, &l, pid, out, &not_applied, &e);
-    if (r == -EINVAL || r == -EEXIST || (r < 0 && explicit_ && want_limits)) {
-      /* A bad cgroupsPath, or a scope of that name already there, is the
-       * user's to fix whichever driver is tried next. */
-      *err = e;
-      cgroup_limits_clear(&l);
-      return nook_err_prefix(err, r, "systemd cgroup");
+    r = cgroup_systemd_begin(&p->req, &p->l, pid, &p->systemd, &e);
+    if (r < 0 && (r = systemd_failed(p, r, &e, err)) < 0) {
+      cgroup_pending_free(p);
+      return r;
     }
-    if (r < 0)
-      why = xasprintf("systemd: %s", e.msg);
-    if (r == -EIO && try_fs)
-      nook_warn("container `%s`: systemd refused its scope (%s); trying cgroupfs",
-                req->container_id, e.msg);
   }
-  if (!out->manager && try_fs) {
+  *out = p;
+  return 0;
+}
+
+/* The init goes on with its set-up while its cgroup is made, and may fail
+ * meanwhile: then no driver could have placed it, and none is to blame. */
+static int init_gone(nook_error *err) {
+  return nook_errx(err, ESRCH, "the container's init exited during set-up");
+}
+
+static int enter_finish(struct cgroup_pending *p, struct cgroup_handle *out, nook_error *err) {
+  const struct cgroup_request *req = &p->req;
+  const struct cgroup_limits *l = &p->l;
+  const char *manager = req->manager;
+  _cleanup_strv_ char **not_applied = NULL;
+  int r;
+  if (p->systemd) {
     nook_error e = {0};
-    r = cgroup_fs_enter(req, &l, pid, out, &not_applied, &e);
-    if (r < 0 && (r == -EINVAL || (explicit_ && want_limits))) {
+    r = cgroup_systemd_finish(p->systemd, out, &not_applied, &e);
+    p->systemd = NULL;
+    if (r < 0 && pid_start_time(p->pid) == 0)
+      return init_gone(err);
+    if (r < 0 && (r = systemd_failed(p, r, &e, err)) < 0)
+      return r;
+  }
+  if (!out->manager && p->try_fs) {
+    nook_error e = {0};
+    r = cgroup_fs_enter(req, l, p->pid, out, &not_applied, &e);
+    if (r < 0 && pid_start_time(p->pid) == 0)
+      return init_gone(err);
+    if (r < 0 && (r == -EINVAL || (p->explicit_ && p->want_limits))) {
       *err = e;
-      cgroup_limits_clear(&l);
       return nook_err_prefix(err, r, "cgroupfs");
     }
     if (r < 0) {
-      char *n = xasprintf("%s%scgroupfs: %s", why ? why : "", why ? "; " : "", e.msg);
-      free(why);
-      why = n;
+      char *n = xasprintf("%s%scgroupfs: %s", p->why ? p->why : "", p->why ? "; " : "", e.msg);
+      free(p->why);
+      p->why = n;
     }
   }
 
   _cleanup_strv_ char **missing = NULL, **missing_ctrls = NULL;
   if (out->manager) {
-    missing_limits(out->path, &l, &missing, &missing_ctrls);
+    missing_limits(out->path, l, &missing, &missing_ctrls);
     for (size_t i = 0; not_applied && not_applied[i]; i++)
       if (!strv_contains(missing, not_applied[i]))
         strv_push(&missing, not_applied[i]);
-    if ((missing && missing[0]) || l.inexpressible) {
+    if ((missing && missing[0]) || l->inexpressible) {
       _cleanup_free_ char *line =
-          not_applied_line(out->path, missing, missing_ctrls, l.inexpressible);
-      if (explicit_) {
+          not_applied_line(out->path, missing, missing_ctrls, l->inexpressible);
+      if (p->explicit_) {
         nook_error ignored;
         cgroup_destroy(out, &ignored);
         cgroup_handle_clear(out);
-        cgroup_limits_clear(&l);
         return nook_errx(err, ENOTSUP,
                          "container `%s`: limits that cannot be applied with --cgroup-manager %s: "
                          "%s",
@@ -163,19 +224,35 @@ int cgroup_enter(const struct cgroup_request *req, pid_t pid, struct cgroup_hand
     }
   } else {
     handle_disabled(out);
-    if (want_limits || l.inexpressible) {
-      missing_limits(NULL, &l, &missing, &missing_ctrls);
-      _cleanup_free_ char *line = not_applied_line(NULL, missing, NULL, l.inexpressible);
-      if (!why)
-        why = xstrdup("the cgroup manager is disabled");
+    if (p->want_limits || l->inexpressible) {
+      missing_limits(NULL, l, &missing, &missing_ctrls);
+      _cleanup_free_ char *line = not_applied_line(NULL, missing, NULL, l->inexpressible);
       nook_warn("running container `%s` without a cgroup (%s); limits not applied: %s",
-                req->container_id, why, line);
-    } else if (why) {
-      nook_warn("running container `%s` without a cgroup (%s)", req->container_id, why);
+                req->container_id, p->why ? p->why : "the cgroup manager is disabled", line);
+    } else if (p->why) {
+      nook_warn("running container `%s` without a cgroup (%s)", req->container_id, p->why);
     }
   }
-  cgroup_limits_clear(&l);
   return 0;
+}
+
+int cgroup_enter_finish(struct cgroup_pending *p, struct cgroup_handle *out, nook_error *err) {
+  memset(out, 0, sizeof(*out));
+  int r = enter_finish(p, out, err);
+  cgroup_pending_free(p);
+  return r;
+}
+
+void cgroup_connect_early_to_destroy(const struct cgroup_handle *h) {
+  if (cgroup_handle_active(h) && h->unit)
+    cgroup_systemd_connect_early(user_manager_unit(h));
+}
+
+int cgroup_enter(const struct cgroup_request *req, pid_t pid, struct cgroup_handle *out,
+                 nook_error *err) {
+  struct cgroup_pending *p;
+  int r = cgroup_enter_begin(req, pid, &p, err);
+  return r < 0 ? r : cgroup_enter_finish(p, out, err);
 }
 
 /* ---- operations on a live cgroup ---- */
@@ -317,10 +394,6 @@ int cgroup_kill_all(const struct cgroup_handle *h, int signal, nook_error *err) 
     usleep(10000);
   }
   return nook_errx(err, EBUSY, "processes of cgroup %s keep appearing after SIGKILL", h->path);
-}
-
-static bool user_manager_unit(const struct cgroup_handle *h) {
-  return strstr(h->path, "/user@") && strstr(h->path, ".service/");
 }
 
 int cgroup_update(const struct cgroup_handle *h, yajl_val resources, nook_error *err) {

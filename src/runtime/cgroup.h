@@ -40,6 +40,20 @@ struct cgroup_handle {
  * one warning line saying why and which requested limits were not applied. */
 int cgroup_enter(const struct cgroup_request *req, pid_t pid, struct cgroup_handle *out,
                  nook_error *err);
+/* cgroup_enter in two steps, for work in between while systemd starts the
+ * scope: begin sends the request (*req's strings must live until finish),
+ * finish waits for it and frees *p. cgroup_pending_free instead of finish
+ * undoes whatever begin started. */
+struct cgroup_pending;
+int cgroup_enter_begin(const struct cgroup_request *req, pid_t pid, struct cgroup_pending **p,
+                       nook_error *err);
+int cgroup_enter_finish(struct cgroup_pending *p, struct cgroup_handle *out, nook_error *err);
+void cgroup_pending_free(struct cgroup_pending *p);
+/* When the manager may be systemd ("systemd" or NULL: auto): connects to
+ * it now, so that it sets up its side while the container is prepared. */
+void cgroup_connect_early(const char *manager, bool rootless);
+/* The same for a cgroup_destroy of h to come. */
+void cgroup_connect_early_to_destroy(const struct cgroup_handle *h);
 /* Kills what is left, stops the unit, removes the directory. Missing is fine. */
 int cgroup_destroy(const struct cgroup_handle *h, nook_error *err);
 /* Writes cgroup.freeze and waits until cgroup.events says frozen 1 (or 0). */
@@ -174,8 +188,17 @@ int cgroup_apply_writes(const char *path, const struct cgroup_write *w, size_t n
 int cgroup_fs_enter(const struct cgroup_request *req, const struct cgroup_limits *l, pid_t pid,
                     struct cgroup_handle *out, char ***not_applied, nook_error *err);
 int cgroup_fs_destroy(const char *path, nook_error *err);
-int cgroup_systemd_enter(const struct cgroup_request *req, const struct cgroup_limits *l, pid_t pid,
-                         struct cgroup_handle *out, char ***not_applied, nook_error *err);
+/* The systemd driver in two steps, so that the container's init goes on
+ * with its set-up while systemd starts the scope: begin sends the request,
+ * finish waits for the scope and fills out; abandon (instead of finish)
+ * waits and stops whatever was started. */
+struct cgroup_systemd_start;
+int cgroup_systemd_begin(const struct cgroup_request *req, const struct cgroup_limits *l, pid_t pid,
+                         struct cgroup_systemd_start **out, nook_error *err);
+int cgroup_systemd_finish(struct cgroup_systemd_start *s, struct cgroup_handle *out,
+                          char ***not_applied, nook_error *err);
+void cgroup_systemd_abandon(struct cgroup_systemd_start *s);
+void cgroup_systemd_connect_early(bool user_bus);
 /* user_bus: the unit is the user manager's (its cgroup is below user@UID.service). */
 int cgroup_systemd_stop(const char *unit, bool user_bus, nook_error *err);
 int cgroup_systemd_update(const char *unit, bool user_bus, const struct cgroup_limits *l,

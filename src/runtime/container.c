@@ -33,6 +33,7 @@ struct creation {
   char *state_dir;
   struct container_state st;
   struct cgroup_handle cgroup;
+  struct cgroup_pending *cgroup_pending; /* begun, not yet waited for */
   bool dir_created;
   struct init_process init;
   int fifo_read;
@@ -68,7 +69,7 @@ static int on_init_created(void *data, pid_t pid, nook_error *err) {
   struct creation *c = data;
   c->st.pid = pid;
   c->st.pid_start_time = pid_start_time(pid);
-  struct cgroup_request req = {
+  const struct cgroup_request req = {
       .manager = c->opts->cgroup_manager,
       .manager_explicit = c->opts->cgroup_manager_explicit,
       .container_id = c->opts->id,
@@ -78,7 +79,13 @@ static int on_init_created(void *data, pid_t pid, nook_error *err) {
       .annotations = c->spec->annotations,
       .n_annotations = c->spec->n_annotations,
   };
-  int r = cgroup_enter(&req, pid, &c->cgroup, err);
+  return cgroup_enter_begin(&req, pid, &c->cgroup_pending, err);
+}
+
+static int on_cgroup_wait(void *data, nook_error *err) {
+  struct creation *c = data;
+  struct cgroup_pending *p = steal_pointer(&c->cgroup_pending);
+  int r = cgroup_enter_finish(p, &c->cgroup, err);
   if (r < 0)
     return r;
   c->st.cgroup_path = c->cgroup.path ? xstrdup(c->cgroup.path) : NULL;
@@ -104,6 +111,7 @@ static void creation_undo(struct creation *c) {
     linux_init_abort(&c->init);
   if (c->st.net_helper_pid > 0)
     net_teardown(c->st.net_helper_pid, c->state_dir, &ignored);
+  cgroup_pending_free(steal_pointer(&c->cgroup_pending));
   if (c->cgroup.manager)
     cgroup_destroy(&c->cgroup, &ignored);
   if (c->dir_created)
@@ -159,6 +167,7 @@ static int creation_run(struct creation *c, bool keep_pty, const sigset_t *saved
   int r = state_validate_id(o->id, err);
   if (r < 0)
     return r;
+  cgroup_connect_early(o->cgroup_manager, linux_running_rootless());
   r = spec_load(bundle, &c->spec, err);
   if (r < 0)
     return r;
@@ -229,7 +238,8 @@ static int creation_run(struct creation *c, bool keep_pty, const sigset_t *saved
       .exec_fifo_fd = c->fifo_read,
       .exec_fifo_keepalive_fd = c->fifo_write,
       .saved_sigmask = saved_mask,
-      .hooks = {.init_created = on_init_created, .create_runtime = on_create_runtime,
+      .hooks = {.init_created = on_init_created, .cgroup_wait = on_cgroup_wait,
+                .create_runtime = on_create_runtime,
                 .state_json = creation_state_json, .data = c},
   };
   r = linux_spawn_init(&req, &c->init, err);
@@ -428,6 +438,7 @@ int container_delete(const char *root, const char *id, bool force, nook_error *e
   }
   enum container_status status = state_status(dirfd, &st);
   struct cgroup_handle h = state_cgroup(&st);
+  cgroup_connect_early_to_destroy(&h);
   if (status != STATUS_STOPPED) {
     if (!force && status != STATUS_CREATED) {
       r = nook_errx(err, EBUSY,
@@ -569,6 +580,8 @@ int container_run(const struct create_options *o, nook_error *err) {
     creation_free(&c);
     return 0;
   }
+  if (!o->keep)
+    cgroup_connect_early_to_destroy(&c.cgroup);
   _cleanup_close_ int sigfd = signalfd(-1, &forward, SFD_CLOEXEC);
   int status = container_supervise(c.init.pid, sigfd, c.init.pty_master);
   if (o->keep) {

@@ -40,9 +40,10 @@ static const int ns_clone_flags[SPEC_NS_COUNT] = {
 /* ---- the set-up protocol ---- */
 
 enum sync_type {
-  SYNC_MAPS_DONE = 1, /* runtime -> init: ids mapped, cgroup joined; value: setgroups allowed */
-  SYNC_INIT_PID,      /* init -> runtime: the init was re-forked; value: its pid */
-  SYNC_CGROUP_DONE,   /* runtime -> re-forked init: cgroup joined */
+  SYNC_MAPS_DONE = 1, /* runtime -> init: ids mapped; value: setgroups allowed; pid: the init's */
+  SYNC_INIT_PID,      /* init -> runtime: the init was re-forked; pid: the new one */
+  SYNC_INIT_PID_SEEN, /* runtime -> re-forked init; pid: its pid as the runtime sees it */
+  SYNC_CGROUP_READY,  /* runtime -> init: it is in its cgroup (the namespace can be made) */
   SYNC_CREATE_RUNTIME,/* init -> runtime: run prestart/createRuntime hooks now */
   SYNC_HOOKS_DONE,    /* runtime -> init */
   SYNC_PTY,           /* init -> runtime: the pty master follows as SCM_RIGHTS */
@@ -71,12 +72,13 @@ static int sync_send_pid(int fd, int type, int value, pid_t pid) {
 
 static int sync_send(int fd, int type, int value) { return sync_send_pid(fd, type, value, 0); }
 
-/* 0 and the message, -EPIPE when the other side is gone, or -errno. */
-static int sync_recv(int fd, struct sync_msg *m) {
+/* 0 and the message, -EPIPE when the other side is gone, or -errno.
+ * flags: MSG_DONTWAIT for a message only if one is there. */
+static int sync_recv(int fd, struct sync_msg *m, int flags) {
   memset(m, 0, sizeof(*m));
   ssize_t n;
   do
-    n = recv(fd, m, sizeof(*m), 0);
+    n = recv(fd, m, sizeof(*m), flags);
   while (n < 0 && errno == EINTR);
   if (n < 0)
     return -errno;
@@ -107,7 +109,7 @@ __attribute__((noreturn)) static void init_fail(struct init_child *c, const nook
 }
 
 static int init_expect(struct init_child *c, int type, struct sync_msg *m) {
-  int r = sync_recv(c->sync_fd, m);
+  int r = sync_recv(c->sync_fd, m, 0);
   if (r < 0 || m->type != type)
     _exit(1); /* the runtime is gone or gave up: leave nothing running */
   return 0;
@@ -319,8 +321,22 @@ static void init_refork(struct init_child *c, nook_error *err) {
     _exit(0);
   }
   struct sync_msg m;
-  init_expect(c, SYNC_CGROUP_DONE, &m);
+  init_expect(c, SYNC_INIT_PID_SEEN, &m);
   c->host_pid = m.pid;
+}
+
+/* The runtime's cgroup manager works while the init sets up its mounts;
+ * the init waits for it only here, before its first step that depends on
+ * the cgroup. A cgroup namespace is rooted where its maker is. */
+static int init_enter_cgroup(void *data, nook_error *err) {
+  struct init_child *c = data;
+  const struct spec *spec = c->req->spec;
+  struct sync_msg m;
+  init_expect(c, SYNC_CGROUP_READY, &m);
+  if (spec->namespaces[SPEC_NS_CGROUP].enabled && !spec->namespaces[SPEC_NS_CGROUP].path &&
+      unshare(CLONE_NEWCGROUP) < 0)
+    return nook_err(err, errno, "create the cgroup namespace");
+  return 0;
 }
 
 __attribute__((noreturn)) static void init_main(struct init_child *c) {
@@ -372,17 +388,18 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
   }
   if (c->needs_fork)
     init_refork(c, &err);
-  if (spec->namespaces[SPEC_NS_CGROUP].enabled && !spec->namespaces[SPEC_NS_CGROUP].path &&
-      unshare(CLONE_NEWCGROUP) < 0) {
-    nook_err(&err, errno, "create the cgroup namespace");
-    init_fail(c, &err);
-  }
 
   if (init_configure_kernel(spec, &err) < 0)
     init_fail(c, &err);
 
+  /* Hooks may look at the container's cgroup: with none, the init waits
+   * for it only at the end of its set-up. */
+  bool cgroup_late = !spec->hooks[SPEC_HOOK_PRESTART].n &&
+                     !spec->hooks[SPEC_HOOK_CREATE_RUNTIME].n &&
+                     !spec->hooks[SPEC_HOOK_CREATE_CONTAINER].n;
   struct mount_context mc = {.spec = spec, .in_userns = req->in_userns, .no_pivot = req->no_pivot,
-                             .rootfd = -1};
+                             .rootfd = -1, .enter_cgroup = init_enter_cgroup, .data = c,
+                             .cgroup_late = cgroup_late};
   if (mounts_prepare_rootfs(&mc, &err) < 0)
     init_fail(c, &err);
 
@@ -398,7 +415,6 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
 
   if (mounts_enter_rootfs(&mc, &err) < 0)
     init_fail(c, &err);
-  close(mc.rootfd);
 
   const struct spec_process *p = &spec->process;
   if (p->terminal && init_setup_terminal(c, &err) < 0)
@@ -415,6 +431,9 @@ __attribute__((noreturn)) static void init_main(struct init_child *c) {
   if (resolve_executable(p, &exe, &err) < 0)
     init_fail(c, &err);
   char **env = build_env(p);
+  if (mounts_enter_cgroup_late(&mc, &err) < 0)
+    init_fail(c, &err);
+  close(mc.rootfd);
 
   sync_send(c->sync_fd, SYNC_READY, 0);
   init_expect(c, SYNC_RELEASE, &m);
@@ -650,6 +669,12 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
   out->is_child = true;
   out->sync_fd = sv[0];
 
+  /* The cgroup manager starts now and is waited for only before
+   * SYNC_CGROUP_READY: systemd makes the scope while ids are mapped and
+   * the init mounts. */
+  if (!child.needs_fork && req->hooks.init_created &&
+      (r = req->hooks.init_created(req->hooks.data, pid, err)) < 0)
+    goto fail;
   bool setgroups_allowed = true;
   if (spec->namespaces[SPEC_NS_USER].enabled && !spec->namespaces[SPEC_NS_USER].path) {
     r = write_maps(pid, req, false, &setgroups_allowed, err);
@@ -658,16 +683,13 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
     if (r < 0)
       goto fail;
   }
-  if (!child.needs_fork && req->hooks.init_created &&
-      (r = req->hooks.init_created(req->hooks.data, pid, err)) < 0)
-    goto fail;
   if ((r = sync_send_pid(out->sync_fd, SYNC_MAPS_DONE, setgroups_allowed, pid)) < 0) {
     r = nook_err(err, -r, "the container's init exited during set-up");
     goto fail;
   }
   if (child.needs_fork) {
     struct sync_msg m;
-    r = sync_recv(out->sync_fd, &m);
+    r = sync_recv(out->sync_fd, &m, 0);
     if (r < 0 || m.type != SYNC_INIT_PID) {
       if (r == 0 && m.type == SYNC_ERROR)
         r = receive_error(&m, err);
@@ -680,12 +702,21 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
     out->pid = pid = m.pid;
     if (req->hooks.init_created && (r = req->hooks.init_created(req->hooks.data, pid, err)) < 0)
       goto fail;
-    sync_send_pid(out->sync_fd, SYNC_CGROUP_DONE, 0, pid);
+    sync_send_pid(out->sync_fd, SYNC_INIT_PID_SEEN, 0, pid);
   }
+  if (req->hooks.cgroup_wait && (r = req->hooks.cgroup_wait(req->hooks.data, err)) < 0) {
+    /* An init that failed meanwhile has said why: that is the error. */
+    struct sync_msg m;
+    if (sync_recv(out->sync_fd, &m, MSG_DONTWAIT) == 0 && m.type == SYNC_ERROR)
+      r = receive_error(&m, err);
+    goto fail;
+  }
+  /* An init that failed meanwhile has left its SYNC_ERROR to read below. */
+  (void)sync_send(out->sync_fd, SYNC_CGROUP_READY, 0);
 
   for (;;) {
     struct sync_msg m;
-    r = sync_recv(out->sync_fd, &m);
+    r = sync_recv(out->sync_fd, &m, 0);
     if (r < 0) {
       r = nook_errx(err, EIO, "the container's init exited during set-up");
       goto fail;

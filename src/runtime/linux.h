@@ -11,9 +11,13 @@
 #include "spec.h"
 
 struct init_hooks {
-  /* After the init exists in its namespaces (maps written): join a cgroup,
-   * record the pid. May be NULL. */
+  /* Once the init's pid is known, before its ids are mapped: record the
+   * pid, start putting it into a cgroup. May be NULL. */
   int (*init_created)(void *data, pid_t pid, nook_error *err);
+  /* While the init sets up its mounts: finish joining the cgroup. The init
+   * makes its cgroup namespace (and starts processes) only after this
+   * returns. May be NULL. */
+  int (*cgroup_wait)(void *data, nook_error *err);
   /* prestart and createRuntime hooks, in the runtime's namespaces, before
    * pivot_root. May be NULL. */
   int (*create_runtime)(void *data, pid_t pid, nook_error *err);

@@ -269,7 +269,16 @@ static char *strip_option(const char *data, const char *prefix) {
   return out;
 }
 
-static int mount_one(struct mount_context *ctx, const struct spec_mount *m, nook_error *err) {
+static int enter_cgroup(struct mount_context *ctx, nook_error *err) {
+  if (ctx->cgroup_entered)
+    return 0;
+  ctx->cgroup_entered = true;
+  return ctx->enter_cgroup ? ctx->enter_cgroup(ctx->data, err) : 0;
+}
+
+/* opened_target: the mount target opened already (taken over), or -1. */
+static int mount_one(struct mount_context *ctx, const struct spec_mount *m, int opened_target,
+                     nook_error *err) {
   struct parsed_mount_options o;
   parse_mount_options(m->options, &o);
   _cleanup_free_ char *data = o.data;
@@ -288,7 +297,9 @@ static int mount_one(struct mount_context *ctx, const struct spec_mount *m, nook
       return nook_err(err, errno, "mount `%s`: source `%s`", m->destination, source);
     want_file = !S_ISDIR(st.st_mode);
   }
-  _cleanup_close_ int target_fd = open_target_in_root(ctx->rootfd, m->destination, want_file, err);
+  _cleanup_close_ int target_fd =
+      opened_target >= 0 ? opened_target
+                         : open_target_in_root(ctx->rootfd, m->destination, want_file, err);
   if (target_fd < 0)
     return target_fd;
   char target[64];
@@ -300,19 +311,37 @@ static int mount_one(struct mount_context *ctx, const struct spec_mount *m, nook
     if (r < 0)
       return r;
   } else if (type && (strcmp(type, "cgroup") == 0 || strcmp(type, "cgroup2") == 0)) {
-    const char *fstype = host_is_cgroup2() ? "cgroup2" : type;
-    if (mount(fstype, target, fstype, flags, strcmp(fstype, "cgroup2") == 0 ? NULL : data) < 0) {
+    /* The new cgroup2 mount shows the cgroup namespace's root. */
+    int r = enter_cgroup(ctx, err);
+    if (r < 0)
+      return r;
+    const char *fstype = ctx->host_cgroup2 ? "cgroup2" : type;
+    const char *fsdata = strcmp(fstype, "cgroup2") == 0 ? NULL : data;
+    int mounted = mount(fstype, target, fstype, flags, fsdata);
+    if (mounted < 0 && errno == EBUSY &&
+        mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=4k") == 0)
+      /* EBUSY: the target is the root of the host's cgroup2 mount (came with
+       * /sys bound from the host), and the kernel refuses to stack a mount of
+       * the same superblock on its own root. Over a tmpfs it is another
+       * superblock; mount() through the fd's path lands on the topmost. */
+      mounted = mount(fstype, target, fstype, flags, fsdata);
+    if (mounted < 0) {
       /* Without a cgroup namespace of its own the container gets the host's
-       * view, read-only, as crun does. */
-      nook_debug("mount %s on %s: %s; binding /sys/fs/cgroup", fstype, m->destination,
+       * view, read-only, as crun does. After pivot_root (a late cgroup
+       * mount, made only with a cgroup namespace) the one failure is EBUSY
+       * of a target that is the host's cgroup2 already (under /sys bound
+       * from the host): that view is bound onto itself. */
+      if (ctx->pivoted && errno != EBUSY)
+        return nook_err(err, errno, "mount cgroup2 on `%s`", m->destination);
+      nook_debug("mount %s on %s: %s; binding the host's cgroups", fstype, m->destination,
                  strerror(errno));
-      int r = do_bind("/sys/fs/cgroup", target, true, err, m->destination);
+      free(source);
+      source = xstrdup(ctx->pivoted ? m->destination : "/sys/fs/cgroup");
+      r = do_bind(ctx->pivoted ? target : source, target, true, err, m->destination);
       if (r < 0)
         return r;
       flags |= MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
       bind = true;
-      free(source);
-      source = xstrdup("/sys/fs/cgroup");
     }
   } else if (mount(source, target, type, flags, data) < 0) {
     int e = errno;
@@ -487,8 +516,55 @@ static unsigned long propagation_flag(const char *name) {
   return 0;
 }
 
+static bool is_cgroup_mount(const struct spec_mount *m) {
+  return m->type && (strcmp(m->type, "cgroup") == 0 || strcmp(m->type, "cgroup2") == 0);
+}
+
+static bool path_is_at_or_below(const char *path, const char *dir) {
+  if (strcmp(dir, "/") == 0)
+    return true;
+  size_t n = strlen(dir);
+  return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+static bool paths_overlap(const char *a, const char *b) {
+  return path_is_at_or_below(a, b) || path_is_at_or_below(b, a);
+}
+
+/* Whether spec->mounts[i] can be made after pivot_root, out of order: a
+ * cgroup2 mount in a new cgroup namespace with nothing mounted after it on,
+ * above or below it (mounts, masked and read-only paths), and /proc there
+ * (not masked) to reach the target through. */
+static bool cgroup_mount_can_wait(const struct mount_context *ctx, size_t i) {
+  const struct spec *spec = ctx->spec;
+  const char *dest = spec->mounts[i].destination;
+  const struct spec_namespace *cgroupns = &spec->namespaces[SPEC_NS_CGROUP];
+  if (!ctx->host_cgroup2 || !cgroupns->enabled || cgroupns->path)
+    return false;
+  bool proc = false;
+  for (size_t j = 0; j < spec->n_mounts; j++) {
+    const struct spec_mount *m = &spec->mounts[j];
+    if (j < i && m->type && strcmp(m->type, "proc") == 0 && strcmp(m->destination, "/proc") == 0)
+      proc = true;
+    if (j > i && paths_overlap(m->destination, dest))
+      return false;
+  }
+  for (size_t j = 0; spec->masked_paths && spec->masked_paths[j]; j++)
+    if (paths_overlap(spec->masked_paths[j], dest) ||
+        path_is_at_or_below("/proc/self", spec->masked_paths[j]))
+      return false;
+  for (size_t j = 0; spec->readonly_paths && spec->readonly_paths[j]; j++)
+    if (paths_overlap(spec->readonly_paths[j], dest))
+      return false;
+  return proc && !spec->rootfs_propagation;
+}
+
 int mounts_prepare_rootfs(struct mount_context *ctx, nook_error *err) {
   const struct spec *spec = ctx->spec;
+  ctx->host_cgroup2 = host_is_cgroup2();
+  ctx->pivoted = false;
+  ctx->late_cgroup = NULL;
+  ctx->late_cgroup_target = -1;
   /* Nothing the container mounts may propagate back to the host, whatever
    * the host's / is; rootfsPropagation applies to the new root later. */
   unsigned long root_prop = propagation_flag(spec->rootfs_propagation);
@@ -498,7 +574,9 @@ int mounts_prepare_rootfs(struct mount_context *ctx, nook_error *err) {
   if (mount(NULL, "/", NULL, host_prop, NULL) < 0)
     return nook_err(err, errno, "make / a slave mount");
 
-  int r = rootfs_mount_annotated(spec, err);
+  int r = rootfs_annotated_starts_process(spec) ? enter_cgroup(ctx, err) : 0;
+  if (r == 0)
+    r = rootfs_mount_annotated(spec, err);
   if (r < 0)
     return r;
   if (mount(spec->root_path, spec->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
@@ -508,11 +586,31 @@ int mounts_prepare_rootfs(struct mount_context *ctx, nook_error *err) {
     return nook_err(err, errno, "open the rootfs `%s`", spec->root_path);
 
   for (size_t i = 0; i < spec->n_mounts; i++) {
-    r = mount_one(ctx, &spec->mounts[i], err);
+    const struct spec_mount *m = &spec->mounts[i];
+    if (ctx->cgroup_late && !ctx->cgroup_entered && !ctx->late_cgroup && is_cgroup_mount(m) &&
+        cgroup_mount_can_wait(ctx, i)) {
+      /* The cgroup namespace it shows is made once the cgroup is joined,
+       * as late as mounts_enter_cgroup_late. */
+      ctx->late_cgroup_target = open_target_in_root(ctx->rootfd, m->destination, false, err);
+      if (ctx->late_cgroup_target < 0)
+        return ctx->late_cgroup_target;
+      ctx->late_cgroup = m;
+      continue;
+    }
+    r = mount_one(ctx, m, -1, err);
     if (r < 0)
       return r;
   }
-  return setup_devices(ctx, err);
+  r = setup_devices(ctx, err);
+  return r < 0 || ctx->cgroup_late ? r : enter_cgroup(ctx, err);
+}
+
+int mounts_enter_cgroup_late(struct mount_context *ctx, nook_error *err) {
+  int r = enter_cgroup(ctx, err);
+  if (r == 0 && ctx->late_cgroup)
+    r = mount_one(ctx, ctx->late_cgroup, steal_fd(&ctx->late_cgroup_target), err);
+  ctx->late_cgroup = NULL;
+  return r;
 }
 
 static int do_pivot(struct mount_context *ctx, nook_error *err) {
@@ -536,6 +634,7 @@ static int do_pivot(struct mount_context *ctx, nook_error *err) {
   }
   if (chdir("/") < 0)
     return nook_err(err, errno, "chdir /");
+  ctx->pivoted = true;
   return 0;
 }
 

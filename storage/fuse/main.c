@@ -178,6 +178,7 @@ static int serve(struct ovl_fs *fs, nook_error *err) {
   struct fuse_session *se = fuse_session_new(&args, &ops, sizeof(ops), fs);
   if (!se)
     return nook_errx(err, EINVAL, "cannot start the FUSE session (options: %s)", mount_opts);
+  fs->se = se;
   if (fuse_set_signal_handlers(se) != 0) {
     fuse_session_destroy(se);
     return nook_errx(err, EIO, "cannot set signal handlers");
@@ -200,10 +201,7 @@ static int serve(struct ovl_fs *fs, nook_error *err) {
     fuse_session_destroy(se);
     return nook_err(err, -r, "start worker threads");
   }
-  struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-  fuse_loop_cfg_set_max_threads(cfg, 1);
-  r = fuse_session_loop_mt(se, cfg);
-  fuse_loop_cfg_destroy(cfg);
+  r = ovl_serve_loop(fs, se);
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);

@@ -122,6 +122,14 @@ static int do_setattr(struct ovl_fs *fs, struct ovl_node *n, struct stat *attr, 
     if (ftruncate(fd >= 0 ? fd : tfd, attr->st_size) < 0)
       return -errno;
   }
+  /* A truncate or chown by a process without CAP_FSETID: the kernel
+   * leaves clearing the set-id bits to us (FUSE_HANDLE_KILLPRIV_V2). */
+  if ((to_set & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) &&
+      ovl_req_kill_suidgid()) {
+    int r = ovl_kill_suidgid_at(upper, path, nofollow, fd);
+    if (r < 0)
+      return r; /* the reply carries the new mode */
+  }
   if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
     struct timespec t[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_nsec = UTIME_OMIT}};
     if (to_set & FUSE_SET_ATTR_ATIME_NOW)

@@ -34,9 +34,28 @@ static int xattr_fd(struct ovl_fs *fs, fuse_ino_t ino, bool write) {
   return r;
 }
 
+/* The kernel asks before the first write to every file (to clear file
+ * capabilities on write); a file made here and given no xattr has none. */
+static bool known_without_fcaps(struct ovl_fs *fs, fuse_ino_t ino) {
+  pthread_mutex_lock(&fs->lock);
+  bool r = id_inode(fs, ino)->no_fcaps;
+  pthread_mutex_unlock(&fs->lock);
+  return r;
+}
+
+static void forget_no_fcaps(struct ovl_fs *fs, fuse_ino_t ino) {
+  pthread_mutex_lock(&fs->lock);
+  id_inode(fs, ino)->no_fcaps = false;
+  pthread_mutex_unlock(&fs->lock);
+}
+
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
   struct ovl_fs *fs = req_fs(req);
   if (hidden_xattr(name)) {
+    fuse_reply_err(req, ENODATA);
+    return;
+  }
+  if (strcmp(name, "security.capability") == 0 && known_without_fcaps(fs, ino)) {
     fuse_reply_err(req, ENODATA);
     return;
   }
@@ -134,6 +153,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
     fuse_reply_err(req, EPERM);
     return;
   }
+  forget_no_fcaps(fs, ino);
   int fd = xattr_fd(fs, ino, true);
   int r = fd == -ENOTSUP ? -EPERM : fd < 0 ? fd : 0;
   if (fd >= 0) {
@@ -161,6 +181,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
     fuse_reply_err(req, ENODATA);
     return;
   }
+  forget_no_fcaps(fs, ino);
   int fd = xattr_fd(fs, ino, true);
   int r = fd == -ENOTSUP ? -EPERM : fd < 0 ? fd : 0;
   if (fd >= 0) {

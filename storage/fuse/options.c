@@ -25,6 +25,9 @@ static const char usage[] =
     "  -o writeback=0|1, fsync=0|1, volatile, noxattrs=1\n"
     "  -o max_threads=N     worker threads for copy-ups and fsync (default 4);\n"
     "                       threaded=0 answers everything in one thread\n"
+    "  -o poll_us=N         in a burst of requests, poll N microseconds for the\n"
+    "                       next one before sleeping (default 0: never; pays\n"
+    "                       where a CPU is to spare, costs where none is)\n"
     "  -o allow_other, allow_root\n"
     "  -f                   stay in the foreground\n"
     "  -d, --debug          foreground, log every request\n"
@@ -155,6 +158,11 @@ static int parse_one(struct ovl_options *o, char *opt, nook_error *err) {
     if (!parse_u64(value, &v) || v == 0 || v > 1024)
       return nook_errx(err, EINVAL, "option max_threads=%s: want 1 to 1024", value);
     o->max_threads = (unsigned int)v;
+  } else if (strcmp(name, "poll_us") == 0) {
+    unsigned long long v;
+    if (!parse_u64(value, &v) || v > 1000000)
+      return nook_errx(err, EINVAL, "option poll_us=%s: want microseconds, 0 to 1000000", value);
+    o->poll_us = (unsigned int)v;
   } else if (strcmp(name, "debug") == 0) {
     r = parse_bool(name, value, &o->debug, err);
   } else if (!in_list(ignored_values, name)) {
@@ -189,7 +197,7 @@ static int parse_option_list(struct ovl_options *o, const char *list, nook_error
 int ovl_parse_args(int argc, char **argv, struct ovl_options *o, nook_error *err) {
   *o = (struct ovl_options){
       .squash_to_uid = -1, .squash_to_gid = -1, .fsync = true, .writeback = true,
-      .timeout = 1000000.0};
+      .timeout = 1000000.0, .poll_us = 0};
   char *positional[2];
   int npos = 0;
   for (int i = 1; i < argc; i++) {

@@ -46,6 +46,7 @@ struct ovl_options {
   bool read_only;
   double timeout;          /* entry and attribute cache timeout, seconds */
   unsigned int max_threads; /* workers (pool.c); 0: the default, 1: none */
+  unsigned int poll_us;     /* polling for the next request before sleeping (loop.c) */
 };
 
 /* Options: the fuse-overlayfs command line (also the mount.fuse3 form). Fills
@@ -84,6 +85,9 @@ struct ovl_inode {
   struct ovl_node *nodes; /* the names, chained by inext */
   struct ovl_inode *hnext;
   int kept_fd; /* O_PATH on the file once its last name is gone, or -1 */
+  /* Made here and given no xattr since: the kernel's security.capability
+   * question before the first write is answered without asking the layer. */
+  bool no_fcaps;
 };
 
 /* A name in the merged tree. */
@@ -102,6 +106,7 @@ struct ovl_node {
 
 struct ovl_fs {
   struct ovl_options opt;
+  struct fuse_session *se;
   struct ovl_layer *layers; /* [0] upper (fd -1 when read-only) */
   unsigned int n_layers;
   bool has_upper;
@@ -242,6 +247,16 @@ void ovl_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 void ovl_fill_entry(struct ovl_fs *fs, struct ovl_node *n, struct stat *st,
                     struct fuse_entry_param *e);
 
+/* loop.c: serves requests until unmounted. */
+int ovl_serve_loop(struct ovl_fs *fs, struct fuse_session *se);
+/* Whether the request being answered asks for the set-id bits of its file
+ * to be cleared (FUSE_HANDLE_KILLPRIV_V2), and clearing them (by fd when
+ * fd >= 0, else dirfd/path; 1 when they were set). */
+bool ovl_req_kill_suidgid(void);
+void ovl_set_req_kill_suidgid(bool kill);
+int ovl_kill_suidgid_at(int dirfd, const char *path, int at_flags, int fd);
+void ovl_forget_cached_attrs(struct ovl_fs *fs, fuse_ino_t ino);
+
 /* pool.c: requests that may take long, answered by worker threads. An op
  * handler that wants one packs its arguments in a job whose run calls the
  * handler again on a worker (ovl_in_worker() then says so). */
@@ -251,6 +266,7 @@ struct ovl_job {
   fuse_ino_t ino, ino2;
   struct fuse_file_info fi, fi2;
   bool has_fi;
+  bool kill_suidgid; /* of the request, for the worker */
   struct stat attr;
   int i1, i2;
   off_t o1, o2, o3;

@@ -35,7 +35,9 @@ static void *worker(void *arg) {
     if (!pool.head)
       pool.tail = NULL;
     pthread_mutex_unlock(&pool.lock);
+    ovl_set_req_kill_suidgid(j->kill_suidgid);
     j->run(j);
+    ovl_set_req_kill_suidgid(false);
     free(j->s1);
     free(j->s2);
     free(j->data);
@@ -83,6 +85,7 @@ struct ovl_job *ovl_job_new(void (*run)(struct ovl_job *), fuse_req_t req) {
   struct ovl_job *j = xcalloc(1, sizeof(*j));
   j->run = run;
   j->req = req;
+  j->kill_suidgid = ovl_req_kill_suidgid();
   return j;
 }
 

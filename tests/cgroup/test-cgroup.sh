@@ -130,6 +130,65 @@ test_container_sees_its_cgroup_as_root() {
   wait_for "[ \"\$(unit_prop nook-$id.scope LoadState)\" = not-found ]" 5
 }
 
+# The init waits for its scope only before what depends on it: hooks run
+# with the init in the scope, and inside its cgroup namespace.
+test_hooks_see_the_init_in_its_scope() {
+  need_user_manager
+  local id
+  id=$(unique_id cg)
+  make_bundle b
+  # createContainer runs in the container's namespaces (before pivot_root):
+  # the init's own view of its cgroup.
+  cat >hook.sh <<EOS
+#!/bin/sh
+pid=\$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+[ "\$1" = createContainer ] && pid=self
+sed -n 's/^0:://p' /proc/\$pid/cgroup > $TEST_TMP/\$1
+EOS
+  chmod +x hook.sh
+  cfg b --arg h "$TEST_TMP/hook.sh" '.process.args = ["true"]
+    | .hooks = {"prestart": [{"path": $h, "args": ["hook", "prestart"]}],
+                "createRuntime": [{"path": $h, "args": ["hook", "createRuntime"]}],
+                "createContainer": [{"path": $h, "args": ["hook", "createContainer"]}]}'
+  "$NOOK" --cgroup-manager systemd run -b b "$id"
+  assert_eq / "$(cat createContainer)" "createContainer hook's cgroup"
+  for hook in prestart createRuntime; do
+    case "$(cat "$hook")" in
+      */nook-"$id".scope) ;;
+      *) fail "$hook hook saw the init in $(cat "$hook"), not in nook-$id.scope" ;;
+    esac
+  done
+}
+
+# The cgroup mount is made last (the init waits for its cgroup only then),
+# still cgroup2 and read-only, and namespaced: the rootless spec has no
+# network namespace, so /sys is the host's, bound with its cgroup2 mount,
+# and the container's own view must cover it (the root of the mount is the
+# container's cgroup, holding only its own process).
+test_container_cgroup_mount_is_read_only_cgroup2() {
+  local manager out
+  make_bundle b
+  cfg b '.process.args = ["sh", "-c", "grep \" /sys/fs/cgroup \" /proc/self/mountinfo | tail -n 1; grep -qx 1 /sys/fs/cgroup/cgroup.procs && echo init-at-the-root; mkdir /sys/fs/cgroup/x && echo writable"]'
+  for manager in systemd cgroupfs; do
+    [ $manager = cgroupfs ] || need_user_manager
+    out=$("$NOOK" --cgroup-manager $manager run -b b "$(unique_id cg)" 2>&1) || true
+    assert_contains "$out" " - cgroup2 " "$manager: the mount at /sys/fs/cgroup"
+    assert_contains "$(head -n 1 <<<"$out" | cut -d' ' -f6)" "ro" "$manager: its options"
+    assert_eq / "$(head -n 1 <<<"$out" | cut -d' ' -f4)" "$manager: the root of the cgroup2 mount"
+    assert_contains "$out" "init-at-the-root" "$manager: the init in the root cgroup.procs of its /sys/fs/cgroup"
+    case "$out" in *writable*) fail "$manager: /sys/fs/cgroup is writable in the container" ;; esac
+  done
+}
+
+# A masked /sys/fs/cgroup stays masked: the cgroup mount keeps its place
+# before the masks then.
+test_masked_cgroup_mount_stays_masked() {
+  make_bundle b
+  cfg b '.process.args = ["sh", "-c", "ls /sys/fs/cgroup | wc -l"] | .linux.maskedPaths += ["/sys/fs/cgroup"]'
+  assert_eq 0 "$("$NOOK" --cgroup-manager cgroupfs run -b b "$(unique_id cg)" | tr -d ' ')" \
+    "entries in the masked /sys/fs/cgroup"
+}
+
 test_no_limits_asked_no_warning() {
   local id
   id=$(unique_id cg)

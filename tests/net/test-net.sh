@@ -154,6 +154,87 @@ test_net_forwarded_udp_port() {
   assert_eq "echo:ping" "$(echo ping | socat -t 2 - UDP:127.0.0.1:"$port")" "UDP reply"
 }
 
+# peer_bundle DIR PORTS: a container whose httpd answers /cgi-bin/peer with
+# the address its client connected from (CGI's REMOTE_ADDR).
+peer_bundle() {
+  net_bundle "$1"
+  mkdir -p "$1/rootfs/www/cgi-bin"
+  printf '#!/bin/sh\necho "Content-Type: text/plain"\necho\necho "$REMOTE_ADDR"\n' \
+    >"$1/rootfs/www/cgi-bin/peer"
+  chmod +x "$1/rootfs/www/cgi-bin/peer"
+  cfg "$1" --arg p "$2" '.annotations["nook.ports"] = $p |
+      .process.args = ["httpd", "-f", "-p", "8080", "-h", "/www"]'
+}
+
+# peer_seen URL CURL-ARGS...: the client address the container's httpd saw
+# (it listens on IPv6 too, so an IPv4 client comes as [::ffff:A.B.C.D]).
+peer_seen() {
+  local url=$1
+  shift
+  curl -sf "$@" "$url" | sed 's/^\[::ffff:\(.*\)\]$/\1/'
+}
+
+test_net_forwarded_tcp_port_shows_the_loopback_client_address() {
+  local port id
+  port=$(free_port tcp)
+  peer_bundle b "127.0.0.1:$port:8080"
+  id=$(unique_id net)
+  start_detached "$id" b
+  wait_for "curl -sf http://127.0.0.1:$port/cgi-bin/peer >/dev/null"
+  # 127.0.0.2: not the container's 127.0.0.1 by chance, nor its 10.0.2.100
+  assert_eq 127.0.0.2 "$(peer_seen "http://127.0.0.1:$port/cgi-bin/peer" --interface 127.0.0.2)" \
+    "client address the container's server saw"
+  assert_eq 127.0.0.3 "$(peer_seen "http://127.0.0.1:$port/cgi-bin/peer" --interface 127.0.0.3)" \
+    "client address the container's server saw"
+}
+
+test_net_forwarded_tcp_port_shows_a_non_loopback_client_address() {
+  local port id hostip
+  hostip=$(ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -1)
+  [ -n "$hostip" ] || skip "the host has no global IPv4 address to connect from"
+  port=$(free_port tcp)
+  peer_bundle b "$port:8080"
+  id=$(unique_id net)
+  start_detached "$id" b
+  wait_for "curl -sf http://$hostip:$port/cgi-bin/peer >/dev/null"
+  assert_eq "$hostip" "$(peer_seen "http://$hostip:$port/cgi-bin/peer" --interface "$hostip")" \
+    "client address the container's server saw"
+  # the container still reaches the outside from its own address
+  local pid
+  pid=$(init_pid "$id")
+  assert_contains "$(nsx "$pid" ip route get 192.0.2.1)" "dev tap0"
+  # and many connections in a row all come back (replies find the connector)
+  for i in $(seq 20); do
+    curl -sf --max-time 5 "http://$hostip:$port/cgi-bin/peer" >/dev/null || fail "request $i"
+  done
+}
+
+test_net_forwarded_port_without_configure_comes_from_the_containers_address() {
+  # Without --configure nook-net leaves the namespace's routing alone: no
+  # rule brings replies back to a client address, so a non-loopback client
+  # is shown as the container's own address (and still gets its answer).
+  local hostip port ns net
+  hostip=$(ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -1)
+  [ -n "$hostip" ] || skip "the host has no global IPv4 address to connect from"
+  port=$(free_port tcp)
+  unshare -Urn sleep 100 &
+  ns=$!
+  while [ "$(readlink /proc/$ns/ns/net)" = "$(readlink /proc/self/ns/net)" ]; do sleep 0.01; done
+  "$NOOK_BUILD/nook-net" --port="$port:9000" "$ns" tap0 2>net.err &
+  net=$!
+  trap "kill $ns $net \$(jobs -p) 2>/dev/null || true" EXIT
+  wait_for "nsx $ns ip link show tap0 >/dev/null 2>&1"
+  nsx "$ns" sh -c 'ip link set lo up && ip link set tap0 up &&
+    ip addr add 10.0.2.100/24 dev tap0 && ip route add default via 10.0.2.2'
+  nsx "$ns" socat TCP-LISTEN:9000,reuseaddr,fork SYSTEM:'echo "$SOCAT_PEERADDR"' &
+  wait_for "nsx $ns ss -ltn | grep -q ':9000 '"
+  assert_eq 10.0.2.100 "$(socat -T 5 - TCP:"$hostip":"$port",bind="$hostip" </dev/null)" \
+    "address a non-loopback client is shown as"
+  assert_eq 127.0.0.2 "$(socat -T 5 - TCP:127.0.0.1:"$port",bind=127.0.0.2 </dev/null)" \
+    "address a loopback client is shown as"
+  [ -z "$(nsx "$ns" ip rule | grep -i fwmark)" ] || fail "a routing rule without --configure"
+}
+
 test_net_api_socket_changes_ports_while_running() {
   local port id pid
   port=$(free_port tcp)

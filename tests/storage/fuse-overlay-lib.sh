@@ -38,6 +38,7 @@ make_lowers() {
     echo linked > hl1; ln hl1 hl2
     echo xa > xa; setxattr xa user.test hello; setxattr xa user.other 1
     chmod 640 c; chmod 711 keep
+    echo s > suid_lower; chmod 4755 suid_lower
     mkfifo lowerfifo
     head -c 300000 /dev/urandom > big
   )
