@@ -65,10 +65,19 @@ static bool parse_since(const char *s, long long *ns) {
   long long total = 0;
   const char *p = s;
   while (*p) {
-    char *end;
-    double v = strtod(p, &end);
-    if (end == p)
+    /* digits and a point only, as Go's durations: strtod alone would also
+     * take signs, exponents, inf, nan and hex */
+    size_t len = strspn(p, "0123456789.");
+    char digits[32];
+    if (len == 0 || len >= sizeof(digits))
       return false;
+    memcpy(digits, p, len);
+    digits[len] = '\0';
+    char *num_end;
+    double v = strtod(digits, &num_end);
+    if (*num_end || !(v < 1e6))
+      return false;
+    const char *end = p + len;
     long long unit;
     if (str_has_prefix(end, "ms"))
       unit = 1000000LL, end += 2;

@@ -332,3 +332,20 @@ test_bad_flag_values_one_line() {
   fi
   assert_eq "" "$(ls "$NOOK_STORAGE/containers")" "rootfs dirs after failures"
 }
+
+# --since takes a duration or a time: a sign, inf, nan, hex or a number too
+# large for the clock is refused in one line (not a log of the future, not
+# an overflow).
+test_logs_since_bad_values() {
+  make_launch_image
+  local id v
+  id=$(unique_id since)
+  "$NOOK" launch -d --name "$id" bb:1 sh -c 'echo hi; sleep 30' >/dev/null
+  for v in -5m inf nan 1e300h 0x10s; do
+    assert_fails "$NOOK" logs --since "$v" "$id"
+    assert_contains "$assert_output" "--since \`$v\`"
+    assert_eq 1 "$(wc -l <<<"$assert_output")" "one line for $v"
+  done
+  wait_for "\"$NOOK\" logs --since 1h30m \"$id\" | grep -q hi" 10
+  "$NOOK" rm -f "$id" >/dev/null
+}
