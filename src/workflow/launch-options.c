@@ -355,7 +355,7 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
     default:
       if (optopt && strchr("pvewum", optopt))
         return bad(err, "option `%s` needs a value", argv[optind - 1]);
-      return bad(err, "unknown option `%s` (see nook launch --help)", argv[optind - 1]);
+      return bad(err, "unknown option `%s` (see 'nook launch --help')", argv[optind - 1]);
     }
   }
   if (optind >= argc)
