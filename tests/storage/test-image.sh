@@ -571,6 +571,11 @@ test_bad_not_an_image() {
   echo hello >not-a-tar
   assert_fails "$NOOK" image import not-a-tar
   assert_eq 1 "$(wc -l <<<"$assert_output")" "one line"
+  # an archive that cannot be read says why, not that it is no archive
+  tar -cf unreadable.tar not-a-tar
+  chmod 000 unreadable.tar
+  assert_fails "$NOOK" image import unreadable.tar
+  assert_eq "nook: import \`unreadable.tar\`: Permission denied" "$assert_output"
   mkdir emptydir
   assert_fails "$NOOK" image import emptydir
   assert_contains "$assert_output" "not an OCI image layout"
