@@ -191,6 +191,15 @@ static bool name_matches(const char *stored, const char *want) {
   return ls > lw && stored[ls - lw - 1] == '/' && strcmp(stored + ls - lw, want) == 0;
 }
 
+const char *store_image_name_of(const struct store_image *img, const char *ref) {
+  _cleanup_free_ char *want = store_normalize_name(ref);
+  for (int pass = 0; pass < 2; pass++)
+    for (size_t i = 0; img->names[i]; i++)
+      if (pass == 0 ? strcmp(img->names[i], want) == 0 : name_matches(img->names[i], want))
+        return img->names[i];
+  return NULL;
+}
+
 int store_find_image(const char *root, const char *ref, struct store_image *img, nook_error *err) {
   memset(img, 0, sizeof(*img));
   const char *id = str_has_prefix(ref, "sha256:") ? ref + 7 : ref;

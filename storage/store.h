@@ -93,3 +93,6 @@ int store_userns_wait(struct store_userns_child *child, nook_error *err);
 /* Normalizes a user-given reference to the stored form: a tag defaults to
  * latest. Returns malloc'd. */
 char *store_normalize_name(const char *ref);
+/* The name of img that ref means (an exact name, else one ending in /ref),
+ * or NULL when ref does not name it (an id). */
+const char *store_image_name_of(const struct store_image *img, const char *ref);

@@ -67,16 +67,31 @@ static int complete_commands(void) {
   return 0;
 }
 
-/* An argument name is written in capitals (DIR, UID[:GID]) or as choices
- * (table|json); a lower-case word after an option is its description. */
+/* An argument name is written in capitals (DIR, UID[:GID], with literal
+ * parts in brackets: SRC:DST[:ro]) or as choices (table|json); a lower-case
+ * word after an option is its description. */
 static bool is_metavar(const char *word, size_t len) {
   if (memchr(word, '|', len))
     return true;
-  for (size_t i = 0; i < len; i++)
+  int depth = 0;
+  for (size_t i = 0; i < len; i++) {
+    depth += word[i] == '[' ? 1 : word[i] == ']' ? -1 : 0;
     if (!isupper((unsigned char)word[i]) && !isdigit((unsigned char)word[i]) &&
-        !strchr("_[]:<>.=-", word[i]))
+        !strchr("_[]:<>.=-", word[i]) && !(depth > 0 && islower((unsigned char)word[i])))
       return false;
+  }
   return true;
+}
+
+/* The one value an option takes, in lower case ("--userns keep-id"): a
+ * single word with the description column after it. */
+static bool is_single_choice(const char *word, size_t len, const char *end) {
+  for (size_t i = 0; i < len; i++)
+    if (!islower((unsigned char)word[i]) && !isdigit((unsigned char)word[i]) &&
+        !strchr("-_.", word[i]))
+      return false;
+  const char *after = word + len;
+  return after == end || (after + 1 < end && after[0] == ' ' && after[1] == ' ');
 }
 
 struct help_flag {
@@ -131,9 +146,11 @@ static bool parse_one_flag(const char **pp, const char *end, const char **flag, 
   if (p < end && (*p == '=' || (*p == ' ' && p + 1 < end && p[1] != ' ' && p[1] != '-'))) {
     const char *a = p + 1;
     const char *q = a;
-    while (q < end && *q != ' ' && *q != ',' && *q != ']')
-      q++;
-    if (q > a && is_metavar(a, (size_t)(q - a))) {
+    /* "[--all]" of a usage line ends at its bracket, "[:ro]" of an
+     * argument does not */
+    for (int depth = 0; q < end && *q != ' ' && *q != ',' && !(*q == ']' && depth == 0); q++)
+      depth += *q == '[' ? 1 : *q == ']' ? -1 : 0;
+    if (q > a && (is_metavar(a, (size_t)(q - a)) || is_single_choice(a, (size_t)(q - a), end))) {
       *arg = a;
       *arg_len = (size_t)(q - a);
       p = q;
@@ -280,14 +297,15 @@ static bool flag_wants_dir(const struct help_flag *f) {
 }
 
 static void complete_flag_value(const struct help_flag *f) {
-  if (strchr(f->arg, '|')) {
+  if ((strchr(f->arg, '|') && !strchr(f->arg, '[')) || is_single_choice(f->arg, strlen(f->arg), f->arg + strlen(f->arg))) {
     _cleanup_free_ char *choices = xstrdup(f->arg);
     char *save = NULL;
     for (char *c = strtok_r(choices, "|", &save); c; c = strtok_r(NULL, "|", &save))
       printf("%s\n", c);
   } else if (flag_wants_dir(f)) {
     printf(":dirs\n");
-  } else if (strstr(f->arg, "FILE") || strstr(f->arg, "PATH") || strstr(f->arg, "SOCK")) {
+  } else if (strstr(f->arg, "FILE") || strstr(f->arg, "PATH") || strstr(f->arg, "SOCK") ||
+             str_has_prefix(f->arg, "SRC")) {
     printf(":files\n");
   }
 }
@@ -409,6 +427,8 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
       printf("%s\n", f->flag);
     return 0;
   }
+  if (positional == 0 && strcmp(command, "help") == 0)
+    return complete_commands();
   if (strcmp(command, "image") == 0)
     return complete_image(positional, first_arg >= 0 ? words[first_arg] : NULL, storage_root);
   if (positional == 0 && strcmp(command, "launch") == 0)

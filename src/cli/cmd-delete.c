@@ -1,13 +1,15 @@
 #include <getopt.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "container.h"
+#include "state.h"
 #include "util.h"
 
 static const char usage[] =
     "Usage: nook delete [--force] ID\n\n"
     "Delete a stopped or created container and all it holds; --force kills a\n"
-    "running one first.\n";
+    "running one first, and a container that does not exist is no error.\n";
 
 int cmd_delete(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   static const struct option opts[] = {
@@ -28,5 +30,15 @@ int cmd_delete(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   int r = cli_id_and_root(g, argc, argv, &id, &root, err);
   if (r < 0)
     return r;
+  if (force) {
+    /* Nothing to delete is done, as runc and crun answer: podman and
+     * containerd clean up with delete --force after a failed create. */
+    nook_error e;
+    int fd = state_dir_open(root, id, &e);
+    if (fd < 0 && e.code == ENOENT)
+      return 0;
+    if (fd >= 0)
+      close(fd);
+  }
   return container_delete(root, id, force, err);
 }

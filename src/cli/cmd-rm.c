@@ -37,6 +37,17 @@ int cmd_rm(struct nook_globals *g, int argc, char **argv, nook_error *err) {
     nook_error e;
     _cleanup_container_ struct container ct = {.dirfd = -1};
     r = container_load(root, argv[i], &ct, &e);
+    if (r == -ENOENT) {
+      nook_error gone = e;
+      r = launch_remove_leftovers(root, argv[i], &e);
+      if (r == 0) {
+        e = gone;
+        r = -ENOENT;
+      } else if (r > 0) {
+        printf("%s\n", argv[i]);
+        continue;
+      }
+    }
     if (r == 0 && !force && (ct.status == STATUS_RUNNING || ct.status == STATUS_PAUSED))
       r = nook_errx(&e, EBUSY, "container `%s` is running: stop it first or use rm -f", argv[i]);
     if (r == 0)

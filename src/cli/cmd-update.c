@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "container.h"
+#include "spec-json.h"
 #include "util.h"
 
 static const char usage[] =
@@ -249,11 +250,13 @@ int cmd_update(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   char errbuf[512];
   yajl_val given = NULL;
   if (text) {
-    given = yajl_tree_parse(text, errbuf, sizeof(errbuf));
-    if (!given || !YAJL_IS_OBJECT(given)) {
+    _cleanup_free_ char *what = xasprintf("--resources %s", resources_file);
+    given = json_parse_tree(text, what, err);
+    if (!given)
+      return -EINVAL;
+    if (!YAJL_IS_OBJECT(given)) {
       yajl_tree_free(given);
-      return nook_errx(err, EINVAL, "--resources %s: not a JSON object: %s", resources_file,
-                       given ? "another JSON value" : errbuf);
+      return nook_errx(err, EINVAL, "%s: not a JSON object", what);
     }
   }
   yajl_gen gen = yajl_gen_alloc(NULL);

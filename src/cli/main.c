@@ -15,9 +15,13 @@
 #include "nook-config.h"
 #include "util.h"
 
+static int cmd_help(struct nook_globals *g, int argc, char **argv, nook_error *err);
+
 #define NOOK_TABLE_ENTRY(n, s) {.name = #n, .run = cmd_##n, .summary = s},
 const struct nook_command nook_commands[] = {
-    NOOK_COMMANDS(NOOK_TABLE_ENTRY){.name = "__complete", .run = cmd___complete, .hidden = true},
+    NOOK_COMMANDS(NOOK_TABLE_ENTRY){.name = "help", .run = cmd_help,
+                                    .summary = "print this help, or a command's: help COMMAND"},
+    {.name = "__complete", .run = cmd___complete, .hidden = true},
     {0},
 };
 #undef NOOK_TABLE_ENTRY
@@ -64,6 +68,22 @@ static void print_help(void) {
          "  -v, --version           print the version\n"
          "  -h, --help              print this help\n\n"
          "Run 'nook COMMAND --help' for a command's options.\n");
+}
+
+/* `nook help [COMMAND]`, as runc and podman have it. */
+static int cmd_help(struct nook_globals *g, int argc, char **argv, nook_error *err) {
+  if (argc < 2) {
+    print_help();
+    return 0;
+  }
+  if (argc > 2)
+    return cli_bad_usage(err, argv[0], "unexpected argument `%s`", argv[2]);
+  const struct nook_command *c = find_command(argv[1]);
+  if (!c || c->hidden || c->run == cmd_help)
+    return nook_errx(err, EINVAL, "help: unknown command `%s` (see 'nook --help')", argv[1]);
+  char *args[] = {argv[1], "--help", NULL};
+  optind = 0;
+  return c->run(g, 2, args, err);
 }
 
 int cli_print_usage(const char *usage) {

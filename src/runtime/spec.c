@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "caps.h"
 #include "spec-json.h"
 #include "util.h"
 
@@ -116,6 +117,21 @@ static int parse_user(struct json_ctx *c, yajl_val v, struct spec_user *u) {
   return r < 0 ? r : 0;
 }
 
+/* An unknown name fails create, as with runc and crun, not the start of the
+ * container's process. */
+static int check_cap_names(struct json_ctx *c, const char *key, char **names) {
+  for (size_t i = 0; names && names[i]; i++) {
+    cap_value_t v;
+    if (caps_parse_name(names[i], &v) < 0) {
+      size_t saved = json_push_key(c, key);
+      int r = json_bad(c, "unknown capability `%s` (names such as CAP_CHOWN)", names[i]);
+      json_pop(c, saved);
+      return r;
+    }
+  }
+  return 0;
+}
+
 static int parse_capabilities(struct json_ctx *c, yajl_val v, struct spec_capabilities *caps) {
   int r;
   if ((r = json_opt_strv(c, v, "bounding", &caps->bounding)) < 0 ||
@@ -123,6 +139,12 @@ static int parse_capabilities(struct json_ctx *c, yajl_val v, struct spec_capabi
       (r = json_opt_strv(c, v, "inheritable", &caps->inheritable)) < 0 ||
       (r = json_opt_strv(c, v, "permitted", &caps->permitted)) < 0 ||
       (r = json_opt_strv(c, v, "ambient", &caps->ambient)) < 0)
+    return r;
+  if ((r = check_cap_names(c, "bounding", caps->bounding)) < 0 ||
+      (r = check_cap_names(c, "effective", caps->effective)) < 0 ||
+      (r = check_cap_names(c, "inheritable", caps->inheritable)) < 0 ||
+      (r = check_cap_names(c, "permitted", caps->permitted)) < 0 ||
+      (r = check_cap_names(c, "ambient", caps->ambient)) < 0)
     return r;
   return 0;
 }

@@ -1,4 +1,5 @@
 /* `nook launch` flags, docker's names and meanings. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -120,7 +121,21 @@ static bool valid_port_spec(const char *spec) {
   if (last) {
     *last = '\0';
     char *host = strrchr(copy, ':');
-    host = host ? host + 1 : copy;
+    if (host) {
+      /* the address before it: IPv4, IPv6 or [IPv6] */
+      *host++ = '\0';
+      char *ip = copy;
+      size_t n = strlen(ip);
+      if (n >= 2 && ip[0] == '[' && ip[n - 1] == ']') {
+        ip[n - 1] = '\0';
+        ip++;
+      }
+      struct in6_addr addr;
+      if (*ip && inet_pton(AF_INET, ip, &addr) != 1 && inet_pton(AF_INET6, ip, &addr) != 1)
+        return false;
+    } else {
+      host = copy;
+    }
     if (*host && !(parse_u64(host, &h) && h > 0 && h < 65536))
       return false;
   }
@@ -228,7 +243,8 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
       break;
     case 'p':
       if (!valid_port_spec(optarg))
-        return bad(err, "-p: `%s` is not [[IP:][HOSTPORT]:]CONTAINERPORT[/tcp|udp]", optarg);
+        return bad(err, "-p: `%s` is not [[IP:][HOSTPORT]:]CONTAINERPORT[/tcp|udp] (IP an IPv4 "
+                        "or IPv6 address, ports 1 to 65535)", optarg);
       strv_push(&o->ports, optarg);
       break;
     case 'P':
@@ -339,7 +355,7 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
     default:
       if (optopt && strchr("pvewum", optopt))
         return bad(err, "option `%s` needs a value", argv[optind - 1]);
-      return bad(err, "unknown option `%s` (see nook launch --help)", argv[optind - 1]);
+      return bad(err, "unknown option `%s` (see 'nook launch --help')", argv[optind - 1]);
     }
   }
   if (optind >= argc)

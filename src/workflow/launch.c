@@ -159,6 +159,28 @@ int launch_remove(const char *root, const char *id, bool force, nook_error *err)
   return 0;
 }
 
+/* Files of id without its state: left by a container whose state went with
+ * the runtime dir (a reboot, a CI session's end). */
+static bool has_leftovers(const char *root, const char *id) {
+  _cleanup_free_ char *store = store_root(NULL);
+  _cleanup_free_ char *rootfs = xasprintf("%s/containers/%s", store, id);
+  _cleanup_free_ char *bundle = launch_bundle_dir(root, id);
+  return access(rootfs, F_OK) == 0 || access(bundle, F_OK) == 0;
+}
+
+int launch_remove_leftovers(const char *root, const char *id, nook_error *err) {
+  nook_error e;
+  int fd = state_dir_open(root, id, &e);
+  if (fd >= 0) {
+    close(fd);
+    return 0;
+  }
+  if (!has_leftovers(root, id))
+    return 0;
+  int r = launch_remove(root, id, true, err);
+  return r < 0 ? r : 1;
+}
+
 void launch_record_exit(const char *root, const char *id, int status) {
   nook_error err;
   _cleanup_container_ struct container c = {.dirfd = -1};
@@ -247,6 +269,10 @@ int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *er
   if ((r = resolve_image(o, g->debug, err)) < 0)
     return r;
   nook_stage("image found");
+  /* A new container starts from the image, never from what an old one of
+   * the same name wrote. */
+  if ((r = launch_remove_leftovers(root, id, err)) < 0)
+    return r;
   struct rootfs_info info;
   if ((r = rootfs_prepare(o->image, id, &info, err)) < 0)
     return r;

@@ -65,10 +65,19 @@ static bool parse_since(const char *s, long long *ns) {
   long long total = 0;
   const char *p = s;
   while (*p) {
-    char *end;
-    double v = strtod(p, &end);
-    if (end == p)
+    /* digits and a point only, as Go's durations: strtod alone would also
+     * take signs, exponents, inf, nan and hex */
+    size_t len = strspn(p, "0123456789.");
+    char digits[32];
+    if (len == 0 || len >= sizeof(digits))
       return false;
+    memcpy(digits, p, len);
+    digits[len] = '\0';
+    char *num_end;
+    double v = strtod(digits, &num_end);
+    if (*num_end || !(v < 1e6))
+      return false;
+    const char *end = p + len;
     long long unit;
     if (str_has_prefix(end, "ms"))
       unit = 1000000LL, end += 2;
@@ -369,19 +378,42 @@ static char *truncated(const char *s, size_t n) {
   return t;
 }
 
+enum { COLUMNS = 6 };
+
+/* Rows of text cells printed as aligned columns, each as wide as its widest
+ * cell (an id, a status such as "Exited (137) 5 minutes ago" never runs into
+ * the next column), the last one unpadded. */
+static void print_columns(char *(*rows)[COLUMNS], size_t n) {
+  size_t width[COLUMNS] = {0};
+  for (size_t i = 0; i < n; i++)
+    for (int c = 0; c < COLUMNS; c++)
+      if (strlen(rows[i][c]) > width[c])
+        width[c] = strlen(rows[i][c]);
+  for (size_t i = 0; i < n; i++) {
+    for (int c = 0; c < COLUMNS - 1; c++)
+      printf("%-*s   ", (int)width[c], rows[i][c]);
+    printf("%s\n", rows[i][COLUMNS - 1]);
+  }
+}
+
 int containers_list(const char *root, bool all, bool json, nook_error *err) {
   _cleanup_strv_ char **ids = NULL;
   int r = state_list_ids(root, &ids, err);
   if (r < 0)
     return r;
   yajl_gen g = NULL;
+  char *(*rows)[COLUMNS] = NULL;
+  size_t n_rows = 0;
   if (json) {
     g = yajl_gen_alloc(NULL);
     yajl_gen_config(g, yajl_gen_beautify, 1);
     yajl_gen_array_open(g);
   } else {
-    printf("%-14s %-28s %-24s %-26s %-16s %s\n", "ID", "IMAGE", "COMMAND", "STATUS", "CREATED",
-           "PORTS");
+    rows = xcalloc(strv_len(ids) + 1, sizeof(*rows));
+    const char *header[COLUMNS] = {"ID", "IMAGE", "COMMAND", "STATUS", "CREATED", "PORTS"};
+    for (int c = 0; c < COLUMNS; c++)
+      rows[0][c] = xstrdup(header[c]);
+    n_rows = 1;
   }
   long long now = now_real_ns();
   for (size_t i = 0; ids && ids[i]; i++) {
@@ -419,13 +451,22 @@ int containers_list(const char *root, bool all, bool json, nook_error *err) {
       yajl_gen_integer(g, c.status == STATUS_STOPPED ? 0 : c.state.pid);
       yajl_gen_map_close(g);
     } else {
-      _cleanup_free_ char *img = truncated(image, 28);
       _cleanup_free_ char *cmd_q = command ? xasprintf("\"%s\"", command) : xstrdup("");
-      _cleanup_free_ char *cmd = truncated(cmd_q, 24);
-      _cleanup_free_ char *idt = truncated(ids[i], 14);
-      _cleanup_free_ char *ports_text = launch_ports_text(ports);
-      printf("%-14s %-28s %-24s %-26s %-16s %s\n", idt, img, cmd, status, created, ports_text);
+      char **row = rows[n_rows++];
+      row[0] = xstrdup(ids[i]);
+      row[1] = truncated(image, 28);
+      row[2] = truncated(cmd_q, 24);
+      row[3] = xstrdup(status);
+      row[4] = xstrdup(created);
+      row[5] = launch_ports_text(ports);
     }
+  }
+  if (!json) {
+    print_columns(rows, n_rows);
+    for (size_t i = 0; i < n_rows; i++)
+      for (int c = 0; c < COLUMNS; c++)
+        free(rows[i][c]);
+    free(rows);
   }
   if (json) {
     yajl_gen_array_close(g);

@@ -10,6 +10,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "spec-json.h"
 #include "util.h"
 #include "workflow.h"
 
@@ -143,13 +144,13 @@ int seccomp_profile_gen(struct yajl_gen_t *g, const char *path, char *const *cap
   int r = read_file_at(AT_FDCWD, path, &text, NULL, err);
   if (r < 0)
     return nook_err_prefix(err, r, "seccomp profile");
-  char ebuf[256];
-  yajl_val profile = yajl_tree_parse(text, ebuf, sizeof(ebuf));
-  if (!profile || !YAJL_IS_OBJECT(profile)) {
-    if (profile)
-      yajl_tree_free(profile);
-    return nook_errx(err, EINVAL, "seccomp profile `%s` is not a JSON object: %s", path,
-                     strtok(ebuf, "\n"));
+  _cleanup_free_ char *what = xasprintf("seccomp profile `%s`", path);
+  yajl_val profile = json_parse_tree(text, what, err);
+  if (!profile)
+    return -EINVAL;
+  if (!YAJL_IS_OBJECT(profile)) {
+    yajl_tree_free(profile);
+    return nook_errx(err, EINVAL, "%s is not a JSON object", what);
   }
   yajl_gen_map_open(g);
   for (size_t i = 0; i < profile->u.object.len; i++) {

@@ -124,6 +124,9 @@ char *launch_bundle_dir(const char *root, const char *id);
 /* Removes what launch made for id: the container (force), its rootfs, its
  * bundle. Missing parts are fine. */
 int launch_remove(const char *root, const char *id, bool force, nook_error *err);
+/* Removes the rootfs and bundle of id when it has no state (the runtime dir
+ * was cleared): 1 when there were some, 0 when none or id has state. */
+int launch_remove_leftovers(const char *root, const char *id, nook_error *err);
 /* SIGKILLs every process of a running container and waits for its init.
  * -ENOENT when there is no such container. */
 int launch_kill(const char *root, const char *id, nook_error *err);

@@ -322,6 +322,31 @@ int image_commit(struct image_ctx *ctx, const char *manifest, size_t manifest_le
   return r;
 }
 
+int image_untag(struct image_ctx *ctx, const struct store_image *img, const char *ref,
+                char **untagged, nook_error *err) {
+  *untagged = NULL;
+  const char *name = store_image_name_of(img, ref);
+  if (!name || strv_len(img->names) < 2)
+    return 0;
+  _cleanup_close_ int lock = -1;
+  int r = image_commit_lock(ctx, &lock, err);
+  if (r < 0)
+    return r;
+  struct store_image copy = *img;
+  copy.names = xcalloc(1, sizeof(char *));
+  for (size_t i = 0; img->names[i]; i++)
+    if (img->names[i] != name)
+      strv_push(&copy.names, img->names[i]);
+  _cleanup_strv_ char **blobs = record_blobs(ctx->root, img->id);
+  r = write_record(ctx, &copy, blobs, err);
+  strv_free(copy.names);
+  if (r == 0)
+    r = write_names_index(ctx, err);
+  if (r == 0)
+    *untagged = xstrdup(name);
+  return r;
+}
+
 int image_remove(struct image_ctx *ctx, const char *id, nook_error *err) {
   _cleanup_free_ char *cdir = xasprintf("%s/containers", ctx->root);
   _cleanup_closedir_ DIR *d = opendir(cdir);
@@ -333,8 +358,8 @@ int image_remove(struct image_ctx *ctx, const char *id, nook_error *err) {
     _cleanup_free_ char *used = NULL;
     nook_error ignore;
     if (read_file_at(AT_FDCWD, p, &used, NULL, &ignore) == 0 && !strncmp(used, id, 64))
-      return nook_errx(err, EBUSY, "image %.12s is used by container `%s`: delete the container "
-                                   "first", id, de->d_name);
+      return nook_errx(err, EBUSY, "image %.12s is used by container `%s`: remove the "
+                                   "container first (nook rm %s)", id, de->d_name, de->d_name);
   }
   _cleanup_close_ int lock = -1;
   int r = image_commit_lock(ctx, &lock, err);

@@ -70,6 +70,11 @@ int index_pick_manifest(yajl_val index, const char *what, char **digest, char **
                         nook_error *err);
 const char *host_arch(void);
 
+/* When ref names img by one of several names, removes only that name
+ * (*untagged: the name removed); else leaves img as it is (*untagged NULL). */
+int image_untag(struct image_ctx *ctx, const struct store_image *img, const char *ref,
+                char **untagged, nook_error *err);
+
 /* Commands */
 int image_import(struct image_ctx *ctx, const char *path, const char *name, nook_error *err);
 int image_pull(struct image_ctx *ctx, const char *ref, bool tls_verify, nook_error *err);

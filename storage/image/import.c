@@ -404,6 +404,9 @@ int image_import(struct image_ctx *ctx, const char *path, const char *name, nook
       return nook_errx(err, EINVAL, "`%s` is not an OCI image layout (no index.json)", path);
     return import_layout(ctx, path, ref, false, name, err);
   }
+  /* libarchive would call an unreadable file "not an image archive" */
+  if (access(path, R_OK) < 0)
+    return nook_err(err, errno, "import `%s`", path);
   _cleanup_free_ char *dir = xasprintf("%s/archive", ctx->work);
   if (mkdir(dir, 0700) < 0)
     return nook_err(err, errno, "create `%s`", dir);

@@ -1,5 +1,6 @@
 /* nook-image: the image store's helper executable, run by `nook image`.
  * It links libarchive, libcurl and libcrypto so that nook itself does not. */
+#include <ctype.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -31,10 +32,48 @@ static int open_ctx(struct image_ctx *ctx, const char *root, bool exclusive, noo
   return r;
 }
 
+/* [HOST[:PORT]/]PATH[:TAG] as docker writes it: PATH in lowercase (what
+ * launch and completion take as one word), a TAG of up to 128 characters. */
+static bool valid_image_name(const char *name) {
+  static const char path_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789._-/";
+  static const char tag_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                  "0123456789._-";
+  const char *slash = strchr(name, '/');
+  const char *path = name;
+  if (slash && (memchr(name, '.', (size_t)(slash - name)) ||
+                memchr(name, ':', (size_t)(slash - name)) || str_has_prefix(name, "localhost/"))) {
+    size_t host_len = (size_t)(slash - name);
+    for (size_t i = 0; i < host_len; i++)
+      if (!isalnum((unsigned char)name[i]) && !strchr(".-:", name[i]))
+        return false;
+    path = slash + 1;
+  }
+  const char *colon = strrchr(path, ':');
+  size_t path_len = colon ? (size_t)(colon - path) : strlen(path);
+  if (colon) {
+    const char *tag = colon + 1;
+    size_t tag_len = strlen(tag);
+    if (tag_len == 0 || tag_len > 128 || tag[0] == '.' || tag[0] == '-' ||
+        strspn(tag, tag_chars) != tag_len)
+      return false;
+  }
+  if (path_len == 0 || path[0] == '/' || path[path_len - 1] == '/' ||
+      !isalnum((unsigned char)path[0]))
+    return false;
+  for (size_t i = 0; i < path_len; i++)
+    if (!strchr(path_chars, path[i]) || (path[i] == '/' && path[i + 1] == '/'))
+      return false;
+  return true;
+}
+
 static int cmd_import(const char *root, int argc, char **argv, nook_error *err) {
   if (argc < 2 || argc > 3 || argv[1][0] == '-')
     return nook_errx(err, EINVAL, "image import: expected PATH [NAME[:TAG]] (see 'nook image "
                                   "--help')");
+  if (argc > 2 && !valid_image_name(argv[2]))
+    return nook_errx(err, EINVAL, "image import: `%s` is not an image name: write "
+                                  "[HOST/]NAME[:TAG], NAME in lowercase letters, digits and . _ - /",
+                     argv[2]);
   struct image_ctx ctx;
   int r = open_ctx(&ctx, root, false, err);
   if (r == 0)
@@ -187,12 +226,17 @@ static int cmd_list(const char *root, int argc, char **argv, nook_error *err) {
       json = true;
     else if (c == 'f' && !strcmp(optarg, "table"))
       json = false;
+    else if (c == 'f')
+      return nook_errx(err, EINVAL, "image list: --format: `%s` is not table or json", optarg);
     else if (c == 'q')
       quiet = true;
     else
       return nook_errx(err, EINVAL, "image list: unknown option `%s` (--format json|table, -q)",
                        argv[optind - 1]);
   }
+  if (optind < argc)
+    return nook_errx(err, EINVAL, "image list: unexpected argument `%s` (see 'nook image --help')",
+                     argv[optind]);
   int lock = -1;
   int r = store_lock(root, false, &lock, err);
   if (r < 0)
@@ -237,7 +281,18 @@ static int cmd_list(const char *root, int argc, char **argv, nook_error *err) {
   return 0;
 }
 
+/* Subcommands without options: "-f" is not an image name. */
+static int refuse_options(int argc, char **argv, nook_error *err) {
+  for (int i = 1; i < argc; i++)
+    if (argv[i][0] == '-' && argv[i][1])
+      return nook_errx(err, EINVAL, "image %s: unknown option `%s` (see 'nook image --help')",
+                       argv[0], argv[i]);
+  return 0;
+}
+
 static int cmd_inspect(const char *root, int argc, char **argv, nook_error *err) {
+  if (refuse_options(argc, argv, err) < 0)
+    return -EINVAL;
   if (argc < 2)
     return nook_errx(err, EINVAL, "image inspect: expected an image name or id");
   int lock = -1;
@@ -264,6 +319,8 @@ static int cmd_inspect(const char *root, int argc, char **argv, nook_error *err)
 }
 
 static int cmd_rm(const char *root, int argc, char **argv, nook_error *err) {
+  if (refuse_options(argc, argv, err) < 0)
+    return -EINVAL;
   if (argc < 2)
     return nook_errx(err, EINVAL, "image rm: expected image names or ids");
   struct image_ctx ctx;
@@ -273,8 +330,12 @@ static int cmd_rm(const char *root, int argc, char **argv, nook_error *err) {
     r = store_find_image(root, argv[i], &img, err);
     if (r < 0)
       break;
-    r = image_remove(&ctx, img.id, err);
-    if (r == 0)
+    /* One name of several goes alone: the image stays for its others. */
+    _cleanup_free_ char *untagged = NULL;
+    r = image_untag(&ctx, &img, argv[i], &untagged, err);
+    if (r == 0 && untagged)
+      printf("Untagged: %s\n", untagged);
+    else if (r == 0 && (r = image_remove(&ctx, img.id, err)) == 0)
       printf("%s\n", img.id);
     store_image_free(&img);
   }
@@ -286,6 +347,8 @@ static int cmd_rm(const char *root, int argc, char **argv, nook_error *err) {
 }
 
 static int cmd_prune(const char *root, int argc, char **argv, nook_error *err) {
+  if (refuse_options(argc, argv, err) < 0)
+    return -EINVAL;
   if (argc > 1)
     return nook_errx(err, EINVAL, "image prune: takes no arguments");
   struct image_ctx ctx;

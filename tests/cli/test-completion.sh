@@ -71,6 +71,17 @@ test_bash_command_flags() {
   assert_eq "$(printf 'json\ntable')" "$(bash_complete list --format '')" "list --format values"
 }
 
+# Option values written with literal parts (SRC:DST[:ro]) or as one
+# lower-case choice (keep-id) are values, not the image that follows.
+test_bash_launch_option_values() {
+  mkdir -p src-dir
+  assert_eq "src-dir" "$(bash_complete launch -v sr)" "-v completes paths"
+  assert_eq "src-dir" "$(bash_complete launch --rm --volume sr)" "--volume completes paths"
+  assert_eq "keep-id" "$(bash_complete launch --userns '')" "--userns value"
+  assert_eq "" "$(bash_complete launch -p '')" "-p offers no image"
+  assert_eq "" "$(bash_complete launch --tmpfs '')" "--tmpfs offers no image"
+}
+
 # Containers in three states, each command offers those it can act on.
 test_bash_container_ids_by_state() {
   local root=$TEST_TMP/state

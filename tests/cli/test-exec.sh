@@ -170,7 +170,11 @@ test_update_parses_and_names_what_it_cannot_do() {
   assert_contains "$assert_output" "--memory"
   echo 'not json' >bad.json
   assert_fails "$NOOK" update --resources bad.json "$id"
-  assert_contains "$assert_output" "--resources"
+  assert_contains "$assert_output" "--resources bad.json: invalid JSON at line 1"
+  assert_eq 1 "$(wc -l <<<"$assert_output")" "one line for bad JSON"
+  echo '[1]' >array.json
+  assert_fails "$NOOK" update --resources array.json "$id"
+  assert_eq "nook: --resources array.json: not a JSON object" "$assert_output"
   local cg
   # the init's cgroup, as the host sees it
   cg=/sys/fs/cgroup$(sed -n 's/^0:://p' "/proc/$("$NOOK" state "$id" | jq .pid)/cgroup")

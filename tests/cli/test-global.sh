@@ -52,3 +52,13 @@ test_bad_global_options() {
   assert_fails "$NOOK" --rootless maybe list
   assert_contains "$assert_output" "--rootless"
 }
+
+# `nook help` as runc and podman have it: the command list, or a command's
+# options; an unknown command in one line.
+test_help_command() {
+  assert_eq "$("$NOOK" --help)" "$("$NOOK" help)" "nook help"
+  assert_eq "$("$NOOK" stop --help)" "$("$NOOK" help stop)" "nook help stop"
+  assert_fails "$NOOK" help nosuch
+  assert_eq "nook: help: unknown command \`nosuch\` (see 'nook --help')" "$assert_output"
+  assert_contains "$("$NOOK" __complete words -- help st)" "stop" "help completes commands"
+}

@@ -38,6 +38,22 @@ test_field_of_the_wrong_type() {
   assert_no_state "$id"
 }
 
+# An unknown capability name fails create (as with runc and crun), not the
+# start of the process with the status of a command that was not found.
+test_unknown_capability_fails_create() {
+  make_bundle b
+  cfg b '.process.args = ["true"] | .process.capabilities.bounding += ["CAP_BOGUS"]'
+  id=$(unique_id badcap)
+  assert_fails "$NOOK" create -b b "$id"
+  assert_one_line
+  assert_eq "nook: config.json: process.capabilities.bounding: unknown capability \`CAP_BOGUS\` (names such as CAP_CHOWN)" "$assert_output"
+  assert_no_state "$id"
+  local s=0
+  "$NOOK" run -b b "$id" 2>/dev/null || s=$?
+  assert_eq 1 "$s" "status of run"
+  assert_no_state "$id"
+}
+
 test_rootfs_that_does_not_exist() {
   make_bundle b
   cfg b '.root.path = "nowhere"'
@@ -72,6 +88,9 @@ test_duplicate_and_unknown_ids() {
     assert_fails "$NOOK" $cmd nosuch-container
     assert_eq 'nook: container "nosuch-container" does not exist' "$assert_output" "$cmd"
   done
+  # as runc and crun answer the clean-up podman and containerd do after a
+  # failed create
+  assert_eq "" "$("$NOOK" delete --force nosuch-container 2>&1)" "delete --force of nothing"
 }
 
 test_invalid_ids() {

@@ -571,6 +571,11 @@ test_bad_not_an_image() {
   echo hello >not-a-tar
   assert_fails "$NOOK" image import not-a-tar
   assert_eq 1 "$(wc -l <<<"$assert_output")" "one line"
+  # an archive that cannot be read says why, not that it is no archive
+  tar -cf unreadable.tar not-a-tar
+  chmod 000 unreadable.tar
+  assert_fails "$NOOK" image import unreadable.tar
+  assert_eq "nook: import \`unreadable.tar\`: Permission denied" "$assert_output"
   mkdir emptydir
   assert_fails "$NOOK" image import emptydir
   assert_contains "$assert_output" "not an OCI image layout"
@@ -647,4 +652,55 @@ test_parallel_imports() {
   assert_eq "par:1,par:2,par:3" "$("$NOOK" image list --format json | jq -r '.[0].Names | sort | join(",")')" "names"
   assert_eq 3 "$(ls "$NOOK_STORAGE/layers" | wc -l)" "layers"
   check_layers par:1
+}
+
+# A name the store could not hand back (spaces, capitals, an empty tag) is
+# refused before anything is read, in one line; a good one is kept.
+test_import_bad_name() {
+  make_image
+  use_store
+  local name
+  for name in "Bad Name!" "UPPER:1" "x:" "x:-1" "/x" "x//y" "host:5000/" "x@sha256:12"; do
+    assert_fails "$NOOK" image import oci:t "$name"
+    assert_contains "$assert_output" "is not an image name"
+    assert_eq 1 "$(wc -l <<<"$assert_output")" "one line for $name"
+  done
+  [ -z "$("$NOOK" image list -q)" ] || fail "a refused import stored an image"
+  "$NOOK" image import oci:t localhost:5000/team/app_1:V1.0 >/dev/null
+  assert_contains "$("$NOOK" image list)" "localhost:5000/team/app_1:V1.0"
+}
+
+# Options the image subcommands do not have are named as options, not
+# looked up as images; a bad --format value and an extra argument say so.
+test_image_subcommand_bad_options() {
+  use_store
+  local args
+  for args in "rm -f x" "inspect --bogus" "prune -a"; do
+    # shellcheck disable=SC2086
+    assert_fails "$NOOK" image $args
+    assert_contains "$assert_output" "unknown option"
+    assert_eq 1 "$(wc -l <<<"$assert_output")" "one line for $args"
+  done
+  assert_fails "$NOOK" image list --format yaml
+  assert_eq "nook: image list: --format: \`yaml\` is not table or json" "$assert_output"
+  assert_fails "$NOOK" image list extra
+  assert_contains "$assert_output" "unexpected argument \`extra\`"
+}
+
+# One image under two names: rm of one name removes that name only (as
+# docker untags), the image and its layers stay for the other; rm of the
+# last name removes the image.
+test_rm_one_name_of_several() {
+  make_image
+  use_store
+  "$NOOK" image import oci:t a:1 >/dev/null 2>&1
+  "$NOOK" image import oci:t b:1 >/dev/null 2>&1
+  assert_eq "Untagged: a:1" "$("$NOOK" image rm a:1)"
+  assert_eq "b:1" "$("$NOOK" image list --format json | jq -r '.[].Names[]')" "names left"
+  check_layers b:1
+  assert_fails "$NOOK" image inspect a:1
+  local id
+  id=$("$NOOK" image inspect b:1 | jq -r '.[0].Id')
+  assert_eq "$id" "$("$NOOK" image rm b:1)" "the last name removes the image"
+  assert_eq "" "$(ls "$NOOK_STORAGE/layers")" "layers after the last name"
 }

@@ -305,3 +305,87 @@ test_stop_before_the_init_handles_sigterm() {
   "$NOOK" rm "$id" >/dev/null
   assert_nothing_left "$id"
 }
+
+# The runtime dir cleared (a reboot, the end of a CI session) takes the
+# states and leaves the rootfs in the store: a new container of the same
+# name starts from the image, and `nook rm` removes what is left, after
+# which the image can go.
+test_rootfs_left_without_state() {
+  make_launch_image
+  local id out
+  id=$(unique_id lost)
+  "$NOOK" --root "$TEST_TMP/run1" launch --name "$id" bb:1 sh -c 'echo old >/marker'
+  rm -rf "$TEST_TMP/run1"
+  out=$("$NOOK" --root "$TEST_TMP/run2" launch --rm --name "$id" bb:1 sh -c 'cat /marker 2>/dev/null || echo fresh')
+  assert_eq fresh "$out" "a new container over an old one's rootfs"
+  "$NOOK" --root "$TEST_TMP/run3" launch --name "$id" bb:1 true
+  rm -rf "$TEST_TMP/run3"
+  assert_fails "$NOOK" image rm bb:1
+  assert_contains "$assert_output" "nook rm $id"
+  assert_eq "$id" "$("$NOOK" --root "$TEST_TMP/run4" rm "$id")" "rm of what is left"
+  [ ! -e "$NOOK_STORAGE/containers/$id" ] || fail "the rootfs of $id is left"
+  assert_fails "$NOOK" --root "$TEST_TMP/run4" rm "$id"
+  assert_contains "$assert_output" "does not exist"
+  "$NOOK" image rm bb:1 >/dev/null
+}
+
+# The table's columns line up whatever their contents (a long status, a long
+# name), and an id is never cut: it is what the other commands take.
+test_containers_table_columns() {
+  make_launch_image
+  local id table row col
+  id=$(unique_id a-rather-long-container-name)
+  "$NOOK" launch --name "$id" bb:1 sh -c 'exit 137' || true
+  table=$("$NOOK" containers -a)
+  row=$(grep -- "$id " <<<"$table") || fail "the whole id is not in the table: $table"
+  for name in STATUS CREATED; do
+    col=$(head -1 <<<"$table" | grep -bo "$name" | cut -d: -f1)
+    [[ ${row:col-1:1} == " " && ${row:col:1} != " " ]] ||
+      fail "the $name column does not line up: $table"
+  done
+  "$NOOK" rm "$id" >/dev/null
+}
+
+# Bad values of launch's flags: one line naming the flag, status 125,
+# nothing made.
+test_bad_flag_values_one_line() {
+  make_launch_image
+  echo '{bad' >bad.json
+  echo '[1]' >array.json
+  local s args want
+  for args in "-p 1.2.3.4.5:80:80" "-p 127.0.0.1:8080:80:90" "-p foo:80:80" \
+    "--security-opt seccomp=bad.json" "--security-opt seccomp=array.json"; do
+    s=0
+    # shellcheck disable=SC2086
+    "$NOOK" launch --rm $args bb:1 true 2>err || s=$?
+    assert_eq 125 "$s" "status for $args"
+    assert_eq 1 "$(wc -l <err)" "one line for $args: $(cat err)"
+    want=${args%% *}
+    [[ $args != --security-opt* ]] || want="seccomp profile \`${args#*=}\`"
+    assert_contains "$(cat err)" "$want" "what was wrong"
+  done
+  assert_contains "$(cat err)" "seccomp profile \`array.json\` is not a JSON object"
+  [[ $(cat err) != *"(null)"* ]] || fail "(null) in the message: $(cat err)"
+  if [ -x "$NOOK_BUILD/nook-net" ]; then
+    "$NOOK" launch --rm -p "[::1]:$(free_port):80" bb:1 true ||
+      fail "a bracketed IPv6 host address is refused"
+  fi
+  assert_eq "" "$(ls "$NOOK_STORAGE/containers")" "rootfs dirs after failures"
+}
+
+# --since takes a duration or a time: a sign, inf, nan, hex or a number too
+# large for the clock is refused in one line (not a log of the future, not
+# an overflow).
+test_logs_since_bad_values() {
+  make_launch_image
+  local id v
+  id=$(unique_id since)
+  "$NOOK" launch -d --name "$id" bb:1 sh -c 'echo hi; sleep 30' >/dev/null
+  for v in -5m inf nan 1e300h 0x10s; do
+    assert_fails "$NOOK" logs --since "$v" "$id"
+    assert_contains "$assert_output" "--since \`$v\`"
+    assert_eq 1 "$(wc -l <<<"$assert_output")" "one line for $v"
+  done
+  wait_for "\"$NOOK\" logs --since 1h30m \"$id\" | grep -q hi" 10
+  "$NOOK" rm -f "$id" >/dev/null
+}
