@@ -768,6 +768,8 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
       r = rm;
     nook_stage("id maps");
   }
+  if (r == 0 && own_userns)
+    r = process_check_groups(&spec->process.user, setgroups_allowed, err);
   if (r < 0)
     goto fail;
   if (!child.needs_fork && req->hooks.ids_mapped &&

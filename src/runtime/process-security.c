@@ -24,15 +24,18 @@ bool process_can_setgroups(void) {
   return strncmp(buf, "deny", 4) != 0;
 }
 
+int process_check_groups(const struct spec_user *u, bool can_setgroups, nook_error *err) {
+  if (!can_setgroups && u->n_additional_gids > 0)
+    return nook_errx(err, EPERM,
+                     "process.user.additionalGids: setgroups is denied in this user namespace "
+                     "(/proc/self/setgroups is \"deny\"); map the groups with newgidmap "
+                     "(subgid) or remove additionalGids");
+  return 0;
+}
+
 static int set_groups(const struct spec_user *u, bool can_setgroups, nook_error *err) {
-  if (!can_setgroups) {
-    if (u->n_additional_gids > 0)
-      return nook_errx(err, EPERM,
-                       "process.user.additionalGids: setgroups is denied in this user namespace "
-                       "(/proc/self/setgroups is \"deny\"); map the groups with newgidmap "
-                       "(subgid) or remove additionalGids");
-    return 0;
-  }
+  if (!can_setgroups)
+    return process_check_groups(u, can_setgroups, err);
   gid_t gids[u->n_additional_gids ? u->n_additional_gids : 1];
   for (size_t i = 0; i < u->n_additional_gids; i++)
     gids[i] = u->additional_gids[i];

@@ -29,6 +29,9 @@ bool process_can_setgroups(void);
  * are requested and setgroups is denied in the user namespace), setresgid,
  * setresuid, then the capability sets. With no process.capabilities a
  * non-root user ends with no capabilities and root keeps its own. */
+/* additionalGids cannot be set where setgroups(2) is denied (a map written
+ * without newgidmap): checked by the runtime at create, before the start. */
+int process_check_groups(const struct spec_user *u, bool can_setgroups, nook_error *err);
 int process_set_user_and_caps(const struct spec_process *p, bool can_setgroups, nook_error *err);
 
 /* Every name is checked before any limit is set; an unknown name is an error. */

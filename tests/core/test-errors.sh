@@ -54,6 +54,22 @@ test_unknown_capability_fails_create() {
   assert_no_state "$id"
 }
 
+# The rootless spec maps one id, written without newgidmap: setgroups is
+# denied, so additionalGids fail create itself (not the start, with 127).
+test_additional_gids_with_a_single_id_map_fail_create() {
+  make_bundle b
+  cfg b '.process.args = ["true"] | .process.user.additionalGids = [5]'
+  id=$(unique_id gids)
+  assert_fails "$NOOK" create -b b "$id"
+  assert_one_line
+  assert_contains "$assert_output" "process.user.additionalGids: setgroups is denied"
+  assert_no_state "$id"
+  local s=0
+  "$NOOK" run -b b "$id" 2>/dev/null || s=$?
+  assert_eq 1 "$s" "status of run"
+  assert_no_state "$id"
+}
+
 test_rootfs_that_does_not_exist() {
   make_bundle b
   cfg b '.root.path = "nowhere"'
