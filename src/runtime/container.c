@@ -460,13 +460,21 @@ int container_delete(const char *root, const char *id, bool force, nook_error *e
     return lock;
   struct container_state st;
   int r = state_load(dirfd, id, &st, err);
-  if (r < 0) {
+  if (r == -ENOENT && !force)
     /* A create killed before it wrote any state left only the directory. */
-    if (!force)
-      return nook_errx(err, EINVAL,
-                       "container \"%s\" has no state (its creation was interrupted): use "
-                       "delete --force",
-                       id);
+    return nook_errx(err, EINVAL,
+                     "container \"%s\" has no state (its creation was interrupted): use "
+                     "delete --force",
+                     id);
+  if (r < 0 && !force)
+    return r;
+  if (r < 0) {
+    /* Without a readable state nook cannot find the processes: say so
+     * rather than pretend they were stopped. */
+    if (r != -ENOENT)
+      nook_warn("the state of container \"%s\" is unreadable, so it was removed without "
+                "stopping its processes: any still running must be killed by hand",
+                id);
     return state_dir_remove(root, id, err);
   }
   enum container_status status = state_status(dirfd, &st);

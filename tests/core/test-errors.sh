@@ -170,3 +170,25 @@ test_state_root_writable_by_others_is_refused() {
   assert_eq 1 "$status" "exit status"
   assert_contains "$out" "is writable by others"
 }
+
+# A state.json that no longer parses: delete names it; delete --force
+# removes it and says that its processes were not stopped (nook cannot find
+# them without the state).
+test_corrupt_state() {
+  make_bundle b
+  cfg b '.process.args = ["sleep", "100"]'
+  id=$(unique_id corrupt)
+  "$NOOK" run -d -b b "$id" </dev/null >/dev/null 2>&1
+  local pid
+  pid=$("$NOOK" state "$id" | jq -r .pid)
+  echo '{bad' >"$XDG_RUNTIME_DIR/nook/$id/state.json"
+  assert_fails "$NOOK" delete "$id"
+  assert_one_line
+  assert_contains "$assert_output" "state of container \"$id\" is corrupt"
+  [ -e "$XDG_RUNTIME_DIR/nook/$id" ] || fail "delete without --force removed the state"
+  local out
+  out=$("$NOOK" delete --force "$id" 2>&1)
+  assert_contains "$out" "removed without stopping its processes"
+  assert_no_state "$id"
+  kill -9 "$pid"
+}
