@@ -252,34 +252,36 @@ int launch_wait(const char *root, const char *id, int *status, nook_error *err) 
   }
 }
 
-/* Whether `pid` has a handler for `sig` (SigCgt of /proc/PID/status). */
-static bool signal_caught(pid_t pid, int sig) {
+/* Whether a `sig` sent to `pid`, a pid 1 of its namespace, would reach it:
+ * it has a handler (SigCgt), or blocks it (SigBlk: catatonit reads its
+ * signals from a signalfd). Otherwise the kernel drops it. */
+static bool signal_reaches_init(pid_t pid, int sig) {
   char path[64];
   snprintf(path, sizeof(path), "/proc/%d/status", pid);
   _cleanup_fclose_ FILE *f = fopen(path, "re");
   char line[256];
-  unsigned long long mask = 0;
+  unsigned long long mask = 0, m;
   while (f && fgets(line, sizeof(line), f))
-    if (sscanf(line, "SigCgt: %llx", &mask) == 1)
-      break;
+    if (sscanf(line, "SigCgt: %llx", &m) == 1 || sscanf(line, "SigBlk: %llx", &m) == 1)
+      mask |= m;
   return mask & (1ULL << (sig - 1));
 }
 
 /* SIGTERM, then up to timeout_ms for the init to go. The init is pid 1 of
  * its pid namespace, so a SIGTERM sent before it installed its handler (an
  * --init just exec'd) is dropped by the kernel: then it is sent again once
- * the handler is there, so a stop right after launch is not a SIGKILL after
+ * it would reach it, so a stop right after launch is not a SIGKILL after
  * the whole timeout. */
 static bool terminate(const char *root, const char *id, pid_t pid, unsigned long long start,
                       int timeout_ms) {
   nook_error e;
-  bool caught = signal_caught(pid, SIGTERM);
+  bool reaches = signal_reaches_init(pid, SIGTERM);
   if (container_kill(root, id, SIGTERM, false, &e) < 0)
     return false;
   for (int waited = 0; waited < timeout_ms; waited += 50) {
     if (wait_pid_gone(pid, start, timeout_ms - waited < 50 ? timeout_ms - waited : 50))
       return true;
-    if (!caught && (caught = signal_caught(pid, SIGTERM)) &&
+    if (!reaches && (reaches = signal_reaches_init(pid, SIGTERM)) &&
         container_kill(root, id, SIGTERM, false, &e) < 0)
       return false;
   }
