@@ -8,7 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "container.h"
+#include "linux.h"
 #include "log.h"
 #include "net/net.h"
 #include "storage/store.h"
@@ -243,6 +245,9 @@ int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *er
                                     "(nook rm %s) or choose another --name", id, id);
     }
   }
+  /* The image and the bundle take a millisecond or two: time for the
+   * cgroup manager's connection and the kernel's migration wait to start. */
+  cgroup_connect_early(g->cgroup_manager, linux_running_rootless());
   nook_stage("launch");
   if ((r = resolve_image(o, g->debug, err)) < 0)
     return r;
