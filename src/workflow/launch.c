@@ -208,7 +208,8 @@ static int make_bundle_dir(const char *root, const char *bundle, nook_error *err
 
 static int run_foreground(struct nook_globals *g, const struct launch_options *o,
                           const char *root, const char *id, const char *bundle, nook_error *err) {
-  struct create_options co = {.root = root, .id = id, .bundle = bundle, .keep = true};
+  struct create_options co = {.root = root, .id = id, .bundle = bundle, .keep = true,
+                              .removed_after = o->rm};
   cli_cgroup_options(g, &co);
   if (!o->interactive) {
     _cleanup_close_ int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
