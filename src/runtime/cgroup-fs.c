@@ -216,7 +216,10 @@ int cgroup_fs_enter(const struct cgroup_request *req, const struct cgroup_limits
     return r;
 
   _cleanup_free_ char *pidstr = xasprintf("%d", (int)pid);
-  if ((r = cgroup_write_file(node, "cgroup.procs", pidstr, err)) < 0) {
+  nook_stage("cgroupfs: move");
+  r = cgroup_write_file(node, "cgroup.procs", pidstr, err);
+  nook_stage("cgroupfs: moved");
+  if (r < 0) {
     cgroup_fs_destroy(node, &(nook_error){0});
     return nook_err_prefix(err, r, "move the container into its cgroup");
   }

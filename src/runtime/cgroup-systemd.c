@@ -520,6 +520,7 @@ static int send_start(struct cgroup_systemd_start *s, nook_error *err) {
     return nook_err(err, -r, "build the StartTransientUnit call for %s", s->unit);
   if ((r = call_async(s->bus, m, &s->w)) < 0)
     return nook_err(err, -r, "StartTransientUnit");
+  nook_stage("systemd: scope asked for");
   return 0;
 }
 
@@ -536,8 +537,10 @@ static int await_start(struct cgroup_systemd_start *s, nook_error *err) {
       return r;
     const sd_bus_error *e;
     r = reply_job(&s->w, &job, &e);
-    if (r >= 0)
+    if (r >= 0) {
+      nook_stage("systemd: scope job queued");
       break;
+    }
     if (!e)
       return nook_err(err, -r, "read the job of StartTransientUnit");
     if (!sd.error_has_name(e, "org.freedesktop.systemd1.UnitExists")) {
@@ -559,6 +562,7 @@ static int await_start(struct cgroup_systemd_start *s, nook_error *err) {
   if ((r = bus_wait(s->bus, &s->w, job, s->unit, err)) < 0)
     return r;
   const char *result = job_result(&s->w, job);
+  nook_stage("systemd: scope job done");
   if (strcmp(result, "done") != 0)
     return nook_errx(err, EIO, "systemd's job for %s ended with result `%s`", s->unit, result);
   return 0;
@@ -606,7 +610,9 @@ static int stop_unit(sd_bus *bus, const char *unit, nook_error *err) {
     return r;
   }
   _cleanup_free_ char *job_path = xstrdup(job);
+  nook_stage("systemd: stop job queued");
   r = bus_wait(bus, &w, job_path, unit, err);
+  nook_stage("systemd: stop job done");
   bool failed = r < 0 || strcmp(job_result(&w, job_path), "done") != 0;
   call_watch_clear(&w);
   if (failed) {

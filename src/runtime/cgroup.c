@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "cgroup.h"
 #include "log.h"
@@ -79,8 +80,51 @@ static void handle_disabled(struct cgroup_handle *out) {
   out->unit = NULL;
 }
 
+/* The kernel makes a move into a cgroup (a pid written to cgroup.procs)
+ * wait for an RCU grace period, some 8 ms on a small VM, unless another
+ * move ended less than about a grace period before; it holds cgroup_mutex
+ * meanwhile, so moves queued behind it do not wait again. The container's
+ * own move (systemd's scope job, or ours) comes late, after clone3 and a
+ * round trip to the manager: a child re-joining its own cgroup now starts
+ * that wait beside nook's set-up instead. Where nook's cgroup is not the
+ * user's to write (a login session's scope) there is nothing to start. */
+static pid_t migration_warmer = -1;
+
+static void start_migration_wait(void) {
+  if (migration_warmer > 0)
+    return;
+  _cleanup_free_ char *own = NULL;
+  nook_error ignored;
+  if (cgroup_of_pid(getpid(), &own, &ignored) < 0)
+    return;
+  _cleanup_free_ char *procs = xasprintf(CGROUP_MOUNT "%s/cgroup.procs", own);
+  _cleanup_close_ int fd = open(procs, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  pid_t pid = fork();
+  if (pid == 0) {
+    (void)!write(fd, "0", 1);
+    _exit(0);
+  }
+  if (pid > 0)
+    migration_warmer = pid;
+}
+
+/* Its write is done by the time the container's move is: that one waited
+ * for cgroup_mutex behind it. */
+static void reap_migration_warmer(void) {
+  if (migration_warmer <= 0)
+    return;
+  while (waitpid(migration_warmer, NULL, 0) < 0 && errno == EINTR)
+    ;
+  migration_warmer = -1;
+}
+
 void cgroup_connect_early(const char *manager, bool rootless) {
-  if ((!manager || strcmp(manager, "systemd") == 0) && cgroup_v2_mounted())
+  bool systemd = !manager || strcmp(manager, "systemd") == 0;
+  if ((systemd || strcmp(manager, "cgroupfs") == 0) && cgroup_v2_mounted())
+    start_migration_wait();
+  if (systemd && cgroup_v2_mounted())
     cgroup_systemd_connect_early(rootless);
 }
 
@@ -104,6 +148,7 @@ void cgroup_pending_free(struct cgroup_pending *p) {
   if (!p)
     return;
   cgroup_systemd_abandon(p->systemd);
+  reap_migration_warmer();
   cgroup_limits_clear(&p->l);
   free(p->why);
   free(p);

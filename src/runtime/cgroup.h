@@ -50,7 +50,10 @@ int cgroup_enter_begin(const struct cgroup_request *req, pid_t pid, struct cgrou
 int cgroup_enter_finish(struct cgroup_pending *p, struct cgroup_handle *out, nook_error *err);
 void cgroup_pending_free(struct cgroup_pending *p);
 /* When the manager may be systemd ("systemd" or NULL: auto): connects to
- * it now, so that it sets up its side while the container is prepared. */
+ * it now, so that it sets up its side while the container is prepared;
+ * for systemd and cgroupfs also starts the kernel's wait before a first
+ * cgroup move (see cgroup.c), which the container's move would otherwise
+ * wait out. */
 void cgroup_connect_early(const char *manager, bool rootless);
 /* The same for a cgroup_destroy of h to come. */
 void cgroup_connect_early_to_destroy(const struct cgroup_handle *h);

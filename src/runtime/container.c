@@ -625,7 +625,7 @@ int container_run(const struct create_options *o, nook_error *err) {
     creation_free(&c);
     return 0;
   }
-  if (!o->keep)
+  if (!o->keep || o->removed_after)
     cgroup_connect_early_to_destroy(&c.cgroup);
   _cleanup_close_ int sigfd = signalfd(-1, &forward, SFD_CLOEXEC);
   int status = container_supervise(c.init.pid, sigfd, c.init.pty_master);

@@ -30,6 +30,8 @@ struct create_options {
   /* run only */
   bool detach;
   bool keep;
+  /* keep, but the caller removes it right after it ends (launch --rm) */
+  bool removed_after;
 };
 
 int container_create(const struct create_options *o, nook_error *err);

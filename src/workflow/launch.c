@@ -8,7 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "container.h"
+#include "linux.h"
 #include "log.h"
 #include "net/net.h"
 #include "storage/store.h"
@@ -228,7 +230,8 @@ static int make_bundle_dir(const char *root, const char *bundle, nook_error *err
 
 static int run_foreground(struct nook_globals *g, const struct launch_options *o,
                           const char *root, const char *id, const char *bundle, nook_error *err) {
-  struct create_options co = {.root = root, .id = id, .bundle = bundle, .keep = true};
+  struct create_options co = {.root = root, .id = id, .bundle = bundle, .keep = true,
+                              .removed_after = o->rm};
   cli_cgroup_options(g, &co);
   if (!o->interactive) {
     _cleanup_close_ int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -265,6 +268,9 @@ int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *er
                                     "(nook rm %s) or choose another --name", id, id);
     }
   }
+  /* The image and the bundle take a millisecond or two: time for the
+   * cgroup manager's connection and the kernel's migration wait to start. */
+  cgroup_connect_early(g->cgroup_manager, linux_running_rootless());
   nook_stage("launch");
   if ((r = resolve_image(o, g->debug, err)) < 0)
     return r;
