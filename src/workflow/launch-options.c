@@ -76,6 +76,45 @@ static int bad(nook_error *err, const char *fmt, const char *arg) {
   return nook_err_prefix(err, -EINVAL, "launch");
 }
 
+/* What tmpfs and the mount flags take, checked here so that a bad option
+ * is named as --tmpfs's, not as the kernel's EINVAL from inside the init. */
+static bool tmpfs_number_ok(const char *v, const char *suffixes) {
+  size_t digits = strspn(v, "0123456789");
+  return digits > 0 && (v[digits] == '\0' || (strchr(suffixes, v[digits]) && !v[digits + 1]));
+}
+
+static const char *tmpfs_bad_option(char *opts) {
+  static const char *const flags[] = {"ro",      "rw",       "exec",     "noexec",      "suid",
+                                      "nosuid",  "dev",      "nodev",    "atime",       "noatime",
+                                      "relatime", "strictatime", "diratime", "nodiratime", NULL};
+  char *save = NULL;
+  for (char *t = strtok_r(opts, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    char *v = strchr(t, '=');
+    bool ok = false;
+    if (!v) {
+      for (size_t i = 0; flags[i] && !ok; i++)
+        ok = !strcmp(t, flags[i]);
+    } else {
+      *v++ = '\0';
+      if (!strcmp(t, "size"))
+        ok = tmpfs_number_ok(v, "kKmMgGtTpPeE%");
+      else if (!strcmp(t, "nr_blocks") || !strcmp(t, "nr_inodes"))
+        ok = tmpfs_number_ok(v, "kKmMgGtTpPeE");
+      else if (!strcmp(t, "mode"))
+        ok = *v && strspn(v, "01234567") == strlen(v) && strlen(v) <= 4;
+      else if (!strcmp(t, "uid") || !strcmp(t, "gid"))
+        ok = tmpfs_number_ok(v, "");
+      else if (!strcmp(t, "huge"))
+        ok = !strcmp(v, "never") || !strcmp(v, "always") || !strcmp(v, "within_size") ||
+             !strcmp(v, "advise");
+      v[-1] = '=';
+    }
+    if (!ok)
+      return t;
+  }
+  return NULL;
+}
+
 static bool parse_size(const char *s, long long *out) {
   char *end;
   errno = 0;
@@ -263,6 +302,17 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
     case OPT_TMPFS:
       if (optarg[0] != '/')
         return bad(err, "--tmpfs: `%s` is not an absolute path", optarg);
+      if (strchr(optarg, ':')) {
+        _cleanup_free_ char *opts = xstrdup(strchr(optarg, ':') + 1);
+        const char *wrong = tmpfs_bad_option(opts);
+        if (wrong) {
+          nook_errx(err, EINVAL,
+                    "--tmpfs `%s`: bad option `%s` (options such as size=64m, mode=1777, "
+                    "nr_inodes=1k, uid=N, gid=N, ro, noexec)",
+                    optarg, wrong);
+          return nook_err_prefix(err, -EINVAL, "launch");
+        }
+      }
       strv_push(&o->tmpfs, optarg);
       break;
     case 'e':

@@ -354,6 +354,7 @@ test_bad_flag_values_one_line() {
   echo '[1]' >array.json
   local s args want
   for args in "-p 1.2.3.4.5:80:80" "-p 127.0.0.1:8080:80:90" "-p foo:80:80" \
+    "--tmpfs /x:size=abc" "--tmpfs /x:mode=999" "--tmpfs /x:bogus" \
     "--security-opt seccomp=bad.json" "--security-opt seccomp=array.json"; do
     s=0
     # shellcheck disable=SC2086
@@ -366,6 +367,11 @@ test_bad_flag_values_one_line() {
   done
   assert_contains "$(cat err)" "seccomp profile \`array.json\` is not a JSON object"
   [[ $(cat err) != *"(null)"* ]] || fail "(null) in the message: $(cat err)"
+  local line
+  line=$("$NOOK" launch --rm --tmpfs /x:size=1m,mode=700,noexec bb:1 grep " /x " /proc/self/mounts)
+  for want in noexec size=1024k mode=700; do
+    assert_contains "$line" "$want" "a tmpfs with good options"
+  done
   if [ -x "$NOOK_BUILD/nook-net" ]; then
     "$NOOK" launch --rm -p "[::1]:$(free_port):80" bb:1 true ||
       fail "a bracketed IPv6 host address is refused"
