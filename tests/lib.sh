@@ -178,9 +178,10 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else
 s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' "${1:-tcp}"
 }
 
-# Starts docker-registry on a free port; sets $REGISTRY (host:port).
+# start_registry [CERT KEY]: starts docker-registry on a free port, over
+# HTTPS with CERT and KEY when given; sets $REGISTRY (host:port).
 start_registry() {
-  local port
+  local port scheme=http
   port=$(free_port)
   cat >registry.yml <<EOF2
 version: 0.1
@@ -192,10 +193,14 @@ storage:
 http:
   addr: 127.0.0.1:$port
 EOF2
+  if [ $# = 2 ]; then
+    printf '  tls:\n    certificate: %s\n    key: %s\n' "$1" "$2" >>registry.yml
+    scheme=https
+  fi
   docker-registry serve registry.yml >registry.log 2>&1 &
   echo $! >registry.pid
   REGISTRY=127.0.0.1:$port
-  wait_for "curl -sf http://$REGISTRY/v2/ >/dev/null" 20
+  wait_for "curl -skf $scheme://$REGISTRY/v2/ >/dev/null" 20
 }
 
 stop_registry() {

@@ -307,26 +307,8 @@ test_pull_https_self_signed() {
   use_store
   openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 2 \
     -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
-  local port
-  port=$(free_port)
-  cat >registry.yml <<EOF2
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $TEST_TMP/registry
-http:
-  addr: 127.0.0.1:$port
-  tls:
-    certificate: $TEST_TMP/cert.pem
-    key: $TEST_TMP/key.pem
-EOF2
-  docker-registry serve registry.yml >registry.log 2>&1 &
-  echo $! >registry.pid
   trap stop_registry EXIT
-  REGISTRY=127.0.0.1:$port
-  wait_for "curl -skf https://$REGISTRY/v2/ >/dev/null" 20
+  start_registry "$TEST_TMP/cert.pem" "$TEST_TMP/key.pem"
   skopeo copy -q --dest-tls-verify=false oci:oci:t "docker://$REGISTRY/test:1"
   assert_fails "$NOOK" image pull "$REGISTRY/test:1"
   assert_eq 1 "$(wc -l <<<"$assert_output")" "one line"
