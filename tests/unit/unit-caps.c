@@ -132,30 +132,45 @@ static int test_user_groups_denied(void) {
   return 0;
 }
 
+/* The process's security applied with a seccomp filter that denies
+ * getcwd(2) (EPERM): whether the filter loaded is then plain to see. */
+static int apply_security_denying_getcwd(const struct spec_process *p, bool can_setgroups,
+                                         nook_error *err) {
+  char *n[] = {"getcwd", NULL};
+  struct spec_seccomp_syscall rules[] = {rule(n, "SCMP_ACT_ERRNO")};
+  struct spec_seccomp s = allow_all(rules, 1);
+  nook_err_clear(err);
+  struct seccomp_program prog;
+  int r = seccomp_program_prepare(&s, NULL, &prog, err);
+  if (r < 0)
+    return r;
+  r = process_apply_security(p, &prog, can_setgroups, err);
+  seccomp_program_clear(&prog);
+  return r;
+}
+
+static bool getcwd_is_denied(void) {
+  char buf[64];
+  return syscall(SYS_getcwd, buf, sizeof(buf)) == -1 && errno == EPERM;
+}
+
 /* The whole sequence without no_new_privs: the filter needs CAP_SYS_ADMIN,
  * which the final capability set drops, so it must load before. */
 static int test_security_sequence(void) {
   int r = enter_userns_self();
   if (r)
     return r;
-  char *kill[] = {"CAP_KILL", NULL}, *n[] = {"getcwd", NULL};
+  char *kill[] = {"CAP_KILL", NULL};
   struct spec_capabilities c = {.bounding = kill, .effective = kill, .permitted = kill};
   struct spec_rlimit lim[] = {{.type = "RLIMIT_NOFILE", .soft = 64, .hard = 128}};
   struct spec_process p = {.capabilities = &c,
                            .rlimits = lim,
                            .n_rlimits = 1,
                            .user = {.has_umask = true, .umask = 027}};
-  struct spec_seccomp_syscall rules[] = {rule(n, "SCMP_ACT_ERRNO")};
-  struct spec_seccomp s = allow_all(rules, 1);
   nook_error err;
-  nook_err_clear(&err);
-  struct seccomp_program prog;
-  if (seccomp_program_prepare(&s, NULL, &prog, &err) < 0 ||
-      process_apply_security(&p, &prog, false, &err) < 0)
+  if (apply_security_denying_getcwd(&p, false, &err) < 0)
     return why("%s", err.msg);
-  seccomp_program_clear(&prog);
-  char buf[64];
-  CHECK(syscall(SYS_getcwd, buf, sizeof(buf)) == -1 && errno == EPERM, "getcwd not blocked");
+  CHECK(getcwd_is_denied(), "getcwd not blocked");
   CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 0, "no_new_privs set");
   CHECK_CAPS("CapEff", BIT(CAP_KILL));
   CHECK(umask(0) == 027, "umask not applied");
@@ -167,19 +182,11 @@ static int test_security_sequence(void) {
 }
 
 static int test_security_sequence_nnp(void) {
-  char *n[] = {"getcwd", NULL};
   struct spec_process p = {.no_new_privileges = true, .user = {.uid = getuid(), .gid = getgid()}};
-  struct spec_seccomp_syscall rules[] = {rule(n, "SCMP_ACT_ERRNO")};
-  struct spec_seccomp s = allow_all(rules, 1);
   nook_error err;
-  nook_err_clear(&err);
-  struct seccomp_program prog;
-  if (seccomp_program_prepare(&s, NULL, &prog, &err) < 0 ||
-      process_apply_security(&p, &prog, false, &err) < 0)
+  if (apply_security_denying_getcwd(&p, false, &err) < 0)
     return why("%s", err.msg);
-  seccomp_program_clear(&prog);
-  char buf[64];
-  CHECK(syscall(SYS_getcwd, buf, sizeof(buf)) == -1 && errno == EPERM, "getcwd not blocked");
+  CHECK(getcwd_is_denied(), "getcwd not blocked");
   CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1, "no_new_privs not set");
   return 0;
 }
@@ -187,19 +194,11 @@ static int test_security_sequence_nnp(void) {
 /* A non-root user with no capabilities and no no_new_privs: the filter
  * must load before the uid change takes CAP_SYS_ADMIN away. */
 static int as_user_1000_seccomp_early(void) {
-  char *n[] = {"getcwd", NULL};
-  struct spec_seccomp_syscall rules[] = {rule(n, "SCMP_ACT_ERRNO")};
-  struct spec_seccomp s = allow_all(rules, 1);
   struct spec_process p = {.user = {.uid = 1000, .gid = 1000}};
   nook_error err;
-  nook_err_clear(&err);
-  struct seccomp_program prog;
-  if (seccomp_program_prepare(&s, NULL, &prog, &err) < 0 ||
-      process_apply_security(&p, &prog, true, &err) < 0)
+  if (apply_security_denying_getcwd(&p, true, &err) < 0)
     return why("%s", err.msg);
-  seccomp_program_clear(&prog);
-  char buf[64];
-  CHECK(syscall(SYS_getcwd, buf, sizeof(buf)) == -1 && errno == EPERM, "getcwd not blocked");
+  CHECK(getcwd_is_denied(), "getcwd not blocked");
   CHECK(getuid() == 1000, "uid %u", getuid());
   CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 0, "no_new_privs set");
   CHECK_CAPS("CapEff", 0);
