@@ -9,6 +9,18 @@ assert_one_line() {
   assert_contains "$assert_output" "nook: "
 }
 
+# assert_refused_at_create BUNDLE ID: create fails in one line (left in
+# $assert_output) and run with status 1, neither leaving a state.
+assert_refused_at_create() {
+  assert_fails "$NOOK" create -b "$1" "$2"
+  assert_one_line
+  assert_no_state "$2"
+  local s=0
+  "$NOOK" run -b "$1" "$2" 2>/dev/null || s=$?
+  assert_eq 1 "$s" "status of run"
+  assert_no_state "$2"
+}
+
 test_missing_config() {
   mkdir b
   id=$(unique_id nocfg)
@@ -44,14 +56,8 @@ test_unknown_capability_fails_create() {
   make_bundle b
   cfg b '.process.args = ["true"] | .process.capabilities.bounding += ["CAP_BOGUS"]'
   id=$(unique_id badcap)
-  assert_fails "$NOOK" create -b b "$id"
-  assert_one_line
+  assert_refused_at_create b "$id"
   assert_eq "nook: config.json: process.capabilities.bounding: unknown capability \`CAP_BOGUS\` (names such as CAP_CHOWN)" "$assert_output"
-  assert_no_state "$id"
-  local s=0
-  "$NOOK" run -b b "$id" 2>/dev/null || s=$?
-  assert_eq 1 "$s" "status of run"
-  assert_no_state "$id"
 }
 
 # The rootless spec maps one id, written without newgidmap: setgroups is
@@ -60,14 +66,8 @@ test_additional_gids_with_a_single_id_map_fail_create() {
   make_bundle b
   cfg b '.process.args = ["true"] | .process.user.additionalGids = [5]'
   id=$(unique_id gids)
-  assert_fails "$NOOK" create -b b "$id"
-  assert_one_line
+  assert_refused_at_create b "$id"
   assert_contains "$assert_output" "process.user.additionalGids: setgroups is denied"
-  assert_no_state "$id"
-  local s=0
-  "$NOOK" run -b b "$id" 2>/dev/null || s=$?
-  assert_eq 1 "$s" "status of run"
-  assert_no_state "$id"
 }
 
 test_rootfs_that_does_not_exist() {
