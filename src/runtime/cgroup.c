@@ -226,7 +226,7 @@ static int enter_finish(struct cgroup_pending *p, struct cgroup_handle *out, noo
     nook_error e = {0};
     r = cgroup_systemd_finish(p->systemd, out, &not_applied, &e);
     p->systemd = NULL;
-    if (r < 0 && pid_start_time(p->pid) == 0)
+    if (r < 0 && pid_is_exiting_or_gone(p->pid))
       return init_gone(err);
     if (r < 0 && (r = systemd_failed(p, r, &e, err)) < 0)
       return r;
@@ -234,7 +234,7 @@ static int enter_finish(struct cgroup_pending *p, struct cgroup_handle *out, noo
   if (!out->manager && p->try_fs) {
     nook_error e = {0};
     r = cgroup_fs_enter(req, l, p->pid, out, &not_applied, &e);
-    if (r < 0 && pid_start_time(p->pid) == 0)
+    if (r < 0 && pid_is_exiting_or_gone(p->pid))
       return init_gone(err);
     if (r < 0 && (r == -EINVAL || (p->explicit_ && p->want_limits))) {
       *err = e;

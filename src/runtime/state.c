@@ -324,31 +324,50 @@ int state_dir_remove(const char *root, const char *id, nook_error *err) {
   return 0;
 }
 
-unsigned long long pid_start_time(pid_t pid) {
-  char path[64], buf[1024];
+/* Field `field` (1-based, as proc(5) counts) of /proc/PID/stat, or NULL when
+ * the process is gone or has finished running (zombie). */
+static char *stat_field(pid_t pid, int field, char *buf, size_t size) {
+  char path[64];
   snprintf(path, sizeof(path), "/proc/%d/stat", pid);
   _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return 0;
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    return NULL;
+  ssize_t n = read(fd, buf, size - 1);
   if (n <= 0)
-    return 0;
+    return NULL;
   buf[n] = '\0';
   /* The command name may hold spaces and parentheses: fields start after the
-   * last ')'. starttime is field 22; state (field 3) is first after it. */
+   * last ')'. state (field 3) is first after it. */
   char *p = strrchr(buf, ')');
   if (!p)
-    return 0;
+    return NULL;
   p += 2;
   if (*p == 'Z' || *p == 'X')
-    return 0; /* a zombie has finished running */
-  for (int field = 3; field < 22; field++) {
+    return NULL;
+  for (int i = 3; i < field; i++) {
     p = strchr(p, ' ');
     if (!p)
-      return 0;
+      return NULL;
     p++;
   }
-  return strtoull(p, NULL, 10);
+  return p;
+}
+
+unsigned long long pid_start_time(pid_t pid) {
+  char buf[1024];
+  const char *p = stat_field(pid, 22, buf, sizeof(buf));
+  return p ? strtoull(p, NULL, 10) : 0;
+}
+
+#define PF_EXITING 0x00000004
+
+/* do_exit sets PF_EXITING long before the zombie state: namespaces and
+ * files are torn down in between, and the kernel moves no exiting task
+ * between cgroups, though the write that asked for it succeeds. */
+bool pid_is_exiting_or_gone(pid_t pid) {
+  char buf[1024];
+  const char *p = stat_field(pid, 9, buf, sizeof(buf));
+  return !p || (strtoull(p, NULL, 10) & PF_EXITING);
 }
 
 bool pid_is_same_process(pid_t pid, unsigned long long start_time) {

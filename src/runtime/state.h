@@ -73,6 +73,7 @@ const char *state_status_name(enum container_status s);
 bool pid_is_same_process(pid_t pid, unsigned long long start_time);
 /* Reads the start time of pid; 0 on failure. */
 unsigned long long pid_start_time(pid_t pid);
+bool pid_is_exiting_or_gone(pid_t pid);
 
 /* The OCI state document (ociVersion, id, status, pid, bundle, annotations)
  * plus nook's own fields, as JSON text. */

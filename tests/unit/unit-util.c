@@ -1,8 +1,11 @@
-/* Unit tests of src/runtime/util.c. */
+/* Unit tests of src/runtime/util.c, and of the process probes of state.c. */
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
+#include "state.h"
 #include "unit.h"
 #include "util.h"
 
@@ -204,10 +207,46 @@ static void test_write_all_read_all_pipe(void) {
   CHECK_EQ_INT(write_all(-1, "x", 1), -EBADF);
 }
 
+/* A container's init that failed its set-up is seen as gone from its zombie
+ * on, so no cgroup driver is blamed for not having moved it. */
+static void test_pid_liveness(void) {
+  int ready[2];
+  CHECK_EQ_INT(pipe2(ready, O_CLOEXEC), 0);
+  pid_t child = fork();
+  CHECK(child >= 0);
+  if (child == 0) {
+    close(ready[0]);
+    (void)!write(ready[1], "r", 1);
+    pause();
+    _exit(0);
+  }
+  close(ready[1]);
+  char c;
+  CHECK_EQ_INT(read(ready[0], &c, 1), 1);
+  close(ready[0]);
+  CHECK(pid_start_time(child) != 0);
+  CHECK(!pid_is_exiting_or_gone(child));
+  CHECK(pid_is_same_process(child, pid_start_time(child)));
+  CHECK(!pid_is_same_process(child, pid_start_time(child) + 1));
+
+  CHECK_EQ_INT(kill(child, SIGKILL), 0);
+  siginfo_t si;
+  CHECK_EQ_INT(waitid(P_PID, child, &si, WEXITED | WNOWAIT), 0);
+  /* A zombie now: its /proc entry is still there. */
+  CHECK_EQ_INT(kill(child, 0), 0);
+  CHECK(pid_is_exiting_or_gone(child));
+  CHECK_EQ_INT(pid_start_time(child), 0);
+
+  CHECK_EQ_INT(waitpid(child, NULL, 0), child);
+  CHECK(pid_is_exiting_or_gone(child));
+  CHECK(pid_is_exiting_or_gone(getpid()) == false);
+}
+
 int main(void) {
   return unit_run(UNIT_CASES(UNIT_CASE(test_parse_u64), UNIT_CASE(test_parse_i64),
                              UNIT_CASE(test_strv), UNIT_CASE(test_str_helpers),
                              UNIT_CASE(test_write_file_atomic_at),
                              UNIT_CASE(test_read_file_at_missing), UNIT_CASE(test_mkdir_p),
-                             UNIT_CASE(test_rm_rf_at), UNIT_CASE(test_write_all_read_all_pipe)));
+                             UNIT_CASE(test_rm_rf_at), UNIT_CASE(test_write_all_read_all_pipe),
+                             UNIT_CASE(test_pid_liveness)));
 }
