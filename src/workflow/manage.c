@@ -448,7 +448,8 @@ int containers_list(const char *root, bool all, bool json, nook_error *err) {
         yajl_gen_integer(g, c.state.exit_status);
       else
         yajl_gen_null(g);
-      gen_kv(g, "Ports", ports);
+      yajl_gen_string(g, (const unsigned char *)"Ports", 5);
+      launch_ports_json(g, ports);
       yajl_gen_string(g, (const unsigned char *)"Pid", 3);
       yajl_gen_integer(g, c.status == STATUS_STOPPED ? 0 : c.state.pid);
       yajl_gen_map_close(g);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <yajl/yajl_gen.h>
 
 #include "container.h"
 #include "net/nook-net.h"
@@ -194,6 +195,39 @@ char *launch_ports_text(const char *annotation) {
     text = next;
   }
   return text;
+}
+
+static void gen_key(yajl_gen g, const char *k) {
+  yajl_gen_string(g, (const unsigned char *)k, strlen(k));
+}
+
+void launch_ports_json(yajl_gen g, const char *annotation) {
+  struct net_port ports[NET_MAX_PORTS];
+  size_t n = parse_mappings(annotation, ports, ARRAY_SIZE(ports));
+  yajl_gen_array_open(g);
+  for (size_t i = 0; i < n; i++) {
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (ports[i].family == AF_INET6)
+      inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&ports[i].host_addr)->sin6_addr, ip,
+                sizeof(ip));
+    else
+      inet_ntop(AF_INET, &((const struct sockaddr_in *)&ports[i].host_addr)->sin_addr, ip,
+                sizeof(ip));
+    const char *proto = proto_name(ports[i].proto);
+    yajl_gen_map_open(g);
+    gen_key(g, "host_ip");
+    yajl_gen_string(g, (const unsigned char *)ip, strlen(ip));
+    gen_key(g, "container_port");
+    yajl_gen_integer(g, ports[i].guest_port);
+    gen_key(g, "host_port");
+    yajl_gen_integer(g, ports[i].host_port);
+    gen_key(g, "range");
+    yajl_gen_integer(g, 1);
+    gen_key(g, "protocol");
+    yajl_gen_string(g, (const unsigned char *)proto, strlen(proto));
+    yajl_gen_map_close(g);
+  }
+  yajl_gen_array_close(g);
 }
 
 int launch_port_print(const char *root, const char *id, const char *which, nook_error *err) {

@@ -89,6 +89,10 @@ int launch_ports(const struct launch_options *o, char *const *exposed, char ***o
                  nook_error *err);
 /* A ports annotation as podman shows it: "0.0.0.0:8080->80/tcp, ...". */
 char *launch_ports_text(const char *annotation);
+/* The same as a JSON array of podman's port objects: host_ip, container_port,
+ * host_port, range, protocol. */
+struct yajl_gen_t;
+void launch_ports_json(struct yajl_gen_t *g, const char *annotation);
 /* `nook port`: every mapping ("80/tcp -> 0.0.0.0:8080"), or with which
  * ("80", "53/udp") the host address of that one. */
 int launch_port_print(const char *root, const char *id, const char *which, nook_error *err);

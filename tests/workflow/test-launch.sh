@@ -232,6 +232,10 @@ test_detached_web_server_on_a_published_port() {
   id=$("$NOOK" launch -d -p "127.0.0.1:$port:8080" bb:1 httpd -f -p 8080 -h /srv)
   wait_for "python3 -c 'import urllib.request,sys; sys.exit(0 if b\"hello-web\" in urllib.request.urlopen(\"http://127.0.0.1:$port/\", timeout=2).read() else 1)' 2>/dev/null" 15
   assert_contains "$("$NOOK" containers)" "127.0.0.1:$port->8080/tcp" "ports column"
+  assert_eq "127.0.0.1 $port 8080 tcp" \
+    "$("$NOOK" containers --format json | jq -r --arg id "$id" \
+      '.[] | select(.Id == $id) | .Ports[] | "\(.host_ip) \(.host_port) \(.container_port) \(.protocol)"')" \
+    "ports in the JSON list, as podman's objects"
   "$NOOK" stop -t 1 "$id" >/dev/null
   "$NOOK" rm "$id" >/dev/null
   assert_nothing_left "$id"
