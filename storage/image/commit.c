@@ -418,3 +418,27 @@ int image_gc(struct image_ctx *ctx, nook_error *err) {
             layers_removed == 1 ? "" : "s", blobs_removed, blobs_removed == 1 ? "" : "s");
   return 0;
 }
+
+int image_add_names(struct image_ctx *ctx, const char *id, char **names, nook_error *err) {
+  _cleanup_close_ int lock = -1;
+  int r = image_commit_lock(ctx, &lock, err);
+  if (r < 0)
+    return r;
+  /* Read again under the commit lock: a concurrent import may have named it. */
+  struct store_image img;
+  r = store_image_load(ctx->root, id, &img, err);
+  if (r < 0)
+    return r;
+  for (size_t i = 0; names[i]; i++)
+    if (!strv_contains(img.names, names[i]))
+      strv_push(&img.names, names[i]);
+  r = untag_others(ctx, names, img.id, err);
+  if (r == 0) {
+    _cleanup_strv_ char **blobs = record_blobs(ctx->root, img.id);
+    r = write_record(ctx, &img, blobs, err);
+  }
+  if (r == 0)
+    r = write_names_index(ctx, err);
+  store_image_free(&img);
+  return r;
+}

@@ -75,10 +75,15 @@ const char *host_arch(void);
 int image_untag(struct image_ctx *ctx, const struct store_image *img, const char *ref,
                 char **untagged, nook_error *err);
 
+/* Gives image id the names (normalized), taking them from other images. */
+int image_add_names(struct image_ctx *ctx, const char *id, char **names, nook_error *err);
+
 /* Commands */
 int image_import(struct image_ctx *ctx, const char *path, const char *name, nook_error *err);
 int image_pull(struct image_ctx *ctx, const char *ref, bool tls_verify, nook_error *err);
 int image_gc(struct image_ctx *ctx, nook_error *err);
+/* nook image save ARGS (argv[0] "save"). */
+int cmd_save(const char *root, int argc, char **argv, nook_error *err);
 
 /* JSON helpers */
 const char *jstr(yajl_val obj, const char *key);

@@ -24,7 +24,12 @@ static int extract_archive(const char *path, const char *dir, nook_error *err) {
                                           ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
   int ret = 0;
   _cleanup_close_ int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (archive_read_open_filename(in, path, 1 << 20) != ARCHIVE_OK) {
+  bool from_stdin = !strcmp(path, "-");
+  int opened = from_stdin ? archive_read_open_fd(in, STDIN_FILENO, 1 << 20)
+                          : archive_read_open_filename(in, path, 1 << 20);
+  if (from_stdin)
+    path = "stdin";
+  if (opened != ARCHIVE_OK) {
     ret = nook_errx(err, EINVAL, "`%s`: not an image archive (%s)", path,
                     archive_error_string(in));
     goto out;
@@ -386,7 +391,10 @@ int image_import(struct image_ctx *ctx, const char *path, const char *name, nook
   struct stat st;
   _cleanup_free_ char *layout = NULL;
   const char *ref = NULL;
-  if (stat(path, &st) < 0) {
+  bool from_stdin = !strcmp(path, "-");
+  if (from_stdin) {
+    st.st_mode = S_IFREG;
+  } else if (stat(path, &st) < 0) {
     /* DIR:REF picks one image of a layout, as skopeo's oci:DIR:REF does */
     const char *colon = strrchr(path, ':');
     int e = errno;
@@ -405,7 +413,7 @@ int image_import(struct image_ctx *ctx, const char *path, const char *name, nook
     return import_layout(ctx, path, ref, false, name, err);
   }
   /* libarchive would call an unreadable file "not an image archive" */
-  if (access(path, R_OK) < 0)
+  if (!from_stdin && access(path, R_OK) < 0)
     return nook_err(err, errno, "import `%s`", path);
   _cleanup_free_ char *dir = xasprintf("%s/archive", ctx->work);
   if (mkdir(dir, 0700) < 0)
@@ -420,5 +428,5 @@ int image_import(struct image_ctx *ctx, const char *path, const char *name, nook
   if (access(dm, F_OK) == 0)
     return import_docker(ctx, dir, name, err);
   return nook_errx(err, EINVAL, "`%s` is not an oci-archive or docker-archive (it has no "
-                                "index.json or manifest.json)", path);
+                                "index.json or manifest.json)", from_stdin ? "stdin" : path);
 }

@@ -1,6 +1,7 @@
 /* nook-image: the image store's helper executable, run by `nook image`.
  * It links libarchive, libcurl and libcrypto so that nook itself does not. */
 #include <ctype.h>
+#include <fnmatch.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -16,13 +17,18 @@
 static const char usage[] =
     "Usage: nook image [--storage-root DIR] COMMAND [ARGS]\n\n"
     "Commands:\n"
-    "  import PATH [NAME[:TAG]]   import an OCI layout dir (DIR or DIR:REF), oci-archive or\n"
-    "                             docker-archive\n"
+    "  import PATH|- [NAME[:TAG]] import an OCI layout dir (DIR or DIR:REF), oci-archive or\n"
+    "                             docker-archive (- reads the archive from stdin)\n"
     "  pull [--tls-verify=false] REF  pull an image from a registry\n"
-    "  list [--format json]       list the images\n"
-    "  inspect NAME               print an image's record and config as JSON\n"
-    "  rm NAME...                 remove images (and the layers no other image uses)\n"
-    "  prune                      remove layers and blobs no image uses\n\n"
+    "  list [-q] [--format json] [NAME]  list the images (NAME: a name, glob or id prefix)\n"
+    "  inspect NAME...            print images' records and configs as JSON\n"
+    "  tag NAME TARGET...         give an image more names\n"
+    "  save [--format oci-archive|docker-archive] [-o FILE] NAME\n"
+    "                             write an image to an archive (stdout without -o)\n"
+    "  rm [-f] NAME...            remove images (and the layers no other image uses);\n"
+    "                             -f removes the containers using them too\n"
+    "  prune [-a]                 remove images without a name (-a: every image no\n"
+    "                             container uses) and the layers and blobs no image uses\n\n"
     "The store is $NOOK_STORAGE, else $XDG_DATA_HOME/nook/storage.\n";
 
 static int open_ctx(struct image_ctx *ctx, const char *root, bool exclusive, nook_error *err) {
@@ -66,14 +72,25 @@ static bool valid_image_name(const char *name) {
   return true;
 }
 
+static int check_image_name(const char *cmd, const char *name, nook_error *err) {
+  if (valid_image_name(name))
+    return 0;
+  return nook_errx(err, EINVAL, "image %s: `%s` is not an image name: write [HOST/]NAME[:TAG], "
+                                "NAME in lowercase letters, digits and . _ - /", cmd, name);
+}
+
 static int cmd_import(const char *root, int argc, char **argv, nook_error *err) {
-  if (argc < 2 || argc > 3 || argv[1][0] == '-')
+  if (argc >= 2 && argv[1][0] == '-' && argv[1][1])
+    return nook_errx(err, EINVAL, "image import: unknown option `%s` (see 'nook image --help')",
+                     argv[1]);
+  if (argc < 2 || argc > 3)
     return nook_errx(err, EINVAL, "image import: expected PATH [NAME[:TAG]] (see 'nook image "
                                   "--help')");
-  if (argc > 2 && !valid_image_name(argv[2]))
-    return nook_errx(err, EINVAL, "image import: `%s` is not an image name: write "
-                                  "[HOST/]NAME[:TAG], NAME in lowercase letters, digits and . _ - /",
-                     argv[2]);
+  if (argc > 2 && check_image_name("import", argv[2], err) < 0)
+    return -EINVAL;
+  if (!strcmp(argv[1], "-") && isatty(STDIN_FILENO))
+    return nook_errx(err, EINVAL, "image import -: stdin is a terminal: pipe an archive in "
+                                  "(docker save IMAGE | nook image import -)");
   struct image_ctx ctx;
   int r = open_ctx(&ctx, root, false, err);
   if (r == 0)
@@ -212,6 +229,39 @@ static void human_size(uint64_t n, char *out, size_t cap) {
   snprintf(out, cap, u == 0 ? "%.0f %s" : "%.3g %s", v, units[u]);
 }
 
+/* The names of img that list shows for filter (all of them without one),
+ * or NULL when the image does not match. A filter matches a name as inspect
+ * finds it (test:1, or test for test:latest), as a glob over the name with or
+ * without its tag, or the image by an id prefix. */
+static char **list_matching_names(const struct store_image *img, const char *filter) {
+  char **out = xcalloc(1, sizeof(char *));
+  const char *id = filter && str_has_prefix(filter, "sha256:") ? filter + 7 : filter;
+  bool by_id = id && strlen(id) >= 4 && strspn(id, "0123456789abcdef") == strlen(id) &&
+               str_has_prefix(img->id, id);
+  if (!filter || by_id) {
+    for (size_t i = 0; img->names[i]; i++)
+      strv_push(&out, img->names[i]);
+    return out;
+  }
+  const char *exact = store_image_name_of(img, filter);
+  for (size_t i = 0; img->names[i]; i++) {
+    const char *n = img->names[i];
+    _cleanup_free_ char *repo = xstrdup(n);
+    char *colon = strrchr(repo, ':');
+    if (colon && !strchr(colon, '/'))
+      *colon = '\0';
+    const char *short_repo = strrchr(repo, '/') ? strrchr(repo, '/') + 1 : repo;
+    if (n == exact || fnmatch(filter, n, 0) == 0 || fnmatch(filter, repo, 0) == 0 ||
+        !strcmp(filter, short_repo) || (strchr(filter, '/') && !strcmp(filter, repo)))
+      strv_push(&out, n);
+  }
+  if (!out[0]) {
+    strv_free(out);
+    return NULL;
+  }
+  return out;
+}
+
 static int cmd_list(const char *root, int argc, char **argv, nook_error *err) {
   bool json = false;
   static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
@@ -234,9 +284,10 @@ static int cmd_list(const char *root, int argc, char **argv, nook_error *err) {
       return nook_errx(err, EINVAL, "image list: unknown option `%s` (--format json|table, -q)",
                        argv[optind - 1]);
   }
-  if (optind < argc)
-    return nook_errx(err, EINVAL, "image list: unexpected argument `%s` (see 'nook image --help')",
-                     argv[optind]);
+  if (argc - optind > 1)
+    return nook_errx(err, EINVAL, "image list: unexpected argument `%s`: give one NAME to list "
+                                  "(see 'nook image --help')", argv[optind + 1]);
+  const char *filter = optind < argc ? argv[optind] : NULL;
   int lock = -1;
   int r = store_lock(root, false, &lock, err);
   if (r < 0)
@@ -258,6 +309,11 @@ static int cmd_list(const char *root, int argc, char **argv, nook_error *err) {
       nook_warn("%s", e2.msg);
       continue;
     }
+    _cleanup_strv_ char **shown = list_matching_names(&img, filter);
+    if (!shown) {
+      store_image_free(&img);
+      continue;
+    }
     if (json) {
       gen_image(g, root, &img, false);
     } else if (quiet) {
@@ -268,9 +324,9 @@ static int cmd_list(const char *root, int argc, char **argv, nook_error *err) {
       char created[32] = "";
       if (img.created)
         snprintf(created, sizeof(created), "%.19s", img.created);
-      for (size_t j = 0; img.names[j] || j == 0; j++)
-        printf("%-48s %-14.12s %-22s %s\n", img.names[j] ? img.names[j] : "<none>", img.id,
-               created, size);
+      for (size_t j = 0; shown[j] || j == 0; j++)
+        printf("%-48s %-14.12s %-22s %s\n", shown[j] ? shown[j] : "<none>", img.id, created,
+               size);
     }
     store_image_free(&img);
   }
@@ -359,6 +415,31 @@ static int cmd_prune(const char *root, int argc, char **argv, nook_error *err) {
   return r;
 }
 
+static int cmd_tag(const char *root, int argc, char **argv, nook_error *err) {
+  if (refuse_options(argc, argv, err) < 0)
+    return -EINVAL;
+  if (argc < 3)
+    return nook_errx(err, EINVAL, "image tag: expected an image and a new name: nook image tag "
+                                  "NAME TARGET[:TAG]...");
+  _cleanup_strv_ char **names = xcalloc(1, sizeof(char *));
+  for (int i = 2; i < argc; i++) {
+    if (check_image_name("tag", argv[i], err) < 0)
+      return -EINVAL;
+    _cleanup_free_ char *n = store_normalize_name(argv[i]);
+    strv_push(&names, n);
+  }
+  struct image_ctx ctx;
+  int r = open_ctx(&ctx, root, false, err);
+  struct store_image img = {0};
+  if (r == 0)
+    r = store_find_image(root, argv[1], &img, err);
+  if (r == 0)
+    r = image_add_names(&ctx, img.id, names, err);
+  store_image_free(&img);
+  image_ctx_close(&ctx);
+  return r;
+}
+
 int main(int argc, char **argv) {
   nook_error err;
   nook_err_clear(&err);
@@ -411,6 +492,10 @@ int main(int argc, char **argv) {
     r = cmd_list(root, sub_argc, sub_argv, &err);
   else if (!strcmp(cmd, "inspect"))
     r = cmd_inspect(root, sub_argc, sub_argv, &err);
+  else if (!strcmp(cmd, "tag"))
+    r = cmd_tag(root, sub_argc, sub_argv, &err);
+  else if (!strcmp(cmd, "save"))
+    r = cmd_save(root, sub_argc, sub_argv, &err);
   else if (!strcmp(cmd, "rm"))
     r = cmd_rm(root, sub_argc, sub_argv, &err);
   else if (!strcmp(cmd, "prune"))
