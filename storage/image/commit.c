@@ -3,6 +3,7 @@
  * collection that rm and prune share. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -347,8 +348,9 @@ int image_untag(struct image_ctx *ctx, const struct store_image *img, const char
   return r;
 }
 
-int image_remove(struct image_ctx *ctx, const char *id, nook_error *err) {
-  _cleanup_free_ char *cdir = xasprintf("%s/containers", ctx->root);
+char **image_users(const char *root, const char *id) {
+  char **out = xcalloc(1, sizeof(char *));
+  _cleanup_free_ char *cdir = xasprintf("%s/containers", root);
   _cleanup_closedir_ DIR *d = opendir(cdir);
   struct dirent *de;
   while (d && (de = readdir(d))) {
@@ -358,9 +360,22 @@ int image_remove(struct image_ctx *ctx, const char *id, nook_error *err) {
     _cleanup_free_ char *used = NULL;
     nook_error ignore;
     if (read_file_at(AT_FDCWD, p, &used, NULL, &ignore) == 0 && !strncmp(used, id, 64))
-      return nook_errx(err, EBUSY, "image %.12s is used by container `%s`: remove the "
-                                   "container first (nook rm %s)", id, de->d_name, de->d_name);
+      strv_push(&out, de->d_name);
   }
+  return out;
+}
+
+int image_remove(struct image_ctx *ctx, const char *id, nook_error *err) {
+  _cleanup_strv_ char **users = image_users(ctx->root, id);
+  if (users[0] && users[1])
+    return nook_errx(err, EBUSY, "image %.12s is used by containers `%s` and %zu more: remove "
+                                 "them first (nook rm %s ...), or use nook image rm -f to "
+                                 "remove them with it", id, users[0], strv_len(users) - 1,
+                     users[0]);
+  if (users[0])
+    return nook_errx(err, EBUSY, "image %.12s is used by container `%s`: remove the container "
+                                 "first (nook rm %s), or use nook image rm -f to remove it with "
+                                 "the image", id, users[0], users[0]);
   _cleanup_close_ int lock = -1;
   int r = image_commit_lock(ctx, &lock, err);
   if (r < 0)
@@ -371,7 +386,44 @@ int image_remove(struct image_ctx *ctx, const char *id, nook_error *err) {
   return write_names_index(ctx, err);
 }
 
-int image_gc(struct image_ctx *ctx, nook_error *err) {
+/* Disk usage of a layer, hard links shared out between their names (a
+ * layer holds every name of its links). */
+static uint64_t tree_usage;
+
+static int add_usage(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)path, (void)flag, (void)ftw;
+  uint64_t bytes = (uint64_t)st->st_blocks * 512;
+  tree_usage += st->st_nlink > 1 && !S_ISDIR(st->st_mode) ? bytes / st->st_nlink : bytes;
+  return 0;
+}
+
+struct layer_sweep {
+  const char *dir;   /* layers/ */
+  char **names;      /* the dead ones */
+  int usage_fd;      /* the freed bytes go back through it */
+};
+
+/* In a user namespace where the layers' files are ours: measures, then
+ * removes each dead layer. */
+static int sweep_in_ns(void *arg, nook_error *err) {
+  struct layer_sweep *a = arg;
+  _cleanup_close_ int dfd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return nook_err(err, errno, "open `%s`", a->dir);
+  tree_usage = 0;
+  for (size_t i = 0; a->names[i]; i++) {
+    _cleanup_free_ char *p = xasprintf("%s/%s", a->dir, a->names[i]);
+    nftw(p, add_usage, 16, FTW_PHYS | FTW_MOUNT);
+    int r = rm_rf_at(dfd, a->names[i]);
+    if (r < 0)
+      return nook_err(err, -r, "remove `%s`", p);
+  }
+  (void)!write(a->usage_fd, &tree_usage, sizeof(tree_usage));
+  return 0;
+}
+
+int image_gc(struct image_ctx *ctx, struct gc_stats *stats, nook_error *err) {
+  memset(stats, 0, sizeof(*stats));
   _cleanup_strv_ char **ids = NULL;
   int r = store_list_images(ctx->root, &ids, err);
   if (r < 0)
@@ -390,17 +442,27 @@ int image_gc(struct image_ctx *ctx, nook_error *err) {
       strv_push(&live_blobs, b[j] + 7);
     store_image_free(&img);
   }
-  unsigned long layers_removed = 0, blobs_removed = 0;
   _cleanup_free_ char *ldir = xasprintf("%s/layers", ctx->root);
   _cleanup_closedir_ DIR *d = opendir(ldir);
   struct dirent *de;
-  while (d && (de = readdir(d))) {
-    if (de->d_name[0] == '.' || strv_contains(live_layers, de->d_name))
-      continue;
-    r = store_rm_rf_in_userns(ldir, de->d_name, err);
+  _cleanup_strv_ char **dead = xcalloc(1, sizeof(char *));
+  while (d && (de = readdir(d)))
+    if (de->d_name[0] != '.' && !strv_contains(live_layers, de->d_name))
+      strv_push(&dead, de->d_name);
+  if (dead[0]) {
+    int usage[2];
+    if (pipe2(usage, O_CLOEXEC) < 0)
+      return nook_err(err, errno, "pipe");
+    struct layer_sweep sweep = {.dir = ldir, .names = dead, .usage_fd = usage[1]};
+    r = store_run_in_userns(sweep_in_ns, &sweep, 0, err);
+    close(usage[1]);
+    uint64_t freed = 0;
+    if (r == 0 && read(usage[0], &freed, sizeof(freed)) == (ssize_t)sizeof(freed))
+      stats->bytes += freed;
+    close(usage[0]);
     if (r < 0)
       return r;
-    layers_removed++;
+    stats->layers = strv_len(dead);
   }
   _cleanup_free_ char *bdir = xasprintf("%s/blobs/sha256", ctx->root);
   _cleanup_closedir_ DIR *bd = opendir(bdir);
@@ -408,14 +470,14 @@ int image_gc(struct image_ctx *ctx, nook_error *err) {
     if (de->d_name[0] == '.' || strv_contains(live_blobs, de->d_name))
       continue;
     _cleanup_free_ char *p = xasprintf("%s/%s", bdir, de->d_name);
+    struct stat st;
+    if (lstat(p, &st) == 0)
+      stats->bytes += (uint64_t)st.st_blocks * 512;
     if (unlink(p) < 0 && errno != ENOENT)
       return nook_err(err, errno, "remove `%s`", p);
-    blobs_removed++;
+    stats->blobs++;
   }
-  nook_debug("removed %lu layers and %lu blobs", layers_removed, blobs_removed);
-  if (!ctx->quiet && (layers_removed || blobs_removed))
-    fprintf(stderr, "Removed %lu unused layer%s and %lu blob%s\n", layers_removed,
-            layers_removed == 1 ? "" : "s", blobs_removed, blobs_removed == 1 ? "" : "s");
+  nook_debug("removed %zu layers and %zu blobs", stats->layers, stats->blobs);
   return 0;
 }
 

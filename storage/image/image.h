@@ -81,7 +81,12 @@ int image_add_names(struct image_ctx *ctx, const char *id, char **names, nook_er
 /* Commands */
 int image_import(struct image_ctx *ctx, const char *path, const char *name, nook_error *err);
 int image_pull(struct image_ctx *ctx, const char *ref, bool tls_verify, nook_error *err);
-int image_gc(struct image_ctx *ctx, nook_error *err);
+/* What a garbage collection took away. */
+struct gc_stats {
+  size_t layers, blobs;
+  uint64_t bytes; /* disk space freed */
+};
+int image_gc(struct image_ctx *ctx, struct gc_stats *stats, nook_error *err);
 /* nook image save ARGS (argv[0] "save"). */
 int cmd_save(const char *root, int argc, char **argv, nook_error *err);
 
@@ -94,3 +99,5 @@ void yajl_tree_freep(yajl_val *v);
 
 int manifest_check(yajl_val manifest, const char *digest, nook_error *err);
 int image_remove(struct image_ctx *ctx, const char *id, nook_error *err);
+/* The ids of the containers whose rootfs is made from image id. */
+char **image_users(const char *root, const char *id);

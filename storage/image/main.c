@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
@@ -374,14 +375,105 @@ static int cmd_inspect(const char *root, int argc, char **argv, nook_error *err)
   return r;
 }
 
+/* Parses the subcommand's single flag (-f or -a as podman has them) and
+ * refuses any other option; optind is then the first argument. */
+static int parse_flag(int argc, char **argv, char letter, const char *long_name, bool *set,
+                      nook_error *err) {
+  const struct option opts[] = {{long_name, no_argument, NULL, letter}, {0}};
+  /* no "+": podman takes `rmi NAME -f` too */
+  char short_opts[2] = {letter, '\0'};
+  int c;
+  *set = false;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, short_opts, opts, NULL)) != -1) {
+    if (c != letter)
+      return nook_errx(err, EINVAL, "image %s: unknown option `%s` (see 'nook image --help')",
+                       argv[0], argv[optind - 1]);
+    *set = true;
+  }
+  return 0;
+}
+
+/* nook rm -f of a container, as the nook that ran us (its --root too), on
+ * this store. */
+static int remove_container(const char *root, const char *id, nook_error *err) {
+  const char *nook = getenv("NOOK_IMAGE_CALLER");
+  _cleanup_free_ char *beside = nook && *nook ? NULL : nook_helper_path("nook");
+  if (!nook || !*nook)
+    nook = beside;
+  if (!nook)
+    return nook_errx(err, ENOENT, "image rm -f: cannot find nook to remove container `%s`: "
+                                  "remove it with nook rm -f %s", id, id);
+  const char *state_root = getenv("NOOK_IMAGE_CALLER_ROOT");
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0)
+    return nook_err(err, errno, "fork");
+  if (pid == 0) {
+    setenv("NOOK_STORAGE", root, 1);
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null >= 0)
+      dup2(null, STDOUT_FILENO);
+    if (state_root && *state_root)
+      execl(nook, "nook", "--root", state_root, "rm", "-f", id, (char *)NULL);
+    else
+      execl(nook, "nook", "rm", "-f", id, (char *)NULL);
+    fprintf(stderr, "nook: image rm -f: run `%s`: %s\n", nook, strerror(errno));
+    _exit(127);
+  }
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return nook_err(err, errno, "wait for nook rm");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return nook_errx(err, EBUSY, "image rm -f: container `%s` could not be removed (see above)",
+                     id);
+  fprintf(stderr, "Removed container %s\n", id);
+  return 0;
+}
+
+/* rm -f: first the containers made from the images that go (not from a
+ * name that only goes from its image), without the store's lock, which
+ * their removal takes itself. */
+static int remove_users(const char *root, int n, char **refs, nook_error *err) {
+  _cleanup_strv_ char **users = xcalloc(1, sizeof(char *));
+  int lockfd = -1;
+  int r = store_lock(root, false, &lockfd, err);
+  if (r < 0)
+    return r;
+  for (int i = 0; i < n && r == 0; i++) {
+    struct store_image img;
+    r = store_find_image(root, refs[i], &img, err);
+    if (r < 0)
+      break;
+    if (!store_image_name_of(&img, refs[i]) || strv_len(img.names) < 2) {
+      _cleanup_strv_ char **u = image_users(root, img.id);
+      for (size_t j = 0; u[j]; j++)
+        if (!strv_contains(users, u[j]))
+          strv_push(&users, u[j]);
+    }
+    store_image_free(&img);
+  }
+  close(lockfd);
+  for (size_t j = 0; r == 0 && users[j]; j++)
+    r = remove_container(root, users[j], err);
+  return r;
+}
+
 static int cmd_rm(const char *root, int argc, char **argv, nook_error *err) {
-  if (refuse_options(argc, argv, err) < 0)
+  bool force;
+  if (parse_flag(argc, argv, 'f', "force", &force, err) < 0)
     return -EINVAL;
-  if (argc < 2)
+  int first = optind;
+  if (first >= argc)
     return nook_errx(err, EINVAL, "image rm: expected image names or ids");
+  int r = force ? remove_users(root, argc - first, argv + first, err) : 0;
+  if (r < 0)
+    return r;
   struct image_ctx ctx;
-  int r = open_ctx(&ctx, root, true, err);
-  for (int i = 1; i < argc && r == 0; i++) {
+  r = open_ctx(&ctx, root, true, err);
+  for (int i = first; i < argc && r == 0; i++) {
     struct store_image img;
     r = store_find_image(root, argv[i], &img, err);
     if (r < 0)
@@ -395,24 +487,62 @@ static int cmd_rm(const char *root, int argc, char **argv, nook_error *err) {
       printf("%s\n", img.id);
     store_image_free(&img);
   }
-  ctx.quiet = true;
+  struct gc_stats stats;
   if (r == 0)
-    r = image_gc(&ctx, err);
+    r = image_gc(&ctx, &stats, err);
   image_ctx_close(&ctx);
   return r;
 }
 
 static int cmd_prune(const char *root, int argc, char **argv, nook_error *err) {
-  if (refuse_options(argc, argv, err) < 0)
+  bool all;
+  if (parse_flag(argc, argv, 'a', "all", &all, err) < 0)
     return -EINVAL;
-  if (argc > 1)
-    return nook_errx(err, EINVAL, "image prune: takes no arguments");
+  if (optind < argc)
+    return nook_errx(err, EINVAL, "image prune: takes no arguments (nook image rm NAME removes "
+                                  "an image)");
   struct image_ctx ctx;
   int r = open_ctx(&ctx, root, true, err);
+  _cleanup_strv_ char **ids = NULL;
   if (r == 0)
-    r = image_gc(&ctx, err);
+    r = store_list_images(root, &ids, err);
+  size_t images = 0, kept = 0;
+  for (size_t i = 0; r == 0 && ids[i]; i++) {
+    struct store_image img;
+    nook_error e2;
+    if (store_image_load(root, ids[i], &img, &e2) < 0) {
+      nook_warn("%s", e2.msg);
+      continue;
+    }
+    if (all || !img.names[0]) {
+      _cleanup_strv_ char **users = image_users(root, img.id);
+      if (users[0])
+        kept++;
+      else if ((r = image_remove(&ctx, img.id, err)) == 0) {
+        printf("%s\n", img.id);
+        images++;
+      }
+    }
+    store_image_free(&img);
+  }
+  struct gc_stats stats;
+  if (r == 0)
+    r = image_gc(&ctx, &stats, err);
   image_ctx_close(&ctx);
-  return r;
+  if (r < 0)
+    return r;
+  char freed[32];
+  human_size(stats.bytes, freed, sizeof(freed));
+  if (images || stats.layers || stats.blobs)
+    fprintf(stderr, "Removed %zu image%s, %zu layer%s and %zu blob%s: %s freed\n", images,
+            images == 1 ? "" : "s", stats.layers, stats.layers == 1 ? "" : "s", stats.blobs,
+            stats.blobs == 1 ? "" : "s", freed);
+  else
+    fprintf(stderr, "Nothing to prune: every layer and blob belongs to an image%s\n",
+            all ? "" : " (-a also removes the named images no container uses)");
+  if (kept)
+    fprintf(stderr, "Kept %zu image%s used by containers\n", kept, kept == 1 ? "" : "s");
+  return 0;
 }
 
 static int cmd_tag(const char *root, int argc, char **argv, nook_error *err) {

@@ -64,16 +64,16 @@ static void progress_add(struct saver *s, size_t n) {
     return;
   s->drawn_ns = now;
   s->drawn = true;
-  fprintf(stderr, "\rSaving %s: %3d%% of %.1f MB", s->name,
-          (int)(s->done * 100 / (s->total ? s->total : 1)), (double)s->total / 1e6);
+  uint64_t pct = s->done * 100 / s->total;
+  fprintf(stderr, "\rSaving %s: %3d%%", s->name, (int)(pct > 99 ? 99 : pct));
   fflush(stderr);
 }
 
-static void progress_end(struct saver *s, bool ok) {
+static void progress_end(struct saver *s, bool ok, uint64_t written) {
   if (!s->drawn)
     return;
   if (ok)
-    fprintf(stderr, "\rSaving %s: 100%% of %.1f MB\n", s->name, (double)s->total / 1e6);
+    fprintf(stderr, "\rSaving %s: 100%%, %.1f MB written\n", s->name, (double)written / 1e6);
   else
     fputs("\r\033[K", stderr);
 }
@@ -236,9 +236,11 @@ static int layer_pass(struct saver *s, const char *root, const char *digest, boo
     if (write && len && archive_write_data(s->out, buf, len) != (la_ssize_t)len)
       r = write_failed(s, err);
   }
-  /* what the decompressor did not need (padding after the stream) */
+  /* what the decompressor did not need (padding after the stream, or all
+   * of it after an error: a corrupt blob is said to be one) */
   const void *rest;
-  while (r == 0 && layer_raw_read(in, lr, &rest) > 0)
+  bool write_error = r < 0 && write && archive_errno(s->out);
+  while (!write_error && layer_raw_read(in, lr, &rest) > 0)
     ;
   archive_read_free(in);
   char raw[72], got[72];
@@ -246,10 +248,10 @@ static int layer_pass(struct saver *s, const char *root, const char *digest, boo
   sha256_finish(out_hash, got);
   close(lr->fd);
   free(lr);
+  if (!write_error && strcmp(raw, digest) != 0)
+    return corrupt_blob(err, digest, raw);
   if (r < 0)
     return r;
-  if (strcmp(raw, digest) != 0)
-    return corrupt_blob(err, digest, raw);
   if (write && (n_out != *size || strcmp(got, diff) != 0))
     return nook_errx(err, EIO, "layer %s changed while it was saved", digest);
   if (!write) {
@@ -485,8 +487,10 @@ static int open_output(const char *target, bool *direct, nook_error *err) {
       sizeof(temp_path))
     return nook_errx(err, ENAMETOOLONG, "image save: `%s`: name too long", target);
   for (size_t i = 0; i < ARRAY_SIZE(cleanup_signals); i++) {
-    struct sigaction sa = {.sa_handler = remove_temp_and_die};
-    sigaction(cleanup_signals[i], &sa, NULL);
+    struct sigaction old_sa, sa = {.sa_handler = remove_temp_and_die};
+    /* a signal ignored (nohup, a shell's background job) stays ignored */
+    if (sigaction(cleanup_signals[i], NULL, &old_sa) == 0 && old_sa.sa_handler != SIG_IGN)
+      sigaction(cleanup_signals[i], &sa, NULL);
   }
   sigset_t old;
   block_cleanup_signals(true, &old);
@@ -581,6 +585,7 @@ int cmd_save(const char *root, int argc, char **argv, nook_error *err) {
     r = docker_check_layers(&s, root, &si, sizes, err);
   bool direct = true;
   int fd = STDOUT_FILENO;
+  uint64_t written = 0;
   if (r == 0 && target) {
     fd = open_output(target, &direct, err);
     r = fd < 0 ? fd : 0;
@@ -596,9 +601,10 @@ int cmd_save(const char *root, int argc, char **argv, nook_error *err) {
                              : save_docker(&s, root, &si, sizes, err);
     if (archive_write_close(s.out) != ARCHIVE_OK && r == 0)
       r = write_failed(&s, err);
+    written = (uint64_t)archive_filter_bytes(s.out, -1);
     archive_write_free(s.out);
   }
-  progress_end(&s, r == 0);
+  progress_end(&s, r == 0, written);
   if (fd >= 0 && target) {
     if (close(fd) < 0 && r == 0)
       r = nook_err(err, errno, "write `%s`", target);
