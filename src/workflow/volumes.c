@@ -13,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -65,6 +66,80 @@ bool image_volume_is_under(const char *path, char *const *dests) {
   return false;
 }
 
+/* One volume's copy: the volume's root, the hard links met so far (the
+ * first name of each inode with more than one), and the path being
+ * copied, relative to the volume's root. */
+struct seed_copy {
+  int volfd;
+  struct seen_link {
+    dev_t dev;
+    ino_t ino;
+    char *path;
+  } *links;
+  size_t n_links;
+  char path[PATH_MAX];
+};
+
+static const char *seen_link(const struct seed_copy *c, const struct stat *st) {
+  for (size_t i = 0; i < c->n_links; i++)
+    if (c->links[i].dev == st->st_dev && c->links[i].ino == st->st_ino)
+      return c->links[i].path;
+  return NULL;
+}
+
+static void remember_link(struct seed_copy *c, const struct stat *st) {
+  c->links = xrealloc(c->links, (c->n_links + 1) * sizeof(*c->links));
+  c->links[c->n_links++] = (struct seen_link){st->st_dev, st->st_ino, xstrdup(c->path)};
+}
+
+/* The xattrs a volume keeps: user.* (but the overlay's own) and file
+ * capabilities, as far as this user namespace may set them. */
+static bool xattr_copied(const char *name) {
+  return (str_has_prefix(name, "user.") && !str_has_prefix(name, "user.overlay.")) ||
+         !strcmp(name, "security.capability");
+}
+
+static int copy_xattrs(int in, int out, const char *name, nook_error *err) {
+  char list[8192];
+  ssize_t len = flistxattr(in, list, sizeof(list));
+  if (len < 0)
+    return errno == ENOTSUP ? 0 : nook_err(err, errno, "list the xattrs of `%s` in the image",
+                                           name);
+  for (char *x = list; x < list + len; x += strlen(x) + 1) {
+    if (!xattr_copied(x))
+      continue;
+    char value[65536];
+    ssize_t vlen = fgetxattr(in, x, value, sizeof(value));
+    if (vlen < 0 && errno == ENODATA)
+      continue;
+    if (vlen < 0)
+      return nook_err(err, errno, "read the xattr %s of `%s` in the image", x, name);
+    if (fsetxattr(out, x, value, (size_t)vlen, 0) < 0) {
+      /* capabilities only where the namespace may set them */
+      if (!strcmp(x, "security.capability") && (errno == EPERM || errno == ENOTSUP ||
+                                                errno == EINVAL))
+        continue;
+      return nook_err(err, errno, "set the xattr %s of `%s` in the volume", x, name);
+    }
+  }
+  return 0;
+}
+
+/* Owner, mode, xattrs, then times, in that order: chown clears set-id bits
+ * and file capabilities, and each change moves ctime/mtime. */
+static int copy_attributes(int in, int out, const char *name, const struct stat *st,
+                           nook_error *err) {
+  if (fchown(out, st->st_uid, st->st_gid) < 0 || fchmod(out, st->st_mode & 07777) < 0)
+    return nook_err(err, errno, "give `%s` in the volume the image's owner and mode", name);
+  int r = copy_xattrs(in, out, name, err);
+  if (r < 0)
+    return r;
+  struct timespec times[2] = {st->st_atim, st->st_mtim};
+  if (futimens(out, times) < 0)
+    return nook_err(err, errno, "give `%s` in the volume the image's times", name);
+  return 0;
+}
+
 static int copy_file(int srcfd, int dstdir, const char *name, const struct stat *st,
                      nook_error *err) {
   _cleanup_close_ int in = openat(srcfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -86,15 +161,15 @@ static int copy_file(int srcfd, int dstdir, const char *name, const struct stat 
     if (write_all(out, buf, (size_t)n) < 0)
       return nook_err(err, errno, "write `%s` in the volume", name);
   }
-  struct timespec times[2] = {st->st_atim, st->st_mtim};
-  /* chown before chmod: chown clears the set-id bits */
-  if (fchown(out, st->st_uid, st->st_gid) < 0 || fchmod(out, st->st_mode & 07777) < 0 ||
-      futimens(out, times) < 0)
-    return nook_err(err, errno, "give `%s` in the volume the image's owner and mode", name);
-  return 0;
+  return copy_attributes(in, out, name, st, err);
 }
 
-static int copy_tree(int srcfd, int dstfd, nook_error *err) {
+static int copy_entry(struct seed_copy *c, int srcfd, int dstfd, const char *name,
+                      const struct stat *st, nook_error *err);
+
+/* Copies the directory srcfd into dstfd, never leaving srcfd's tree: every
+ * name is opened relative to its directory without following a symlink. */
+static int copy_tree(struct seed_copy *c, int srcfd, int dstfd, nook_error *err) {
   int dupfd = dup(srcfd);
   if (dupfd < 0)
     return nook_err(err, errno, "dup");
@@ -104,52 +179,82 @@ static int copy_tree(int srcfd, int dstfd, nook_error *err) {
     return nook_err(err, errno, "read a directory of the image");
   }
   _cleanup_closedir_ DIR *dir = d;
+  size_t base = strlen(c->path);
   struct dirent *de;
   while ((errno = 0, de = readdir(dir))) {
     const char *name = de->d_name;
     if (!strcmp(name, ".") || !strcmp(name, ".."))
       continue;
+    if ((size_t)snprintf(c->path + base, sizeof(c->path) - base, "%s%s", base ? "/" : "",
+                         name) >= sizeof(c->path) - base)
+      return nook_errx(err, ENAMETOOLONG, "a path in the image is too long: `%s`", c->path);
     struct stat st;
     if (fstatat(srcfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-      return nook_err(err, errno, "stat `%s` in the image", name);
-    int r = 0;
-    if (S_ISDIR(st.st_mode)) {
-      if (mkdirat(dstfd, name, 0700) < 0)
-        return nook_err(err, errno, "create `%s` in the volume", name);
-      _cleanup_close_ int sub_src = openat(srcfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                                            O_CLOEXEC);
-      _cleanup_close_ int sub_dst = openat(dstfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                                            O_CLOEXEC);
-      if (sub_src < 0 || sub_dst < 0)
-        return nook_err(err, errno, "open `%s`", name);
-      if ((r = copy_tree(sub_src, sub_dst, err)) < 0)
-        return r;
-      struct timespec times[2] = {st.st_atim, st.st_mtim};
-      if (fchown(sub_dst, st.st_uid, st.st_gid) < 0 || fchmod(sub_dst, st.st_mode & 07777) < 0 ||
-          futimens(sub_dst, times) < 0)
-        return nook_err(err, errno, "give `%s` in the volume the image's owner and mode", name);
-    } else if (S_ISREG(st.st_mode)) {
-      if ((r = copy_file(srcfd, dstfd, name, &st, err)) < 0)
-        return r;
-    } else if (S_ISLNK(st.st_mode)) {
-      char target[PATH_MAX];
-      ssize_t n = readlinkat(srcfd, name, target, sizeof(target) - 1);
-      if (n < 0)
-        return nook_err(err, errno, "read the link `%s` in the image", name);
-      target[n] = '\0';
-      if (symlinkat(target, dstfd, name) < 0 ||
-          fchownat(dstfd, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
-        return nook_err(err, errno, "create the link `%s` in the volume", name);
-    } else if (S_ISFIFO(st.st_mode)) {
-      if (mkfifoat(dstfd, name, st.st_mode & 07777) < 0 ||
-          fchownat(dstfd, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
-        return nook_err(err, errno, "create the fifo `%s` in the volume", name);
-    }
-    /* devices and sockets cannot be made in a user namespace: left out, as
-     * the container could not use them from a volume either */
+      return nook_err(err, errno, "stat `%s` in the image", c->path);
+    int r = copy_entry(c, srcfd, dstfd, name, &st, err);
+    c->path[base] = '\0';
+    if (r < 0)
+      return r;
   }
   if (errno)
     return nook_err(err, errno, "read a directory of the image");
+  return 0;
+}
+
+static int copy_entry(struct seed_copy *c, int srcfd, int dstfd, const char *name,
+                      const struct stat *st, nook_error *err) {
+  if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {
+    const char *first = seen_link(c, st);
+    if (first) {
+      if (linkat(c->volfd, first, dstfd, name, 0) < 0)
+        return nook_err(err, errno, "link `%s` to `%s` in the volume", c->path, first);
+      return 0;
+    }
+  }
+  if (S_ISDIR(st->st_mode)) {
+    if (mkdirat(dstfd, name, 0700) < 0)
+      return nook_err(err, errno, "create `%s` in the volume", c->path);
+    _cleanup_close_ int sub_src =
+        openat(srcfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    _cleanup_close_ int sub_dst =
+        openat(dstfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub_src < 0 || sub_dst < 0)
+      return nook_err(err, errno, "open `%s`", c->path);
+    int r = copy_tree(c, sub_src, sub_dst, err);
+    if (r < 0)
+      return r;
+    return copy_attributes(sub_src, sub_dst, c->path, st, err);
+  }
+  if (S_ISREG(st->st_mode)) {
+    int r = copy_file(srcfd, dstfd, name, st, err);
+    if (r < 0)
+      return r;
+  } else if (S_ISLNK(st->st_mode)) {
+    /* copied as a link, never followed: its target may lead anywhere */
+    char target[PATH_MAX];
+    ssize_t n = readlinkat(srcfd, name, target, sizeof(target) - 1);
+    if (n < 0)
+      return nook_err(err, errno, "read the link `%s` in the image", c->path);
+    target[n] = '\0';
+    struct timespec times[2] = {st->st_atim, st->st_mtim};
+    if (symlinkat(target, dstfd, name) < 0 ||
+        fchownat(dstfd, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+        utimensat(dstfd, name, times, AT_SYMLINK_NOFOLLOW) < 0)
+      return nook_err(err, errno, "create the link `%s` in the volume", c->path);
+  } else if (S_ISFIFO(st->st_mode)) {
+    struct timespec times[2] = {st->st_atim, st->st_mtim};
+    if (mkfifoat(dstfd, name, st->st_mode & 07777) < 0 ||
+        fchownat(dstfd, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+        fchmodat(dstfd, name, st->st_mode & 07777, 0) < 0 ||
+        utimensat(dstfd, name, times, AT_SYMLINK_NOFOLLOW) < 0)
+      return nook_err(err, errno, "create the fifo `%s` in the volume", c->path);
+  } else {
+    /* devices and sockets cannot be made in a user namespace: left out, as
+     * the container could not use them from a volume either */
+    return 0;
+  }
+  if (st->st_nlink > 1)
+    remember_link(c, st);
   return 0;
 }
 
@@ -180,11 +285,15 @@ static int seed_one(int rootfd, int volfd, const char *path, size_t index, nook_
   struct stat st;
   if (fstat(src, &st) < 0)
     return nook_err(err, errno, "stat `%s` in the image", path);
-  int r = copy_tree(src, dst, err);
+  struct seed_copy copy = {.volfd = dst};
+  int r = copy_tree(&copy, src, dst, err);
+  if (r == 0)
+    r = copy_attributes(src, dst, path, &st, err);
+  for (size_t i = 0; i < copy.n_links; i++)
+    free(copy.links[i].path);
+  free(copy.links);
   if (r < 0)
     return nook_err_prefix(err, r, "seed the volume `%s` from the image", path);
-  if (fchown(dst, st.st_uid, st.st_gid) < 0 || fchmod(dst, st.st_mode & 07777) < 0)
-    return nook_err(err, errno, "give the volume `%s` the image's owner and mode", path);
   return 0;
 }
 

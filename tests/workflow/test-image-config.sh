@@ -71,6 +71,63 @@ test_image_volumes_get_anonymous_volumes() {
   assert_eq "from-image 1000" "$(head -2 <<<"$out" | tr '\n' ' ' | sed 's/ $//')" "with the FUSE overlay"
 }
 
+# A volume is seeded with what the image has there as it is: hard links
+# stay links, user xattrs, modes, owners and times are kept, and symlinks
+# are copied as links, never followed out of the image. Checked inside the
+# container, with a static probe for the xattr (busybox has no getfattr).
+test_image_volume_seed_keeps_links_xattrs_symlinks() {
+  make_launch_image
+  printf '%s\n' '#include <stdio.h>' '#include <sys/xattr.h>' \
+    'int main(int c, char **v) { char b[256]; ssize_t n = getxattr(v[1], v[2], b, 255);' \
+    '  if (n < 0) { perror(v[1]); return 1; } b[n] = 0; puts(b); return 0; }' >getx.c
+  gcc -static -O1 -o getx getx.c 2>gcc.err || skip "cannot link a static probe: $(tail -1 gcc.err)"
+  python3 - <<'PY'
+import tarfile
+def entry(path, kind=tarfile.REGTYPE, mode=0o644, uid=0, gid=0, link="", xattrs=None):
+    ti = tarfile.TarInfo(path)
+    ti.type, ti.mode, ti.uid, ti.gid, ti.linkname, ti.mtime = kind, mode, uid, gid, link, 1700000000
+    ti.pax_headers = {"SCHILY.xattr." + k: v for k, v in (xattrs or {}).items()}
+    return ti
+with tarfile.open("layer.tar", "w", format=tarfile.PAX_FORMAT) as t:
+    for d in ("usr", "usr/bin"):
+        t.addfile(entry(d, tarfile.DIRTYPE, 0o755))
+    probe = entry("usr/bin/getx", mode=0o755)
+    data = open("getx", "rb").read()
+    probe.size = len(data)
+    import io
+    t.addfile(probe, io.BytesIO(data))
+    t.addfile(entry("data", tarfile.DIRTYPE, 0o755, 1000, 1000))
+    t.addfile(entry("data/sub", tarfile.DIRTYPE, 0o755, 1000, 1000))
+    a = entry("data/a", mode=0o640, uid=1000, gid=1000, xattrs={"user.note": "kept"})
+    a.size = 7
+    t.addfile(a, io.BytesIO(b"linked\n"))
+    t.addfile(entry("data/sub/b", tarfile.LNKTYPE, link="data/a"))
+    t.addfile(entry("data/escape", tarfile.SYMTYPE, 0o777, 1000, 1000, link="../../../../../../../etc"))
+    t.addfile(entry("data/sub/abs", tarfile.SYMTYPE, 0o777, link="/etc/passwd"))
+PY
+  derived_image seed layer.tar -- --config.volume /data
+  local id out driver vols
+  for driver in native fuse; do
+    if [ $driver = fuse ] && [ ! -x "$NOOK_BUILD/nook-fuse-overlayfs" ]; then
+      continue
+    fi
+    id=$(unique_id seed-$driver)
+    out=$(NOOK_OVERLAY_DRIVER=$driver "$NOOK" launch --name "$id" seed:1 sh -c '
+      stat -c "%i" /data/a /data/sub/b | uniq | wc -l; stat -c "%h %a %u:%g %Y" /data/a
+      stat -c "%a %u:%g %Y" /data /data/sub; getx /data/sub/b user.note
+      readlink /data/escape; readlink /data/sub/abs; stat -c "%u:%g" /data/escape
+      echo more >>/data/sub/b; cat /data/a; grep -c " /data " /proc/mounts')
+    assert_eq "1|2 640 1000:1000 1700000000|755 1000:1000 1700000000|755 1000:1000 1700000000|kept|../../../../../../../etc|/etc/passwd|1000:1000|linked|more|1" \
+      "$(paste -sd'|' <<<"$out")" "the seeded volume inside the container ($driver overlay)"
+    echo "$driver overlay: $out" | paste -sd" "
+    vols=$NOOK_STORAGE/containers/$id/volumes
+    [ -L "$vols/0/escape" ] || fail "$driver: the link out of the image was not copied as a link"
+    assert_eq "a abs b escape sub" "$(cd "$vols/0" && find . -mindepth 1 -printf '%f\n' | sort | paste -sd' ')" \
+      "$driver: what the volume holds (nothing from outside the image)"
+    "$NOOK" rm "$id" >/dev/null
+  done
+}
+
 test_publish_all_exposed_ports() {
   make_launch_image
   net_available
