@@ -312,7 +312,8 @@ static void complete_flag_value(const struct help_flag *f) {
 
 /* `nook image`: its subcommands (from the "Commands:" list of its help),
  * files to import, and the names of stored images for rm and inspect. */
-static int complete_image(int positional, const char *sub, const char *storage_root) {
+static int complete_image(int positional, const char *sub, const char *prev,
+                          const char *storage_root) {
   nook_error ignored;
   if (positional == 0) {
     char *args[] = {"nook", "image", "--help", NULL};
@@ -336,7 +337,22 @@ static int complete_image(int positional, const char *sub, const char *storage_r
     printf(":files\n");
     return 0;
   }
-  if (!sub || (strcmp(sub, "rm") != 0 && strcmp(sub, "inspect") != 0))
+  if (sub && strcmp(sub, "save") == 0 && prev &&
+      (strcmp(prev, "-o") == 0 || strcmp(prev, "--output") == 0)) {
+    printf(":files\n");
+    return 0;
+  }
+  if (sub && strcmp(sub, "save") == 0 && prev && strcmp(prev, "--format") == 0) {
+    printf("oci-archive\ndocker-archive\n");
+    return 0;
+  }
+  /* Image names: every argument of rm and inspect, the image to tag or save
+   * (not the new name), list's filter. */
+  bool wants_name = sub && (strcmp(sub, "rm") == 0 || strcmp(sub, "inspect") == 0 ||
+                            strcmp(sub, "save") == 0 ||
+                            (positional == 1 && (strcmp(sub, "tag") == 0 ||
+                                                 strcmp(sub, "list") == 0)));
+  if (!wants_name)
     return 0;
   char *args[] = {"nook", "image", "--storage-root", (char *)storage_root, "list", "--format",
                   "json", NULL};
@@ -430,7 +446,8 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
   if (positional == 0 && strcmp(command, "help") == 0)
     return complete_commands();
   if (strcmp(command, "image") == 0)
-    return complete_image(positional, first_arg >= 0 ? words[first_arg] : NULL, storage_root);
+    return complete_image(positional, first_arg >= 0 ? words[first_arg] : NULL,
+                          n >= 2 ? words[n - 2] : NULL, storage_root);
   if (positional == 0 && strcmp(command, "launch") == 0)
     return workflow_complete_images();
   for (size_t c = 0; c < ARRAY_SIZE(container_commands); c++) {

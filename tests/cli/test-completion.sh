@@ -133,6 +133,19 @@ test_bash_image_subcommands_and_names() {
     "$(bash_complete image --storage-root "$TEST_TMP/store" rm '')" "rm offers the image"
   assert_eq "localhost/nook-compl:1" \
     "$(bash_complete image --storage-root "$TEST_TMP/store" inspect loc)" "inspect offers the image"
+  # save: the image, a file after -o, the formats after --format; tag: the
+  # image, then no name to offer for the new one
+  assert_eq "localhost/nook-compl:1" \
+    "$(bash_complete image --storage-root "$TEST_TMP/store" save -o x.tar '')" "save offers the image"
+  assert_eq "image.tar" "$(bash_complete image save -o ima)" "save -o completes files"
+  assert_eq "$(printf 'docker-archive\noci-archive')" "$(bash_complete image save --format '')" "save --format"
+  assert_eq "localhost/nook-compl:1" \
+    "$(bash_complete image --storage-root "$TEST_TMP/store" tag '')" "tag offers the image"
+  assert_eq "" "$(bash_complete image --storage-root "$TEST_TMP/store" tag localhost/nook-compl:1 '')" \
+    "tag offers no new name"
+  out=$(bash_complete image '')
+  assert_contains "$out" "tag"
+  assert_contains "$out" "save"
   # bash splits at ':' and replaces only the part after it
   assert_eq "1" "$(bash_complete image --storage-root "$TEST_TMP/store" rm localhost/nook-compl : '')" \
     "the tag after name:"
