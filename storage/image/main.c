@@ -272,7 +272,10 @@ static int cmd_list(const char *root, int argc, char **argv, nook_error *err) {
   int c;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+q", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+:q", opts, NULL)) != -1) {
+    if (c == ':')
+      return nook_errx(err, EINVAL, "image list: `%s` needs a value (json or table)",
+                       argv[optind - 1]);
     if (c == 'f' && !strcmp(optarg, "json"))
       json = true;
     else if (c == 'f' && !strcmp(optarg, "table"))
@@ -384,7 +387,7 @@ static int parse_flag(int argc, char **argv, char letter, const char *long_name,
   char short_opts[2] = {letter, '\0'};
   int c;
   *set = false;
-  optind = 1;
+  optind = 0; /* a fresh start: the first parse was "+" */
   opterr = 0;
   while ((c = getopt_long(argc, argv, short_opts, opts, NULL)) != -1) {
     if (c != letter)
@@ -478,9 +481,23 @@ static int cmd_rm(const char *root, int argc, char **argv, nook_error *err) {
     r = store_find_image(root, argv[i], &img, err);
     if (r < 0)
       break;
-    /* One name of several goes alone: the image stays for its others. */
+    /* One name of several goes alone: the image stays for its others. By
+     * id, such an image goes with all its names only with -f, as podman
+     * has it. */
     _cleanup_free_ char *untagged = NULL;
-    r = image_untag(&ctx, &img, argv[i], &untagged, err);
+    if (!force && !store_image_name_of(&img, argv[i]) && strv_len(img.names) > 1) {
+      _cleanup_free_ char *names = xstrdup(img.names[0]);
+      for (size_t j = 1; img.names[j]; j++) {
+        char *more = xasprintf("%s, %s", names, img.names[j]);
+        free(names);
+        names = more;
+      }
+      r = nook_errx(err, EBUSY, "image %.12s has several names (%s): remove them by name, or "
+                                "use nook image rm -f %s to remove the image with all of them",
+                    img.id, names, argv[i]);
+    }
+    if (r == 0)
+      r = image_untag(&ctx, &img, argv[i], &untagged, err);
     if (r == 0 && untagged)
       printf("Untagged: %s\n", untagged);
     else if (r == 0 && (r = image_remove(&ctx, img.id, err)) == 0)

@@ -533,7 +533,9 @@ int cmd_save(const char *root, int argc, char **argv, nook_error *err) {
   int c;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+o:q", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+:o:q", opts, NULL)) != -1) {
+    if (c == ':')
+      return nook_errx(err, EINVAL, "image save: `%s` needs a value", argv[optind - 1]);
     if (c == 'f' && !strcmp(optarg, "oci-archive"))
       format = SAVE_OCI;
     else if (c == 'f' && !strcmp(optarg, "docker-archive"))
@@ -545,9 +547,6 @@ int cmd_save(const char *root, int argc, char **argv, nook_error *err) {
       target = optarg;
     else if (c == 'q')
       quiet = true;
-    else if (optopt == 'o' || (optind > 0 && !strcmp(argv[optind - 1], "--output")) ||
-             !strcmp(argv[optind - 1], "--format"))
-      return nook_errx(err, EINVAL, "image save: `%s` needs a value", argv[optind - 1]);
     else
       return nook_errx(err, EINVAL, "image save: unknown option `%s` (see 'nook image --help')",
                        argv[optind - 1]);

@@ -344,3 +344,25 @@ test_prune_says_what_it_freed() {
   assert_eq "used:1" "$("$NOOK" image list --format json | jq -r '.[].Names[]')" "images left"
   "$NOOK" rm "$id" >/dev/null
 }
+
+# rm by id of an image with several names: refused without -f (as podman
+# does), since the names would go with it; with -f all go. Options may
+# follow the names.
+test_rm_by_id_with_several_names() {
+  make_image
+  use_store
+  "$NOOK" image import oci:t a:1 >/dev/null 2>&1
+  "$NOOK" image tag a:1 b:1
+  local id
+  id=$(image_id a:1)
+  assert_fails "$NOOK" image rm "${id:0:12}"
+  assert_eq "nook: image ${id:0:12} has several names (a:1, b:1): remove them by name, or use nook image rm -f ${id:0:12} to remove the image with all of them" \
+    "$assert_output"
+  check_layers a:1
+  assert_eq "$id" "$("$NOOK" image rm "${id:0:12}" -f)" "rm ID -f"
+  assert_eq "[]" "$("$NOOK" image list --format json | jq -c .)" "images"
+  assert_fails "$NOOK" image list --format
+  assert_eq "nook: image list: \`--format\` needs a value (json or table)" "$assert_output"
+  assert_fails "$NOOK" image save -o
+  assert_eq "nook: image save: \`-o\` needs a value" "$assert_output"
+}

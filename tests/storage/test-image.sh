@@ -598,7 +598,7 @@ test_image_subcommand_bad_options() {
   done
   assert_fails "$NOOK" image list --format yaml
   assert_eq "nook: image list: --format: \`yaml\` is not table or json" "$assert_output"
-  assert_fails "$NOOK" image list extra
+  assert_fails "$NOOK" image list one extra
   assert_contains "$assert_output" "unexpected argument \`extra\`"
 }
 
