@@ -317,6 +317,10 @@ yajl_val jget(yajl_val obj, const char *key, yajl_type type) {
   return obj ? yajl_tree_get(obj, path, type) : NULL;
 }
 
+void gen_str(yajl_gen g, const char *s) {
+  yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
 const char *jstr(yajl_val obj, const char *key) {
   yajl_val v = jget(obj, key, yajl_t_string);
   return v ? YAJL_GET_STRING(v) : NULL;

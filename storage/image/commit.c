@@ -65,10 +65,6 @@ int index_pick_manifest(yajl_val index, const char *what, char **digest, char **
   return 0;
 }
 
-static void json_str(yajl_gen g, const char *s) {
-  yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
 static int write_json_gen(yajl_gen g, const char *path, nook_error *err) {
   const unsigned char *buf;
   size_t len;
@@ -84,32 +80,32 @@ static int write_record(struct image_ctx *ctx, const struct store_image *img, ch
   yajl_gen g = yajl_gen_alloc(NULL);
   yajl_gen_config(g, yajl_gen_beautify, 1);
   yajl_gen_map_open(g);
-  json_str(g, "id");
-  json_str(g, img->id);
-  json_str(g, "names");
+  gen_str(g, "id");
+  gen_str(g, img->id);
+  gen_str(g, "names");
   yajl_gen_array_open(g);
   for (size_t i = 0; img->names && img->names[i]; i++)
-    json_str(g, img->names[i]);
+    gen_str(g, img->names[i]);
   yajl_gen_array_close(g);
-  json_str(g, "manifest");
-  json_str(g, img->manifest_digest);
-  json_str(g, "config");
-  json_str(g, img->config_digest);
-  json_str(g, "layers");
+  gen_str(g, "manifest");
+  gen_str(g, img->manifest_digest);
+  gen_str(g, "config");
+  gen_str(g, img->config_digest);
+  gen_str(g, "layers");
   yajl_gen_array_open(g);
   for (size_t i = 0; img->layers[i]; i++)
-    json_str(g, img->layers[i]);
+    gen_str(g, img->layers[i]);
   yajl_gen_array_close(g);
-  json_str(g, "blobs");
+  gen_str(g, "blobs");
   yajl_gen_array_open(g);
   for (size_t i = 0; blobs && blobs[i]; i++)
-    json_str(g, blobs[i]);
+    gen_str(g, blobs[i]);
   yajl_gen_array_close(g);
   if (img->created) {
-    json_str(g, "created");
-    json_str(g, img->created);
+    gen_str(g, "created");
+    gen_str(g, img->created);
   }
-  json_str(g, "size");
+  gen_str(g, "size");
   yajl_gen_integer(g, (long long)img->size);
   yajl_gen_map_close(g);
   _cleanup_free_ char *path = xasprintf("%s/images/%s.json", ctx->root, img->id);
@@ -150,8 +146,8 @@ static int write_names_index(struct image_ctx *ctx, nook_error *err) {
     if (store_image_load(ctx->root, ids[i], &img, &ignore) < 0)
       continue;
     for (size_t j = 0; img.names[j]; j++) {
-      json_str(g, img.names[j]);
-      json_str(g, img.id);
+      gen_str(g, img.names[j]);
+      gen_str(g, img.id);
     }
     store_image_free(&img);
   }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
 #include "error.h"
@@ -91,6 +92,7 @@ int image_gc(struct image_ctx *ctx, struct gc_stats *stats, nook_error *err);
 int cmd_save(const char *root, int argc, char **argv, nook_error *err);
 
 /* JSON helpers */
+void gen_str(yajl_gen g, const char *s);
 const char *jstr(yajl_val obj, const char *key);
 yajl_val jget(yajl_val obj, const char *key, yajl_type type);
 int jparse(const char *what, const char *text, yajl_val *out, nook_error *err);

@@ -226,10 +226,6 @@ static int import_layout(struct image_ctx *ctx, const char *dir, const char *ref
   return 0;
 }
 
-static void gen_str(yajl_gen g, const char *s) {
-  yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
 static const char *layer_media_type(const char *path) {
   unsigned char magic[4] = {0};
   _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -134,10 +134,6 @@ static int cmd_pull(const char *root, int argc, char **argv, nook_error *err) {
   return r;
 }
 
-static void gen_str(yajl_gen g, const char *s) {
-  yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
 static void gen_tree(yajl_gen g, yajl_val v) {
   if (YAJL_IS_OBJECT(v)) {
     yajl_gen_map_open(g);

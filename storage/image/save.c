@@ -261,10 +261,6 @@ static int layer_pass(struct saver *s, const char *root, const char *digest, boo
   return 0;
 }
 
-static void gen_str(yajl_gen g, const char *s) {
-  yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
 /* The image's manifest as stored, checked against its digest. */
 struct saved_image {
   char *manifest;
