@@ -324,9 +324,10 @@ static int cmd_list(const char *root, int argc, char **argv, nook_error *err) {
       char created[32] = "";
       if (img.created)
         snprintf(created, sizeof(created), "%.19s", img.created);
-      for (size_t j = 0; shown[j] || j == 0; j++)
-        printf("%-48s %-14.12s %-22s %s\n", shown[j] ? shown[j] : "<none>", img.id, created,
-               size);
+      /* a line per name; one <none> line for an image without a name */
+      size_t rows = strv_len(shown);
+      for (size_t j = 0; j < (rows ? rows : 1); j++)
+        printf("%-48s %-14.12s %-22s %s\n", rows ? shown[j] : "<none>", img.id, created, size);
     }
     store_image_free(&img);
   }

@@ -352,28 +352,25 @@ static int save_oci(struct saver *s, const char *root, const struct store_image 
   gen_str(g, "application/vnd.oci.image.index.v1+json");
   gen_str(g, "manifests");
   yajl_gen_array_open(g);
-  /* one entry per name, as skopeo and podman write several tags */
-  for (size_t i = 0; si->names[i] || i == 0; i++) {
+  /* One entry, under the first name: skopeo and podman refuse a layout
+   * that lists an image more than once unless told which to take. */
+  yajl_gen_map_open(g);
+  gen_str(g, "mediaType");
+  gen_str(g, jstr(si->doc, "mediaType") ?: "application/vnd.oci.image.manifest.v1+json");
+  gen_str(g, "digest");
+  gen_str(g, img->manifest_digest);
+  gen_str(g, "size");
+  yajl_gen_integer(g, (long long)si->manifest_len);
+  if (si->names[0]) {
+    gen_str(g, "annotations");
     yajl_gen_map_open(g);
-    gen_str(g, "mediaType");
-    gen_str(g, jstr(si->doc, "mediaType") ?: "application/vnd.oci.image.manifest.v1+json");
-    gen_str(g, "digest");
-    gen_str(g, img->manifest_digest);
-    gen_str(g, "size");
-    yajl_gen_integer(g, (long long)si->manifest_len);
-    if (si->names[i]) {
-      gen_str(g, "annotations");
-      yajl_gen_map_open(g);
-      gen_str(g, "io.containerd.image.name");
-      gen_str(g, si->names[i]);
-      gen_str(g, "org.opencontainers.image.ref.name");
-      gen_str(g, si->names[i]);
-      yajl_gen_map_close(g);
-    }
+    gen_str(g, "io.containerd.image.name");
+    gen_str(g, si->names[0]);
+    gen_str(g, "org.opencontainers.image.ref.name");
+    gen_str(g, si->names[0]);
     yajl_gen_map_close(g);
-    if (!si->names[i])
-      break;
   }
+  yajl_gen_map_close(g);
   yajl_gen_array_close(g);
   yajl_gen_map_close(g);
   r = add_gen(s, "index.json", g, err);

@@ -90,6 +90,13 @@ test_save_round_trip() {
     assert_eq "$id" "$(cat "$f.id")" "id imported back from $f"
     NOOK_STORAGE=$TEST_TMP/store-$f check_layers test:1
   done
+  # by id, an image with two names: the docker-archive names both, the
+  # oci-archive one (skopeo takes a layout that lists its image once)
+  "$NOOK" image tag test:1 second:2
+  "$NOOK" image save -o byid.tar "${id:0:12}"
+  assert_eq '["second:2","test:1"]' "$(tar -xOf byid.tar manifest.json | jq -c '.[0].RepoTags | sort')" "RepoTags by id"
+  "$NOOK" image save --format oci-archive -o byid-oci.tar "$id"
+  skopeo inspect oci-archive:byid-oci.tar >/dev/null || fail "skopeo inspect of the oci-archive saved by id"
   # through a pipe: save to stdout, import from stdin
   "$NOOK" image save test:1 | NOOK_STORAGE=$TEST_TMP/store-pipe "$NOOK" image import - piped:1 >pipe.id 2>/dev/null
   assert_eq "$id" "$(cat pipe.id)" "id through a pipe"
