@@ -147,6 +147,15 @@ test_save_bad_input() {
   assert_fails "$NOOK" image save -o nodir/x.tar test:1
   assert_contains "$assert_output" "nodir"
   [ ! -e x.tar ] || fail "a failed save left x.tar"
+  # a terminal gets no archive, and gives none
+  if command -v script >/dev/null; then
+    script -qec "$NOOK image save test:1; echo status=\$?" /dev/null </dev/null >tty.out
+    assert_contains "$(cat tty.out)" "nook: image save: stdout is a terminal: give -o FILE, or pipe the archive on"
+    assert_contains "$(cat tty.out)" "status=1"
+    script -qec "$NOOK image import -; echo status=\$?" /dev/null </dev/null >tty.out
+    assert_contains "$(cat tty.out)" "nook: image import -: stdin is a terminal: pipe an archive in"
+    assert_contains "$(cat tty.out)" "status=1"
+  fi
   # an existing file is replaced whole
   echo old >x.tar
   "$NOOK" image save -o x.tar test:1
