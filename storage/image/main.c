@@ -18,7 +18,8 @@
 static const char usage[] =
     "Usage: nook image [--storage-root DIR] COMMAND [ARGS]\n\n"
     "Commands:\n"
-    "  import PATH|- [NAME[:TAG]] import an OCI layout dir (DIR or DIR:REF), oci-archive or\n"
+    "  import PATH|- [NAME[:TAG]]\n"
+    "                             import an OCI layout dir (DIR or DIR:REF), oci-archive or\n"
     "                             docker-archive (- reads the archive from stdin)\n"
     "  pull [--tls-verify=false] REF  pull an image from a registry\n"
     "  list [-q] [--format json] [NAME]  list the images (NAME: a name, glob or id prefix)\n"
