@@ -24,6 +24,12 @@ until_file_has() {
   return 1
 }
 
+# wait_attached PID: waits until the nook attach of PID is connected (it
+# makes its signalfd once the relay said hello).
+wait_attached() {
+  wait_for "ls -l /proc/$1/fd 2>/dev/null | grep -q signalfd" 20
+}
+
 test_detached_terminal_logged_and_attached() {
   make_launch_image
   local id out status
@@ -170,6 +176,7 @@ test_attach_cat_through_a_pty() {
   id=$("$NOOK" launch -d -i bb:1 cat)
   "$NOOK" attach --no-stdin "$id" >watch 2>&1 &
   local watcher=$!
+  wait_attached "$watcher"
   # the keys are seen as typed, not at the line's end (script(1) types a
   # ctrl-d at its input's end, which would end the line too)
   (printf 'typed-%s\n' one; until_file_has out1 "typed-one"; sleep 0.3; printf '\020\021'
@@ -209,7 +216,8 @@ test_attach_output_only() {
   local a1=$!
   "$NOOK" attach "$id" >o2 2>e2 </dev/null &
   local a2=$!
-  sleep 0.5
+  wait_attached "$a1"
+  wait_attached "$a2"
   "$NOOK" exec "$id" touch /tmp/go
   wait "$a1" || s1=$?
   wait "$a2" || s2=$?
