@@ -145,7 +145,7 @@ static int from_relay(struct client *c, int *exit_code) {
   int out = msg[0] == ATTACH_MSG_STDERR ? STDERR_FILENO : STDOUT_FILENO;
   if ((msg[0] == ATTACH_MSG_STDOUT || msg[0] == ATTACH_MSG_STDERR) &&
       write_all(out, msg + 1, (size_t)n - 1) < 0)
-    return errno == EPIPE ? 0 : -errno;
+    return -errno;
   if (msg[0] == ATTACH_MSG_EXIT && (size_t)n == 1 + sizeof(code)) {
     memcpy(&code, msg + 1, sizeof(code));
     *exit_code = code;

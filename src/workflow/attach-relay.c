@@ -354,22 +354,17 @@ static __attribute__((noreturn)) void relay_main(struct relay *r) {
 
 int attach_relay_start(const struct attach_relay_fds *fds, struct attach_relay *relay,
                        nook_error *err) {
-  int exit_pipe[2], drained_pipe[2];
-  if (pipe2(exit_pipe, O_CLOEXEC) < 0)
-    return nook_err(err, errno, "pipe");
-  if (pipe2(drained_pipe, O_CLOEXEC) < 0) {
-    close(exit_pipe[0]);
-    close(exit_pipe[1]);
-    return nook_err(err, errno, "pipe");
-  }
-  pid_t pid = fork();
+  int exit_pipe[2] = {-1, -1}, drained_pipe[2] = {-1, -1};
+  pid_t pid = -1;
+  if (pipe2(exit_pipe, O_CLOEXEC) == 0 && pipe2(drained_pipe, O_CLOEXEC) == 0)
+    pid = fork();
   if (pid < 0) {
     int e = errno;
-    close(exit_pipe[0]);
-    close(exit_pipe[1]);
-    close(drained_pipe[0]);
-    close(drained_pipe[1]);
-    return nook_err(err, e, "fork the attach relay");
+    int opened[] = {exit_pipe[0], exit_pipe[1], drained_pipe[0], drained_pipe[1]};
+    for (size_t i = 0; i < ARRAY_SIZE(opened); i++)
+      if (opened[i] >= 0)
+        close(opened[i]);
+    return nook_err(err, e, "start the attach relay");
   }
   if (pid == 0) {
     int keep[] = {fds->out,    fds->err,     fds->master,     fds->stdin_w,

@@ -258,3 +258,29 @@ test_launch_it_detaches() {
   wait_for "[ ! -e \"\${XDG_RUNTIME_DIR}/nook/$name\" ]"
   assert_nothing_left "$name"
 }
+
+# Without a terminal, signals to attach go to the container (--sig-proxy,
+# the default), or detach (--sig-proxy=false).
+test_attach_sig_proxy() {
+  make_launch_image
+  local id pid status
+  id=$("$NOOK" launch -d bb:1 sh -c 'trap "echo got-term; exit 7" TERM; while :; do sleep 0.1; done')
+  "$NOOK" attach --sig-proxy=false "$id" >out1 </dev/null &
+  pid=$!
+  wait_attached "$pid"
+  kill -TERM "$pid"
+  status=0
+  wait "$pid" || status=$?
+  assert_eq 0 "$status" "detached by SIGTERM with --sig-proxy=false"
+  assert_eq running "$(launch_status "$id")" "after detaching"
+  "$NOOK" attach "$id" >out2 </dev/null &
+  pid=$!
+  wait_attached "$pid"
+  kill -TERM "$pid"
+  status=0
+  wait "$pid" || status=$?
+  assert_eq 7 "$status" "the container's code after its SIGTERM handler"
+  assert_eq got-term "$(cat out2)" "the container's handler ran"
+  assert_eq "" "$(cat out1)" "the first client left before"
+  "$NOOK" rm "$id" >/dev/null
+}
