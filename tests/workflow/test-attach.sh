@@ -165,6 +165,15 @@ test_attach_stdin_pipe_streams_and_eof() {
     fail "no timestamped stderr record in the log file"
   "$NOOK" rm "$id" >/dev/null
   assert_nothing_left "$id"
+  # more than a pipe holds, to a reader slower than attach: all of it, in
+  # order
+  id=$("$NOOK" launch -d -i bb:1 sh -c 'sleep 1; md5sum')
+  head -c 3000000 /dev/urandom >big
+  status=0
+  "$NOOK" attach "$id" <big >out || status=$?
+  assert_eq 0 "$status" "attach of a big input"
+  assert_eq "$(md5sum <big)" "$(cat out)" "what the container read"
+  "$NOOK" rm "$id" >/dev/null
 }
 
 # cat echoes what is typed on a terminal; ctrl-p ctrl-q detaches and a
@@ -238,8 +247,10 @@ test_launch_it_detaches() {
   name=$(unique_id fg)
   status=0
   (printf 'echo fg-$((40+2))\n'; until_file_has out1 fg-42; printf '\020\021') |
-    script -qec "stty rows 30 cols 90; \"$NOOK\" launch -it --name $name bb:1 sh" /dev/null >out1 || status=$?
+    script -qec "stty rows 30 cols 90; \"$NOOK\" launch -it --name $name bb:1 sh -c 'stty size; exec sh'" \
+      /dev/null >out1 || status=$?
   assert_eq 0 "$status" "launch -it detached"
+  assert_contains "$(cat out1)" "30 90" "the terminal's size from the start"
   assert_eq running "$(launch_status "$name")" "after detaching"
   assert_contains "$("$NOOK" logs "$name")" "fg-42" "the terminal's output in the log"
   status=0
