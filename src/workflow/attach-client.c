@@ -7,14 +7,12 @@
  * stdin goes to the container's until its end, which closes the
  * container's. */
 #include <ctype.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -76,24 +74,17 @@ struct client {
   /* a message the relay could not take yet: stdin is not read meanwhile */
   char pending[1 + ATTACH_MAX_INPUT + MAX_DETACH_KEYS];
   size_t pending_len;
-  bool close_after; /* stdin ended: ATTACH_MSG_CLOSE_STDIN after pending */
 };
 
-/* True when sent (or dropped: the relay is gone, which recv tells). */
-static bool send_pending(struct client *c) {
+/* Sends the pending message if the relay takes it now; a relay that is
+ * gone drops it (the next recv tells). */
+static void send_pending(struct client *c) {
   if (!c->pending_len)
-    return true;
+    return;
   if (send(c->sock, c->pending, c->pending_len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
       (errno == EAGAIN || errno == EINTR))
-    return false;
+    return;
   c->pending_len = 0;
-  if (c->close_after) {
-    c->close_after = false;
-    c->pending[0] = ATTACH_MSG_CLOSE_STDIN;
-    c->pending_len = 1;
-    return send_pending(c);
-  }
-  return true;
 }
 
 static void send_size(struct client *c) {
@@ -130,8 +121,8 @@ static bool take_input(struct client *c, const char *in, size_t n) {
   return detach;
 }
 
-/* What the relay sent: false once the container ended (*exit_code) or the
- * relay is gone. */
+/* What the relay sent: 1 to go on, 0 once the container ended (*exit_code)
+ * or the relay is gone, -errno. */
 static int from_relay(struct client *c, int *exit_code) {
   char msg[1 + 16384];
   ssize_t n = recv(c->sock, msg, sizeof(msg), 0);
