@@ -17,7 +17,7 @@ static const char usage[] =
     "be executed, 127 when it is not found.\n\n"
     "Options:\n"
     "      --rm                  remove the container when it exits\n"
-    "  -i, --interactive         keep stdin open\n"
+    "  -i, --interactive         keep stdin open (with -d: nook attach writes to it)\n"
     "  -t, --tty                 allocate a terminal (with -d: nook attach joins it)\n"
     "  -d, --detach              run in the background and print the id\n"
     "      --detach-keys KEYS    -it from a terminal: the keys that detach, leaving it\n"
