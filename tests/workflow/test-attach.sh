@@ -270,26 +270,29 @@ test_launch_it_detaches() {
   assert_nothing_left "$name"
 }
 
+# term_attached OUT ARGS...: runs nook attach ARGS (output to OUT), sends
+# it SIGTERM once connected; its exit status in $status.
+term_attached() {
+  local out=$1 pid
+  shift
+  "$NOOK" attach "$@" >"$out" </dev/null &
+  pid=$!
+  wait_attached "$pid"
+  kill -TERM "$pid"
+  status=0
+  wait "$pid" || status=$?
+}
+
 # Without a terminal, signals to attach go to the container (--sig-proxy,
 # the default), or detach (--sig-proxy=false).
 test_attach_sig_proxy() {
   make_launch_image
-  local id pid status
+  local id status
   id=$("$NOOK" launch -d bb:1 sh -c 'trap "echo got-term; exit 7" TERM; while :; do sleep 0.1; done')
-  "$NOOK" attach --sig-proxy=false "$id" >out1 </dev/null &
-  pid=$!
-  wait_attached "$pid"
-  kill -TERM "$pid"
-  status=0
-  wait "$pid" || status=$?
+  term_attached out1 --sig-proxy=false "$id"
   assert_eq 0 "$status" "detached by SIGTERM with --sig-proxy=false"
   assert_eq running "$(launch_status "$id")" "after detaching"
-  "$NOOK" attach "$id" >out2 </dev/null &
-  pid=$!
-  wait_attached "$pid"
-  kill -TERM "$pid"
-  status=0
-  wait "$pid" || status=$?
+  term_attached out2 "$id"
   assert_eq 7 "$status" "the container's code after its SIGTERM handler"
   assert_eq got-term "$(cat out2)" "the container's handler ran"
   assert_eq "" "$(cat out1)" "the first client left before"
