@@ -122,18 +122,27 @@ void terminal_restore(void) {
   }
 }
 
-int terminal_set_raw(int fd) {
-  struct termios t;
-  if (tcgetattr(fd, &t) < 0)
-    return -errno;
-  saved_termios = t;
+int terminal_apply(int fd, const struct termios *old, const struct termios *t) {
+  static bool restore_at_exit;
+  saved_termios = *old;
   saved_termios_fd = fd;
-  atexit(terminal_restore);
-  cfmakeraw(&t);
-  t.c_oflag |= OPOST; /* keep \n -> \r\n on output as a shell would see it */
-  if (tcsetattr(fd, TCSANOW, &t) < 0)
+  if (!restore_at_exit) {
+    atexit(terminal_restore);
+    restore_at_exit = true;
+  }
+  if (tcsetattr(fd, TCSANOW, t) < 0)
     return -errno;
   return 0;
+}
+
+int terminal_set_raw(int fd) {
+  struct termios old, t;
+  if (tcgetattr(fd, &old) < 0)
+    return -errno;
+  t = old;
+  cfmakeraw(&t);
+  t.c_oflag |= OPOST; /* keep \n -> \r\n on output as a shell would see it */
+  return terminal_apply(fd, &old, &t);
 }
 
 void terminal_copy_size(int from_fd, int to_master) {

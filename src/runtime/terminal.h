@@ -26,5 +26,9 @@ int console_socket_send(const char *path, int master, nook_error *err);
  * terminal_restore can put them back (also at exit). */
 int terminal_set_raw(int fd);
 void terminal_restore(void);
+/* Puts t on the terminal on fd, old (its settings before) being what
+ * terminal_restore puts back. */
+struct termios;
+int terminal_apply(int fd, const struct termios *old, const struct termios *t);
 /* Copies the size of the local terminal to the pty. */
 void terminal_copy_size(int from_fd, int to_master);

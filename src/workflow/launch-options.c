@@ -17,9 +17,11 @@ static const char usage[] =
     "be executed, 127 when it is not found.\n\n"
     "Options:\n"
     "      --rm                  remove the container when it exits\n"
-    "  -i, --interactive         keep stdin open\n"
+    "  -i, --interactive         keep stdin open (with -d: nook attach writes to it)\n"
     "  -t, --tty                 allocate a terminal (with -d: nook attach joins it)\n"
     "  -d, --detach              run in the background and print the id\n"
+    "      --detach-keys KEYS    -it from a terminal: the keys that detach, leaving it\n"
+    "                            running for nook attach (default ctrl-p,ctrl-q; \"\": none)\n"
     "      --name NAME           the container's id (default: random)\n"
     "      --net slirp|none|host network (default slirp)\n"
     "  -p, --publish [[IP:][HOST]:]CTR[/tcp|udp]  publish a port (slirp; no HOST: a free one)\n"
@@ -60,6 +62,7 @@ enum {
   OPT_USERNS,
   OPT_INIT,
   OPT_TLS_VERIFY,
+  OPT_DETACH_KEYS,
 };
 
 void launch_options_free(struct launch_options *o) {
@@ -221,6 +224,7 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
       {"interactive", no_argument, NULL, 'i'},
       {"tty", no_argument, NULL, 't'},
       {"detach", no_argument, NULL, 'd'},
+      {"detach-keys", required_argument, NULL, OPT_DETACH_KEYS},
       {"name", required_argument, NULL, OPT_NAME},
       {"net", required_argument, NULL, OPT_NET},
       {"network", required_argument, NULL, OPT_NET},
@@ -264,6 +268,13 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
     case 'd':
       o->detach = true;
       break;
+    case OPT_DETACH_KEYS: {
+      int r = attach_check_detach_keys(optarg, err);
+      if (r < 0)
+        return nook_err_prefix(err, r, "launch");
+      o->detach_keys = optarg;
+      break;
+    }
     case OPT_NAME:
       if (!valid_name(optarg))
         return bad(err, "--name: `%s` is not a valid name (letters, digits, _ . -; not "

@@ -2,6 +2,7 @@
  * or under a monitor; and the removal of all of it. */
 #include <fcntl.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -253,6 +254,39 @@ static int run_foreground(struct nook_globals *g, const struct launch_options *o
   return status;
 }
 
+/* -it from a terminal: under a monitor, as with -d, attached right away,
+ * so that the detach keys can leave it running for a later nook attach.
+ * The container starts once attached (all its output is seen) with this
+ * terminal's size. */
+static int run_attached(struct nook_globals *g, const struct launch_options *o, const char *root,
+                        const char *id, const char *bundle, nook_error *err) {
+  struct winsize ws = {0};
+  ioctl(STDIN_FILENO, TIOCGWINSZ, &ws);
+  struct monitor_options mo = {.rm = o->rm, .tty = true, .interactive = true, .foreground = true,
+                               .rows = ws.ws_row, .cols = ws.ws_col};
+  int start_fd = -1;
+  int r = monitor_launch(root, id, bundle, g, &mo, &start_fd, err);
+  if (r < 0)
+    return r;
+  struct attach_session s;
+  /* without a start, the monitor removes what it made */
+  if ((r = attach_open(root, id, &s, err)) < 0) {
+    close(start_fd);
+    return r;
+  }
+  if ((r = monitor_start(start_fd, id, err)) < 0) {
+    close(s.sock);
+    return r;
+  }
+  struct attach_options ao = {.detach_keys = o->detach_keys, .sig_proxy = 1};
+  int status;
+  if ((r = attach_run(&s, &ao, &status, err)) < 0)
+    return r;
+  if (status == -2)
+    return 0; /* detached: it runs on */
+  return status < 0 ? LAUNCH_EXIT_ERROR : status;
+}
+
 int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *err) {
   _cleanup_free_ char *root = NULL;
   int r = cli_state_root(g, &root, err);
@@ -293,11 +327,16 @@ int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *er
   nook_stage("bundle written");
   if (r == 0) {
     if (o->detach) {
-      r = monitor_launch(root, id, bundle, g, o->rm, o->tty, err);
+      struct monitor_options mo = {.rm = o->rm, .tty = o->tty, .interactive = o->interactive};
+      r = monitor_launch(root, id, bundle, g, &mo, NULL, err);
       if (r == 0) {
         printf("%s\n", id);
         return 0;
       }
+    } else if (o->interactive && o->tty && isatty(STDIN_FILENO)) {
+      r = run_attached(g, o, root, id, bundle, err);
+      if (r >= 0)
+        return r;
     } else {
       r = run_foreground(g, o, root, id, bundle, err);
       if (r >= 0)

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cli.h"
 #include "error.h"
@@ -51,6 +52,7 @@ struct launch_options {
   char **cap_add;
   char **cap_drop;
   const char *seccomp; /* NULL: default profile; "unconfined"; a file */
+  const char *detach_keys; /* -it in the foreground: NULL for ctrl-p,ctrl-q */
   bool tls_no_verify;  /* pulling: --tls-verify=false */
 };
 
@@ -120,8 +122,19 @@ int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *er
 /* The per-container monitor of a detached container: forks itself away,
  * creates and starts the container with its output in the log, and returns
  * (in the caller) once the container runs or failed to. */
+struct monitor_options {
+  bool rm, tty, interactive;
+  /* the launching nook attaches right away (launch -it in the foreground):
+   * the monitor waits for monitor_start before it starts the container */
+  bool foreground;
+  unsigned short rows, cols; /* the terminal's size at the start, 0: none */
+};
 int monitor_launch(const char *root, const char *id, const char *bundle,
-                   const struct nook_globals *g, bool rm, bool tty, nook_error *err);
+                   const struct nook_globals *g, const struct monitor_options *mo, int *start_fd,
+                   nook_error *err);
+/* With mo->foreground: *start_fd from monitor_launch. Starts the container
+ * once the caller is attached; closes start_fd. */
+int monitor_start(int start_fd, const char *id, nook_error *err);
 
 /* Directory of launch's bundles under the state root. */
 char *launch_bundle_dir(const char *root, const char *id);
@@ -138,15 +151,21 @@ int launch_kill(const char *root, const char *id, nook_error *err);
  * its network helper. */
 void launch_record_exit(const char *root, const char *id, int status);
 
-/* A detached container's terminal (tty-relay.c): the console socket the
- * monitor receives the pty master on (*path for create_options), and the
- * relay process that logs the terminal and serves `nook attach` on
- * ATTACH_SOCKET_NAME in the state dir. */
+/* A detached container's stdio (attach-relay.c): the console socket the
+ * monitor receives a terminal's master on (*path for create_options), and
+ * the relay process that logs the container's output and serves `nook
+ * attach` on ATTACH_SOCKET_NAME in the state dir; the protocol is described
+ * at the top of attach-relay.c. */
 #define ATTACH_SOCKET_NAME "attach"
+#define ATTACH_MSG_HELLO 'h'
+#define ATTACH_MSG_STDOUT 'o'
+#define ATTACH_MSG_STDERR 'e'
+#define ATTACH_MSG_EXIT 'x' /* + int32: the container's exit code, last */
 #define ATTACH_MSG_INPUT 'i'
 #define ATTACH_MSG_RESIZE 'w'
-#define ATTACH_MSG_OUTPUT 'o'
-#define ATTACH_MSG_EXIT 'x' /* + int32: the container's exit code, last */
+#define ATTACH_MSG_CLOSE_STDIN 'c'
+#define ATTACH_HELLO_TTY 1
+#define ATTACH_HELLO_STDIN 2
 #define ATTACH_MAX_INPUT 4096 /* keys read at once; with held detach keys, 16 more */
 struct tty_console {
   int listen_fd, dirfd;
@@ -155,23 +174,62 @@ struct tty_console {
 int tty_console_listen(const char *bundle, struct tty_console *c, nook_error *err);
 void tty_console_close(struct tty_console *c);
 /* Once the container is created: takes the master from the console socket
- * and starts the relay. */
-struct tty_relay {
-  pid_t pid;
-  int exit_fd; /* the container's exit code goes there, for attached clients */
+ * and sizes it (rows, cols; 0: 24x80 unless the container set one). */
+int tty_console_receive(int console_fd, unsigned short rows, unsigned short cols, int *master,
+                        nook_error *err);
+/* The attach socket of a created container (listening). */
+int attach_listen(const char *root, const char *id, nook_error *err);
+/* What the relay takes over (-1: none); the caller still closes its own. */
+struct attach_relay_fds {
+  int out, err; /* read ends of the container's stdout and stderr pipes */
+  int master;   /* the terminal's master (-t) */
+  int stdin_w;  /* write end of the container's stdin pipe (-i without -t) */
+  int listen;   /* the attach socket */
+  int logfd;
 };
-int tty_relay_start(const char *root, const char *id, const char *bundle, int console_fd,
-                    struct tty_relay *relay, nook_error *err);
-/* Tells the relay the exit code (-1: none) once the init is reaped. */
-void tty_relay_exit(struct tty_relay *relay, int code);
+struct attach_relay {
+  pid_t pid;
+  int exit_fd;    /* the container's exit code goes there */
+  int drained_fd; /* closed by the relay once all output is logged */
+};
+int attach_relay_start(const struct attach_relay_fds *fds, struct attach_relay *relay,
+                       nook_error *err);
+/* Waits (timeout_ms at most: something escaped may hold the container's
+ * pipes) until the relay has logged everything the container wrote. */
+void attach_relay_wait_drained(struct attach_relay *relay, int timeout_ms);
+/* Tells the relay the exit code (-1: none), which it passes on to the
+ * attached clients, and waits for it to end. */
+void attach_relay_end(struct attach_relay *relay, int code);
 /* Connects to the relay of the container whose state dir is dirfd: the
  * socket, or -errno (ENOENT, ECONNREFUSED: no relay) without a message. */
 int attach_connect(int dirfd, nook_error *err);
-/* `nook attach`: relays this terminal to the container's until it ends
- * (*status: its exit code, -1 when unknown) or the detach keys are typed
- * (*status: -2). keys: podman's form, "ctrl-p,ctrl-q"; "" for none. */
-int launch_attach(const char *root, const char *id, const char *keys, bool no_stdin,
-                  int *status, nook_error *err);
+
+/* `nook attach` and the foreground `launch -it`. */
+struct attach_options {
+  const char *detach_keys; /* podman's form, "ctrl-p,ctrl-q"; "" for none */
+  bool no_stdin;           /* output only */
+  /* SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2 passed to the container
+   * (1) or detaching (0); -1: passed without a terminal, as podman does */
+  int sig_proxy;
+};
+/* Checks a --detach-keys value. */
+int attach_check_detach_keys(const char *spec, nook_error *err);
+/* A connection to a container's relay, made before attach_run, so that one
+ * made before the container started misses none of its output. */
+struct attach_session {
+  const char *root, *id;
+  int sock;
+  unsigned char flags; /* ATTACH_HELLO_* */
+};
+int attach_open(const char *root, const char *id, struct attach_session *s, nook_error *err);
+/* Relays this process's stdio to the container's until it ends (*status:
+ * its exit code, -1 when unknown) or the client detaches (*status: -2).
+ * Closes the session. */
+int attach_run(struct attach_session *s, const struct attach_options *o, int *status,
+               nook_error *err);
+/* Both. */
+int launch_attach(const char *root, const char *id, const struct attach_options *o, int *status,
+                  nook_error *err);
 
 /* logs, wait, stop, list */
 int logs_print(const char *root, const char *id, bool follow, const char *since, nook_error *err);
