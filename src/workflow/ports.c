@@ -64,7 +64,8 @@ struct port_picks {
 static int pick(struct port_picks *picks, enum net_proto proto, uint16_t *port,
                 nook_error *err) {
   if (picks->n == ARRAY_SIZE(picks->fds))
-    return nook_errx(err, E2BIG, "more than %zu ports to publish", ARRAY_SIZE(picks->fds));
+    return nook_errx(err, E2BIG, "more than %zu ports to publish, the most nook forwards for a "
+                                 "container", ARRAY_SIZE(picks->fds));
   int fd = pick_free_port(proto, port, err);
   if (fd < 0)
     return fd;
@@ -72,37 +73,24 @@ static int pick(struct port_picks *picks, enum net_proto proto, uint16_t *port,
   return 0;
 }
 
-/* -p [[IP:][HOST]:]CTR[/proto] with HOST filled in: a free port when it
- * is not given, as podman does. */
-static int resolve_publish(const char *spec, struct port_picks *picks, char **out,
+/* -p [[IP:][HOST[-END]]:]CTR[-END][/proto], one mapping a port, with HOST
+ * filled in: free ports when it is not given, as podman does. */
+static int resolve_publish(const char *spec, struct port_picks *picks, char ***ports,
                            nook_error *err) {
-  _cleanup_free_ char *s = xstrdup(spec);
-  char *slash = strrchr(s, '/');
-  const char *proto_text = slash ? slash + 1 : "tcp";
-  if (slash)
-    *slash = '\0';
-  char *last = strrchr(s, ':');
-  const char *ctr = last ? last + 1 : s, *ip = "", *host = "";
-  if (last) {
-    *last = '\0';
-    char *mid = strrchr(s, ':');
-    if (mid) {
-      *mid = '\0';
-      ip = s;
-      host = mid + 1;
-    } else {
-      host = s;
-    }
-  }
-  if (*host) {
-    *out = xstrdup(spec);
-    return 0;
-  }
-  uint16_t port = 0;
-  int r = pick(picks, strcmp(proto_text, "udp") ? NET_TCP : NET_UDP, &port, err);
+  struct launch_port_range range;
+  int r = launch_port_range_parse(spec, &range, err);
   if (r < 0)
-    return nook_err_prefix(err, r, "-p %s", spec);
-  *out = xasprintf("%s%s%u:%s/%s", ip, *ip ? ":" : "", port, ctr, proto_text);
+    return r;
+  _cleanup_free_ char *ip = range.ip;
+  for (unsigned i = 0; i < range.count; i++) {
+    uint16_t host = (uint16_t)(range.host_start + i);
+    if (!range.host_start &&
+        (r = pick(picks, strcmp(range.proto, "udp") ? NET_TCP : NET_UDP, &host, err)) < 0)
+      return nook_err_prefix(err, r, "-p %s", spec);
+    _cleanup_free_ char *one = xasprintf("%s%s%u:%u/%s", ip, *ip ? ":" : "", host,
+                                         range.ctr_start + i, range.proto);
+    strv_push(ports, one);
+  }
   return 0;
 }
 
@@ -141,13 +129,13 @@ int launch_ports(const struct launch_options *o, char *const *exposed, char ***o
   _cleanup_strv_ char **ports = NULL;
   struct port_picks picks = {.n = 0};
   int r = 0;
-  for (size_t i = 0; o->ports && o->ports[i] && r == 0; i++) {
-    _cleanup_free_ char *spec = NULL;
-    if ((r = resolve_publish(o->ports[i], &picks, &spec, err)) == 0)
-      strv_push(&ports, spec);
-  }
+  for (size_t i = 0; o->ports && o->ports[i] && r == 0; i++)
+    r = resolve_publish(o->ports[i], &picks, &ports, err);
   if (r == 0 && o->publish_all)
     r = publish_all(exposed, &picks, &ports, err);
+  if (r == 0 && strv_len(ports) > NET_MAX_PORTS)
+    r = nook_errx(err, E2BIG, "%zu ports to publish (-p and -P), more than the %d nook forwards "
+                              "for a container", strv_len(ports), NET_MAX_PORTS);
   for (size_t i = 0; i < picks.n; i++)
     close(picks.fds[i]);
   if (r < 0)
