@@ -256,8 +256,8 @@ static int gen_userns_maps(yajl_gen g, const char *key, const char *file, uint32
 
 /* An id the user namespace does not map makes the init's setresuid fail
  * after the container is made; said here, before anything is. */
-static int check_user_mapped(const char *file, const char *kind, uint32_t id, const char *spec,
-                             nook_error *err) {
+static int check_user_mapped(const char *file, const char *kind, uint32_t id, const char *what,
+                             const char *spec, nook_error *err) {
   _cleanup_free_ struct spec_idmap *maps = NULL;
   size_t n = 0;
   int r = idmap_build_rootless(file, getuid(), 0, &maps, &n, err);
@@ -268,10 +268,10 @@ static int check_user_mapped(const char *file, const char *kind, uint32_t id, co
     mapped += maps[i].size;
   if (id < mapped)
     return 0;
-  return nook_errx(err, EINVAL, "user `%s`: %s %u is not mapped into the container (ids 0-%llu "
+  return nook_errx(err, EINVAL, "%s `%s`: %s %u is not mapped into the container (ids 0-%llu "
                                 "are, from %s): use a smaller id or add subordinate ids "
                                 "(usermod --add-sub%cids)",
-                   spec, kind, id, (unsigned long long)mapped - 1, file, kind[0]);
+                   what, spec, kind, id, (unsigned long long)mapped - 1, file, kind[0]);
 }
 
 static char *join(char *const *strv, const char *sep) {
@@ -577,8 +577,8 @@ int launch_write_bundle(const struct launch_plan *p, nook_error *err) {
     return r;
   }
   _cleanup_free_ char *home = user.home;
-  if (!o->keep_id && ((r = check_user_mapped("/etc/subuid", "uid", user.uid, user_spec, err)) < 0 ||
-                      (r = check_user_mapped("/etc/subgid", "gid", user.gid, user_spec, err)) < 0))
+  if (!o->keep_id && ((r = check_user_mapped("/etc/subuid", "uid", user.uid, "user", user_spec, err)) < 0 ||
+                      (r = check_user_mapped("/etc/subgid", "gid", user.gid, "user", user_spec, err)) < 0))
     return r;
   _cleanup_free_ uint32_t *gids = NULL;
   size_t n_gids = strv_len(o->group_add);
@@ -587,7 +587,8 @@ int launch_write_bundle(const struct launch_plan *p, nook_error *err) {
   for (size_t i = 0; i < n_gids; i++)
     if ((r = launch_resolve_group(rf->lowerdirs, o->group_add[i], &gids[i], err)) < 0 ||
         (!o->keep_id &&
-         (r = check_user_mapped("/etc/subgid", "gid", gids[i], o->group_add[i], err)) < 0))
+         (r = check_user_mapped("/etc/subgid", "gid", gids[i], "--group-add",
+                                  o->group_add[i], err)) < 0))
       return r;
   _cleanup_free_ char *hostname = o->hostname ? xstrdup(o->hostname) : xstrndup(p->id, 12);
   _cleanup_strv_ char **caps = NULL;

@@ -83,6 +83,15 @@ test_port_ranges() {
   wait_for "fetch $p 2>/dev/null | grep -q free-range" 15
   "$NOOK" rm -f "$id" >/dev/null
   assert_nothing_left "$id"
+  # the most nook forwards, and one more
+  base=$(free_ports 256)
+  id=$("$NOOK" launch -d -p "127.0.0.1:$base-$((base + 255)):1000-1255" bb:1 sh -c \
+    'mkdir /w; echo last-port >/w/index.html; httpd -f -p 1255 -h /w')
+  wait_for "fetch $((base + 255)) 2>/dev/null | grep -q last-port" 15
+  assert_eq 256 "$("$NOOK" port "$id" | wc -l)" "256 ports forwarded"
+  "$NOOK" rm -f "$id" >/dev/null
+  refused -p "1000-1255" -p 80
+  assert_contains "$(cat err)" "257 ports to publish"
   refused -p 8000-8002:80-81
   assert_contains "$(cat err)" "give ranges of the same length"
   refused -p 8000-7999:80
@@ -210,6 +219,7 @@ test_group_add() {
   want="unable to find group nosuch" refused --name "$id" --group-add nosuch
   assert_nothing_left "$id"
   refused --group-add a:b
+  want="--group-add \`4000000\`: gid 4000000 is not mapped" refused --group-add 4000000
 }
 
 test_stop_signal_and_timeout() {
