@@ -171,16 +171,45 @@ static size_t parse_mappings(const char *annotation, struct net_port *ports, siz
   return n;
 }
 
+/* How many mappings from ports[i] on make one range, as podman shows them
+ * ("0.0.0.0:8000-8002->80-82/tcp"): the same address and protocol, both
+ * ports one more each time. */
+static size_t range_at(const struct net_port *ports, size_t n, size_t i) {
+  size_t k = 1;
+  while (i + k < n && ports[i + k].proto == ports[i].proto &&
+         ports[i + k].family == ports[i].family &&
+         ports[i + k].host_len == ports[i].host_len &&
+         ports[i + k].host_port == ports[i].host_port + k &&
+         ports[i + k].guest_port == ports[i].guest_port + k) {
+    struct net_port a = ports[i + k], b = ports[i];
+    /* the addresses without their ports */
+    ((struct sockaddr_in *)&a.host_addr)->sin_port = 0;
+    ((struct sockaddr_in *)&b.host_addr)->sin_port = 0;
+    if (memcmp(&a.host_addr, &b.host_addr, a.host_len) != 0)
+      break;
+    k++;
+  }
+  return k;
+}
+
+static char *port_range_text(unsigned first, size_t count) {
+  return count > 1 ? xasprintf("%u-%zu", first, first + count - 1) : xasprintf("%u", first);
+}
+
 char *launch_ports_text(const char *annotation) {
   struct net_port ports[NET_MAX_PORTS];
   size_t n = parse_mappings(annotation, ports, ARRAY_SIZE(ports));
   char *text = xstrdup("");
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < n;) {
+    size_t k = range_at(ports, n, i);
     _cleanup_free_ char *host = host_text(&ports[i]);
-    char *next = xasprintf("%s%s%s:%u->%u/%s", text, i ? ", " : "", host, ports[i].host_port,
-                           ports[i].guest_port, proto_name(ports[i].proto));
+    _cleanup_free_ char *hp = port_range_text(ports[i].host_port, k);
+    _cleanup_free_ char *gp = port_range_text(ports[i].guest_port, k);
+    char *next = xasprintf("%s%s%s:%s->%s/%s", text, i ? ", " : "", host, hp, gp,
+                           proto_name(ports[i].proto));
     free(text);
     text = next;
+    i += k;
   }
   return text;
 }
@@ -193,7 +222,8 @@ void launch_ports_json(yajl_gen g, const char *annotation) {
   struct net_port ports[NET_MAX_PORTS];
   size_t n = parse_mappings(annotation, ports, ARRAY_SIZE(ports));
   yajl_gen_array_open(g);
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0, k; i < n; i += k) {
+    k = range_at(ports, n, i);
     char ip[INET6_ADDRSTRLEN] = "";
     if (ports[i].family == AF_INET6)
       inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&ports[i].host_addr)->sin6_addr, ip,
@@ -210,7 +240,7 @@ void launch_ports_json(yajl_gen g, const char *annotation) {
     gen_key(g, "host_port");
     yajl_gen_integer(g, ports[i].host_port);
     gen_key(g, "range");
-    yajl_gen_integer(g, 1);
+    yajl_gen_integer(g, (long long)k);
     gen_key(g, "protocol");
     yajl_gen_string(g, (const unsigned char *)proto, strlen(proto));
     yajl_gen_map_close(g);

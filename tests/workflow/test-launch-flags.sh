@@ -68,6 +68,10 @@ test_port_ranges() {
   done
   out=$("$NOOK" port "$id")
   assert_contains "$out" "8082/tcp -> 127.0.0.1:$((base + 2))" "nook port"
+  assert_contains "$("$NOOK" containers)" "127.0.0.1:$base-$((base + 2))->8080-8082/tcp" "one range in the table"
+  assert_eq "$base 8080 3" "$("$NOOK" containers --format json | jq -r --arg id "$id" \
+    '.[] | select(.Id == $id) | .Ports[] | "\(.host_port) \(.container_port) \(.range)"')" \
+    "one range in the JSON list"
   "$NOOK" rm -f "$id" >/dev/null
   # udp with an address, and container ports on free host ports
   base=$(free_ports 2)
