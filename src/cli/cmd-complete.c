@@ -300,8 +300,13 @@ static void complete_flag_value(const struct help_flag *f) {
   if ((strchr(f->arg, '|') && !strchr(f->arg, '[')) || is_single_choice(f->arg, strlen(f->arg), f->arg + strlen(f->arg))) {
     _cleanup_free_ char *choices = xstrdup(f->arg);
     char *save = NULL;
+    /* "type=bind|tmpfs|volume": each choice with the key of the first */
+    const char *eq = strchr(choices, '=');
+    int key_len = eq ? (int)(eq - choices + 1) : 0;
     for (char *c = strtok_r(choices, "|", &save); c; c = strtok_r(NULL, "|", &save))
-      printf("%s\n", c);
+      printf("%.*s%s\n", strchr(c, '=') ? 0 : key_len, f->arg, c);
+  } else if (strcmp(f->arg, "SIG") == 0) {
+    complete_signals();
   } else if (flag_wants_dir(f)) {
     printf(":dirs\n");
   } else if (strstr(f->arg, "FILE") || strstr(f->arg, "PATH") || strstr(f->arg, "SOCK") ||

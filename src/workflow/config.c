@@ -2,6 +2,7 @@
  * flags, in the shape `nook spec --rootless` has, with podman's defaults
  * for what a developer expects (capabilities, seccomp, /etc files). */
 #include <ctype.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/capability.h>
@@ -15,9 +16,6 @@
 #include "util.h"
 #include "workflow.h"
 
-#define SLIRP_DNS "10.0.2.3"
-#define SLIRP_GUEST_IP "10.0.2.100"
-#define SLIRP_HOST_IP "10.0.2.2"
 #define INIT_PATH "/usr/bin/catatonit"
 #define INIT_DEST "/run/nook-init"
 
@@ -258,8 +256,8 @@ static int gen_userns_maps(yajl_gen g, const char *key, const char *file, uint32
 
 /* An id the user namespace does not map makes the init's setresuid fail
  * after the container is made; said here, before anything is. */
-static int check_user_mapped(const char *file, const char *kind, uint32_t id, const char *spec,
-                             nook_error *err) {
+static int check_user_mapped(const char *file, const char *kind, uint32_t id, const char *what,
+                             const char *spec, nook_error *err) {
   _cleanup_free_ struct spec_idmap *maps = NULL;
   size_t n = 0;
   int r = idmap_build_rootless(file, getuid(), 0, &maps, &n, err);
@@ -270,41 +268,10 @@ static int check_user_mapped(const char *file, const char *kind, uint32_t id, co
     mapped += maps[i].size;
   if (id < mapped)
     return 0;
-  return nook_errx(err, EINVAL, "user `%s`: %s %u is not mapped into the container (ids 0-%llu "
+  return nook_errx(err, EINVAL, "%s `%s`: %s %u is not mapped into the container (ids 0-%llu "
                                 "are, from %s): use a smaller id or add subordinate ids "
                                 "(usermod --add-sub%cids)",
-                   spec, kind, id, (unsigned long long)mapped - 1, file, kind[0]);
-}
-
-static int write_etc(const struct launch_plan *p, const char *hostname, nook_error *err) {
-  _cleanup_free_ char *etc = xasprintf("%s/etc", p->bundle);
-  if (mkdir(etc, 0755) < 0 && errno != EEXIST)
-    return nook_err(err, errno, "create `%s`", etc);
-  _cleanup_free_ char *hn = xasprintf("%s\n", hostname);
-  _cleanup_free_ char *hosts = xasprintf(
-      "127.0.0.1\tlocalhost localhost.localdomain\n::1\tlocalhost localhost.localdomain\n%s",
-      p->opts->net == LAUNCH_NET_SLIRP
-          ? "10.0.2.100\t%s\n10.0.2.2\thost.containers.internal host.docker.internal\n"
-          : "127.0.1.1\t%s\n");
-  _cleanup_free_ char *hosts_text = xasprintf(hosts, hostname);
-  _cleanup_free_ char *resolv = NULL;
-  if (p->opts->net == LAUNCH_NET_SLIRP) {
-    resolv = xstrdup("nameserver " SLIRP_DNS "\n");
-  } else {
-    nook_error ignore;
-    if (read_file_at(AT_FDCWD, "/etc/resolv.conf", &resolv, NULL, &ignore) < 0)
-      resolv = xstrdup("");
-  }
-  int dir = open(etc, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0)
-    return nook_err(err, errno, "open `%s`", etc);
-  int r = write_file_at(dir, "hostname", hn, strlen(hn), 0644, err);
-  if (r == 0)
-    r = write_file_at(dir, "hosts", hosts_text, strlen(hosts_text), 0644, err);
-  if (r == 0)
-    r = write_file_at(dir, "resolv.conf", resolv, strlen(resolv), 0644, err);
-  close(dir);
-  return r;
+                   what, spec, kind, id, (unsigned long long)mapped - 1, file, kind[0]);
 }
 
 static char *join(char *const *strv, const char *sep) {
@@ -318,6 +285,58 @@ static char *join(char *const *strv, const char *sep) {
     strcat(s, strv[i]);
   }
   return s;
+}
+
+static void gen_volume(yajl_gen g, const char *dest, const char *source, char *const *ro) {
+  bool readonly = false;
+  for (size_t i = 0; ro && ro[i]; i++)
+    readonly |= !strcmp(ro[i], dest);
+  char *const opts[] = {"rbind", readonly ? "ro" : "rw", NULL};
+  gen_mount(g, dest, "bind", source, opts);
+}
+
+/* --mount (but type=volume, an anonymous volume) and --device, after -v
+ * and --tmpfs. */
+static int gen_flag_mounts(yajl_gen g, const struct launch_options *o, nook_error *err) {
+  for (size_t i = 0; o->mounts && o->mounts[i]; i++) {
+    struct launch_mount m;
+    int r = launch_mount_parse(o->mounts[i], &m, err);
+    if (r < 0)
+      return r;
+    _cleanup_strv_ char **opts = NULL;
+    if (m.type == LAUNCH_MOUNT_BIND) {
+      strv_push(&opts, m.recursive ? "rbind" : "bind");
+    } else if (m.type == LAUNCH_MOUNT_TMPFS) {
+      strv_push(&opts, "nosuid");
+      strv_push(&opts, "nodev");
+    }
+    strv_push(&opts, m.readonly ? "ro" : "rw");
+    for (size_t j = 0; m.options && m.options[j]; j++)
+      strv_push(&opts, m.options[j]);
+    _cleanup_free_ char *abs = m.source ? realpath(m.source, NULL) : NULL;
+    if (m.type == LAUNCH_MOUNT_BIND && !abs)
+      r = nook_err(err, errno, "--mount: source `%s`", m.source);
+    else if (m.type == LAUNCH_MOUNT_BIND)
+      gen_mount(g, m.target, "bind", abs, opts);
+    else if (m.type == LAUNCH_MOUNT_TMPFS)
+      gen_mount(g, m.target, "tmpfs", "tmpfs", opts);
+    launch_mount_free(&m);
+    if (r < 0)
+      return r;
+  }
+  /* mknod is not allowed in a user namespace: the host's node is bound, as
+   * rootless podman does */
+  for (size_t i = 0; o->devices && o->devices[i]; i++) {
+    struct launch_device d;
+    int r = launch_device_parse(o->devices[i], &d, err);
+    if (r < 0)
+      return r;
+    char *const opts[] = {"bind", "nosuid", "noexec", d.writable ? "rw" : "ro", NULL};
+    gen_mount(g, d.ctr, "bind", d.host, opts);
+    free(d.host);
+    free(d.ctr);
+  }
+  return 0;
 }
 
 static int gen_mounts(yajl_gen g, const struct launch_plan *p, nook_error *err) {
@@ -337,7 +356,13 @@ static int gen_mounts(yajl_gen g, const struct launch_plan *p, nook_error *err) 
   gen_mount(g, "/proc", "proc", "proc", NULL);
   gen_mount(g, "/dev", "tmpfs", "tmpfs", dev);
   gen_mount(g, "/dev/pts", "devpts", "devpts", devpts);
-  gen_mount(g, "/dev/shm", "tmpfs", "shm", shm);
+  if (o->shm_size) {
+    _cleanup_free_ char *size = xasprintf("size=%lld", o->shm_size);
+    char *const sized[] = {"nosuid", "noexec", "nodev", "mode=1777", size, NULL};
+    gen_mount(g, "/dev/shm", "tmpfs", "shm", sized);
+  } else {
+    gen_mount(g, "/dev/shm", "tmpfs", "shm", shm);
+  }
   gen_mount(g, "/dev/mqueue", "mqueue", "mqueue", mqueue);
   gen_mount(g, "/sys", "none", "/sys", sys_bind);
   gen_mount(g, "/sys/fs/cgroup", "cgroup", "cgroup", cgroup);
@@ -358,10 +383,10 @@ static int gen_mounts(yajl_gen g, const struct launch_plan *p, nook_error *err) 
   if (r < 0)
     return r;
   _cleanup_strv_ char **user_dests = launch_mount_destinations(o);
-  static char *const volume_opts[] = {"rbind", "rw", NULL};
+  _cleanup_strv_ char **ro_volumes = o->mounts ? launch_anonymous_volumes(o, true) : NULL;
   for (size_t i = 0; vol_dests && vol_dests[i]; i++)
     if (!image_volume_is_under(vol_dests[i], user_dests))
-      gen_mount(g, vol_dests[i], "bind", vol_sources[i], volume_opts);
+      gen_volume(g, vol_dests[i], vol_sources[i], ro_volumes);
   for (size_t i = 0; o->volumes && o->volumes[i]; i++) {
     _cleanup_free_ char *spec = xstrdup(o->volumes[i]);
     char *dst = strchr(spec, ':');
@@ -399,9 +424,11 @@ static int gen_mounts(yajl_gen g, const struct launch_plan *p, nook_error *err) 
       strv_push(&opts, t);
     gen_mount(g, spec, "tmpfs", "tmpfs", opts);
   }
+  if ((r = gen_flag_mounts(g, o, err)) < 0)
+    return r;
   for (size_t i = 0; vol_dests && vol_dests[i]; i++)
     if (image_volume_is_under(vol_dests[i], user_dests))
-      gen_mount(g, vol_dests[i], "bind", vol_sources[i], volume_opts);
+      gen_volume(g, vol_dests[i], vol_sources[i], ro_volumes);
   yajl_gen_array_close(g);
   return 0;
 }
@@ -435,6 +462,26 @@ static void gen_resources(yajl_gen g, const struct launch_options *o) {
     yajl_gen_map_close(g);
   }
   yajl_gen_map_close(g);
+}
+
+/* A shared or slave bind mount needs the root's propagation to match, or
+ * the runtime's pivot leaves it private (podman sets it the same way). */
+static const char *root_propagation(const struct launch_options *o) {
+  const char *prop = NULL;
+  for (size_t i = 0; o->mounts[i]; i++) {
+    struct launch_mount m;
+    nook_error ignore;
+    if (launch_mount_parse(o->mounts[i], &m, &ignore) < 0)
+      continue;
+    for (size_t j = 0; m.options && m.options[j]; j++) {
+      if (strstr(m.options[j], "shared"))
+        prop = "rshared";
+      else if (strstr(m.options[j], "slave") && !prop)
+        prop = "rslave";
+    }
+    launch_mount_free(&m);
+  }
+  return prop;
 }
 
 static int gen_linux(yajl_gen g, const struct launch_plan *p, char *const *caps,
@@ -480,10 +527,34 @@ static int gen_linux(yajl_gen g, const struct launch_plan *p, char *const *caps,
         return r;
     }
   }
+  const char *root_prop = o->mounts ? root_propagation(o) : NULL;
+  if (root_prop)
+    gen_kv(g, "rootfsPropagation", root_prop);
   gen_strv(g, "maskedPaths", masked);
   gen_strv(g, "readonlyPaths", readonly);
   yajl_gen_map_close(g);
   return 0;
+}
+
+static void gen_rlimits(yajl_gen g, char *const *ulimits) {
+  gen_str(g, "rlimits");
+  yajl_gen_array_open(g);
+  for (size_t i = 0; ulimits[i]; i++) {
+    struct launch_ulimit u;
+    nook_error ignore; /* checked by launch_parse */
+    if (launch_ulimit_parse(ulimits[i], &u, &ignore) < 0)
+      continue;
+    yajl_gen_map_open(g);
+    gen_kv(g, "type", u.type);
+    /* unlimited is 2^64-1, beyond yajl's integers */
+    char num[32];
+    gen_str(g, "soft");
+    yajl_gen_number(g, num, (size_t)snprintf(num, sizeof(num), "%llu", u.soft));
+    gen_str(g, "hard");
+    yajl_gen_number(g, num, (size_t)snprintf(num, sizeof(num), "%llu", u.hard));
+    yajl_gen_map_close(g);
+  }
+  yajl_gen_array_close(g);
 }
 
 static char *command_text(char *const *args) {
@@ -506,9 +577,19 @@ int launch_write_bundle(const struct launch_plan *p, nook_error *err) {
     return r;
   }
   _cleanup_free_ char *home = user.home;
-  if (!o->keep_id && ((r = check_user_mapped("/etc/subuid", "uid", user.uid, user_spec, err)) < 0 ||
-                      (r = check_user_mapped("/etc/subgid", "gid", user.gid, user_spec, err)) < 0))
+  if (!o->keep_id && ((r = check_user_mapped("/etc/subuid", "uid", user.uid, "user", user_spec, err)) < 0 ||
+                      (r = check_user_mapped("/etc/subgid", "gid", user.gid, "user", user_spec, err)) < 0))
     return r;
+  _cleanup_free_ uint32_t *gids = NULL;
+  size_t n_gids = strv_len(o->group_add);
+  if (n_gids)
+    gids = xcalloc(n_gids, sizeof(*gids));
+  for (size_t i = 0; i < n_gids; i++)
+    if ((r = launch_resolve_group(rf->lowerdirs, o->group_add[i], &gids[i], err)) < 0 ||
+        (!o->keep_id &&
+         (r = check_user_mapped("/etc/subgid", "gid", gids[i], "--group-add",
+                                  o->group_add[i], err)) < 0))
+      return r;
   _cleanup_free_ char *hostname = o->hostname ? xstrdup(o->hostname) : xstrndup(p->id, 12);
   _cleanup_strv_ char **caps = NULL;
   if ((r = build_caps(o, &caps, err)) < 0)
@@ -520,7 +601,7 @@ int launch_write_bundle(const struct launch_plan *p, nook_error *err) {
   _cleanup_strv_ char **published = NULL;
   if ((r = launch_ports(o, rf->config.exposed_ports, &published, err)) < 0)
     return r;
-  if ((r = write_etc(p, hostname, err)) < 0)
+  if ((r = launch_write_etc(p, hostname, err)) < 0)
     return r;
   _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", p->bundle);
   if (mkdir(rootfs, 0755) < 0 && errno != EEXIST)
@@ -539,8 +620,17 @@ int launch_write_bundle(const struct launch_plan *p, nook_error *err) {
   yajl_gen_integer(g, user.uid);
   gen_str(g, "gid");
   yajl_gen_integer(g, user.gid);
+  if (n_gids) {
+    gen_str(g, "additionalGids");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < n_gids; i++)
+      yajl_gen_integer(g, gids[i]);
+    yajl_gen_array_close(g);
+  }
   yajl_gen_map_close(g);
   gen_strv(g, "args", args);
+  if (o->ulimits)
+    gen_rlimits(g, o->ulimits);
   gen_strv(g, "env", env);
   const char *cwd = o->workdir ? o->workdir
                                : rf->config.working_dir && *rf->config.working_dir
@@ -590,6 +680,21 @@ int launch_write_bundle(const struct launch_plan *p, nook_error *err) {
   gen_kv(g, LAUNCH_ANN_COMMAND, cmd);
   gen_kv(g, LAUNCH_ANN_BUNDLE, p->bundle);
   gen_kv(g, LAUNCH_ANN_RM, o->rm ? "true" : "false");
+  if (o->stop_signal) {
+    _cleanup_free_ char *sig = xasprintf("%d", o->stop_signal);
+    gen_kv(g, LAUNCH_ANN_STOP_SIGNAL, sig);
+  }
+  if (o->stop_timeout >= 0) {
+    _cleanup_free_ char *secs = xasprintf("%d", o->stop_timeout);
+    gen_kv(g, LAUNCH_ANN_STOP_TIMEOUT, secs);
+  }
+  for (size_t i = 0; o->labels && o->labels[i]; i++) {
+    const char *eq = strchr(o->labels[i], '=');
+    _cleanup_free_ char *key = xasprintf(LAUNCH_ANN_LABEL_PREFIX "%.*s",
+                                         (int)(eq ? eq - o->labels[i] : (int)strlen(o->labels[i])),
+                                         o->labels[i]);
+    gen_kv(g, key, eq ? eq + 1 : "");
+  }
   yajl_gen_map_close(g);
   yajl_gen_map_close(g);
 

@@ -119,3 +119,21 @@ int launch_resolve_user(char *const *lowerdirs, const char *spec, struct launch_
   }
   return 0;
 }
+
+int launch_resolve_group(char *const *lowerdirs, const char *name, uint32_t *gid,
+                         nook_error *err) {
+  unsigned long long n;
+  if (parse_u64(name, &n)) {
+    if (n >= UINT32_MAX)
+      return nook_errx(err, EINVAL, "--group-add: `%s` is not a gid", name);
+    *gid = (uint32_t)n;
+    return 0;
+  }
+  _cleanup_free_ char *groups = read_from_layers(lowerdirs, "etc/group");
+  char *g[4] = {0};
+  if (!find_entry(groups, name, false, g, 4) || !parse_u64(g[2], &n) || n >= UINT32_MAX)
+    return nook_errx(err, ENOENT, "--group-add: unable to find group %s: no matching entries in "
+                                  "the image's /etc/group (give a gid instead)", name);
+  *gid = (uint32_t)n;
+  return 0;
+}

@@ -1,5 +1,4 @@
 /* `nook launch` flags, docker's names and meanings. */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -7,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "signals.h"
 #include "util.h"
 #include "workflow.h"
 
@@ -23,11 +23,21 @@ static const char usage[] =
     "      --detach-keys KEYS    -it from a terminal: the keys that detach, leaving it\n"
     "                            running for nook attach (default ctrl-p,ctrl-q; \"\": none)\n"
     "      --name NAME           the container's id (default: random)\n"
-    "      --net slirp|none|host network (default slirp)\n"
-    "  -p, --publish [[IP:][HOST]:]CTR[/tcp|udp]  publish a port (slirp; no HOST: a free one)\n"
+    "      --net, --network slirp|none|host  network (default slirp)\n"
+    "  -p, --publish [[IP:][HOST[-END]]:]CTR[-END][/tcp|udp]\n"
+    "                            publish ports (slirp; no HOST: free host ports)\n"
     "  -P, --publish-all         publish the image's exposed ports on free host ports\n"
     "  -v, --volume SRC:DST[:ro] bind mount a host path\n"
     "      --tmpfs DST[:OPTS]    mount a tmpfs\n"
+    "      --mount type=bind|tmpfs|volume,...\n"
+    "                            target=, source=, readonly, bind-propagation=,\n"
+    "                            tmpfs-size=, tmpfs-mode= (volume: an anonymous one)\n"
+    "      --device HOSTPATH[:CTRPATH][:rwm]\n"
+    "                            a host device, bound as rootless podman does\n"
+    "      --add-host NAME:IP    add a line to /etc/hosts (IP host-gateway: the host)\n"
+    "      --dns IP              nameserver in /etc/resolv.conf\n"
+    "      --dns-search DOMAIN   search domain in /etc/resolv.conf (. for none)\n"
+    "      --dns-option OPT      option in /etc/resolv.conf\n"
     "  -e, --env K=V|K           set an environment variable\n"
     "      --env-file FILE       read K=V lines\n"
     "  -w, --workdir DIR         working directory\n"
@@ -36,14 +46,23 @@ static const char usage[] =
     "      --hostname NAME       hostname (default: the id's first 12 characters)\n"
     "  -m, --memory SIZE         memory limit (b, k, m, g)\n"
     "      --pids-limit N        process limit\n"
+    "      --ulimit NAME=SOFT[:HARD]\n"
+    "                            a resource limit (nofile, nproc, core...; -1: none)\n"
+    "      --shm-size SIZE       size of /dev/shm (default 64m)\n"
     "      --cpus N              CPU limit (1.5 = one and a half CPUs)\n"
     "      --read-only           read-only root filesystem\n"
     "      --cap-add CAP         add a capability (ALL for all)\n"
     "      --cap-drop CAP        drop a capability (ALL for all)\n"
     "      --security-opt seccomp=FILE|unconfined\n"
     "      --userns keep-id      the same uid and gid inside as outside\n"
+    "      --group-add GROUP     an additional group (a gid, or a name in the image)\n"
+    "      --stop-signal SIG     the signal nook stop sends first (default TERM)\n"
+    "      --stop-timeout SECS   how long nook stop waits before SIGKILL (default 10)\n"
+    "  -l, --label KEY=VALUE     a label (nook containers --format json shows it)\n"
     "      --init                run a zombie-reaping init as pid 1\n"
-    "      --tls-verify=BOOL     pulling a missing image: check the registry's TLS\n";
+    "      --pull always|missing|never\n"
+    "                            pull the image: always, if missing (default), never\n"
+    "      --tls-verify=BOOL     pulling: check the registry's TLS\n";
 
 enum {
   OPT_RM = 1000,
@@ -63,6 +82,18 @@ enum {
   OPT_INIT,
   OPT_TLS_VERIFY,
   OPT_DETACH_KEYS,
+  OPT_MOUNT,
+  OPT_DEVICE,
+  OPT_ADD_HOST,
+  OPT_DNS,
+  OPT_DNS_SEARCH,
+  OPT_DNS_OPTION,
+  OPT_ULIMIT,
+  OPT_SHM_SIZE,
+  OPT_GROUP_ADD,
+  OPT_STOP_SIGNAL,
+  OPT_STOP_TIMEOUT,
+  OPT_PULL,
 };
 
 void launch_options_free(struct launch_options *o) {
@@ -72,6 +103,15 @@ void launch_options_free(struct launch_options *o) {
   strv_free(o->env);
   strv_free(o->cap_add);
   strv_free(o->cap_drop);
+  strv_free(o->mounts);
+  strv_free(o->devices);
+  strv_free(o->ulimits);
+  strv_free(o->group_add);
+  strv_free(o->add_hosts);
+  strv_free(o->dns);
+  strv_free(o->dns_search);
+  strv_free(o->dns_options);
+  strv_free(o->labels);
 }
 
 static int bad(nook_error *err, const char *fmt, const char *arg) {
@@ -116,72 +156,6 @@ static const char *tmpfs_bad_option(char *opts) {
       return t;
   }
   return NULL;
-}
-
-static bool parse_size(const char *s, long long *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || v <= 0)
-    return false;
-  double mult = 1;
-  switch (tolower((unsigned char)*end)) {
-  case 'b':
-    end++;
-    break;
-  case 'k':
-    mult = 1024.0, end++;
-    break;
-  case 'm':
-    mult = 1024.0 * 1024, end++;
-    break;
-  case 'g':
-    mult = 1024.0 * 1024 * 1024, end++;
-    break;
-  }
-  if (*end == 'b' || *end == 'B')
-    end++;
-  if (*end)
-    return false;
-  *out = (long long)(v * mult);
-  return *out > 0;
-}
-
-/* One published port: [[IP:][HOST]:]CTR[/tcp|udp], numbers in range (no
- * HOST: a free one, picked when the bundle is written). */
-static bool valid_port_spec(const char *spec) {
-  _cleanup_free_ char *copy = xstrdup(spec);
-  char *proto = strchr(copy, '/');
-  if (proto) {
-    *proto++ = '\0';
-    if (strcmp(proto, "tcp") && strcmp(proto, "udp"))
-      return false;
-  }
-  char *last = strrchr(copy, ':');
-  const char *ctr = last ? last + 1 : copy;
-  unsigned long long h, c;
-  if (last) {
-    *last = '\0';
-    char *host = strrchr(copy, ':');
-    if (host) {
-      /* the address before it: IPv4, IPv6 or [IPv6] */
-      *host++ = '\0';
-      char *ip = copy;
-      size_t n = strlen(ip);
-      if (n >= 2 && ip[0] == '[' && ip[n - 1] == ']') {
-        ip[n - 1] = '\0';
-        ip++;
-      }
-      struct in6_addr addr;
-      if (*ip && inet_pton(AF_INET, ip, &addr) != 1 && inet_pton(AF_INET6, ip, &addr) != 1)
-        return false;
-    } else {
-      host = copy;
-    }
-    if (*host && !(parse_u64(host, &h) && h > 0 && h < 65536))
-      return false;
-  }
-  return parse_u64(ctr, &c) && c > 0 && c < 65536;
 }
 
 /* Also a directory name in the store and the state root. */
@@ -248,13 +222,27 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
       {"userns", required_argument, NULL, OPT_USERNS},
       {"init", no_argument, NULL, OPT_INIT},
       {"tls-verify", required_argument, NULL, OPT_TLS_VERIFY},
+      {"mount", required_argument, NULL, OPT_MOUNT},
+      {"device", required_argument, NULL, OPT_DEVICE},
+      {"add-host", required_argument, NULL, OPT_ADD_HOST},
+      {"dns", required_argument, NULL, OPT_DNS},
+      {"dns-search", required_argument, NULL, OPT_DNS_SEARCH},
+      {"dns-option", required_argument, NULL, OPT_DNS_OPTION},
+      {"ulimit", required_argument, NULL, OPT_ULIMIT},
+      {"shm-size", required_argument, NULL, OPT_SHM_SIZE},
+      {"group-add", required_argument, NULL, OPT_GROUP_ADD},
+      {"stop-signal", required_argument, NULL, OPT_STOP_SIGNAL},
+      {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
+      {"label", required_argument, NULL, 'l'},
+      {"pull", required_argument, NULL, OPT_PULL},
       {"help", no_argument, NULL, 'h'},
       {0},
   };
   memset(o, 0, sizeof(*o));
-  int c;
+  o->stop_timeout = -1;
+  int c, longindex = -1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+itdPp:v:e:w:u:m:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+itdPp:v:e:w:u:m:l:h", opts, &longindex)) != -1) {
     switch (c) {
     case OPT_RM:
       o->rm = true;
@@ -289,14 +277,20 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
       else if (!strcmp(optarg, "host"))
         o->net = LAUNCH_NET_HOST;
       else
-        return bad(err, "--net: `%s` is not one of slirp, none, host", optarg);
+        return nook_err_prefix(err,
+                               nook_errx(err, EINVAL, "--%s: `%s` is not one of slirp, none, host",
+                                         opts[longindex].name, optarg),
+                               "launch");
       break;
-    case 'p':
-      if (!valid_port_spec(optarg))
-        return bad(err, "-p: `%s` is not [[IP:][HOSTPORT]:]CONTAINERPORT[/tcp|udp] (IP an IPv4 "
-                        "or IPv6 address, ports 1 to 65535)", optarg);
+    case 'p': {
+      struct launch_port_range range;
+      int r = launch_port_range_parse(optarg, &range, err);
+      if (r < 0)
+        return nook_err_prefix(err, r, "launch");
+      free(range.ip);
       strv_push(&o->ports, optarg);
       break;
+    }
     case 'P':
       o->publish_all = true;
       break;
@@ -364,7 +358,7 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
       o->hostname = optarg;
       break;
     case 'm':
-      if (!parse_size(optarg, &o->memory))
+      if (!launch_parse_size(optarg, &o->memory))
         return bad(err, "--memory: `%s` is not a size such as 512m or 1g", optarg);
       break;
     case OPT_PIDS: {
@@ -413,8 +407,91 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
     case 'h':
       cli_print_usage(usage);
       return 1;
+    case OPT_MOUNT: {
+      struct launch_mount m;
+      int r = launch_mount_parse(optarg, &m, err);
+      if (r < 0)
+        return nook_err_prefix(err, r, "launch");
+      launch_mount_free(&m);
+      strv_push(&o->mounts, optarg);
+      break;
+    }
+    case OPT_DEVICE: {
+      struct launch_device d;
+      int r = launch_device_parse(optarg, &d, err);
+      if (r < 0)
+        return nook_err_prefix(err, r, "launch");
+      free(d.host);
+      free(d.ctr);
+      strv_push(&o->devices, optarg);
+      break;
+    }
+    case OPT_ULIMIT: {
+      struct launch_ulimit u;
+      int r = launch_ulimit_parse(optarg, &u, err);
+      if (r < 0)
+        return nook_err_prefix(err, r, "launch");
+      strv_push(&o->ulimits, optarg);
+      break;
+    }
+    case OPT_ADD_HOST:
+      if (launch_add_host_check(optarg, err) < 0)
+        return nook_err_prefix(err, -EINVAL, "launch");
+      strv_push(&o->add_hosts, optarg);
+      break;
+    case OPT_DNS:
+    case OPT_DNS_SEARCH:
+    case OPT_DNS_OPTION: {
+      const char *flag = c == OPT_DNS ? "--dns" : c == OPT_DNS_SEARCH ? "--dns-search"
+                                                                       : "--dns-option";
+      if (launch_dns_check(flag, optarg, err) < 0)
+        return nook_err_prefix(err, -EINVAL, "launch");
+      strv_push(c == OPT_DNS ? &o->dns : c == OPT_DNS_SEARCH ? &o->dns_search : &o->dns_options,
+                optarg);
+      break;
+    }
+    case OPT_SHM_SIZE:
+      if (!launch_parse_size(optarg, &o->shm_size))
+        return bad(err, "--shm-size: `%s` is not a size such as 64m or 1g", optarg);
+      break;
+    case OPT_GROUP_ADD:
+      if (!*optarg || strchr(optarg, ':') || strchr(optarg, '\n'))
+        return bad(err, "--group-add: `%s` is not a group name or gid", optarg);
+      if (!strcmp(optarg, "keep-groups"))
+        return bad(err, "--group-add: `%s` is not supported: give group names or gids", optarg);
+      strv_push(&o->group_add, optarg);
+      break;
+    case OPT_STOP_SIGNAL: {
+      nook_error e;
+      if (signal_parse(optarg, &o->stop_signal, &e) < 0 || o->stop_signal <= 0)
+        return bad(err, "--stop-signal: `%s` is not a signal (TERM, SIGINT, 15, RTMIN+3)",
+                   optarg);
+      break;
+    }
+    case OPT_STOP_TIMEOUT: {
+      unsigned long long n;
+      if (!parse_u64(optarg, &n) || n > 86400)
+        return bad(err, "--stop-timeout: `%s` is not a number of seconds (0 to 86400)", optarg);
+      o->stop_timeout = (int)n;
+      break;
+    }
+    case 'l':
+      if (!*optarg || *optarg == '=')
+        return bad(err, "-l: `%s` is not KEY=VALUE or KEY", optarg);
+      strv_push(&o->labels, optarg);
+      break;
+    case OPT_PULL:
+      if (!strcmp(optarg, "missing"))
+        o->pull = LAUNCH_PULL_MISSING;
+      else if (!strcmp(optarg, "always"))
+        o->pull = LAUNCH_PULL_ALWAYS;
+      else if (!strcmp(optarg, "never"))
+        o->pull = LAUNCH_PULL_NEVER;
+      else
+        return bad(err, "--pull: `%s` is not always, missing or never", optarg);
+      break;
     default:
-      if (optopt && strchr("pvewum", optopt))
+      if (optopt && strchr("pvewuml", optopt))
         return bad(err, "option `%s` needs a value", argv[optind - 1]);
       return bad(err, "unknown option `%s` (see 'nook launch --help')", argv[optind - 1]);
     }
@@ -426,5 +503,13 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
   o->n_command = argc - optind - 1;
   if (o->net != LAUNCH_NET_SLIRP && (o->ports || o->publish_all))
     return bad(err, "%s: publishing ports needs --net slirp", o->ports ? "-p" : "-P");
+  for (size_t i = 0; o->net == LAUNCH_NET_NONE && o->add_hosts && o->add_hosts[i]; i++)
+    if (!strcmp(strchr(o->add_hosts[i], ':') + 1, "host-gateway"))
+      return bad(err, "--add-host: `%s`: with --net none there is no host to reach", o->add_hosts[i]);
+  if (o->ports) {
+    int r = launch_ports_count(o->ports, err);
+    if (r < 0)
+      return nook_err_prefix(err, r, "launch");
+  }
   return 0;
 }

@@ -97,14 +97,21 @@ static int resolve_image(const struct launch_options *o, bool debug, nook_error 
   nook_error find_err;
   r = store_find_image(root, o->image, &img, &find_err);
   close(lockfd);
-  if (r == 0) {
+  if (r == 0)
     store_image_free(&img);
+  if (r == 0 && o->pull != LAUNCH_PULL_ALWAYS)
     return 0;
-  }
-  if (r != -ENOENT) {
+  if (r < 0 && r != -ENOENT) {
     *err = find_err;
     return r;
   }
+  if (r < 0 && o->pull == LAUNCH_PULL_NEVER)
+    return nook_errx(err, ENOENT, "image `%s` is not in the store and --pull never forbids "
+                                  "pulling it: pull or import it first, or drop --pull never",
+                     o->image);
+  if (!names_a_registry(o->image) && r == 0)
+    return nook_errx(err, EINVAL, "--pull always: `%s` names no registry to pull from: give "
+                                  "REGISTRY/%s, or drop --pull always", o->image, o->image);
   if (!names_a_registry(o->image))
     return nook_errx(err, ENOENT, "image `%s` is not in the store: import it (nook image import "
                                   "ARCHIVE %s) or pull it with its registry (nook image pull "

@@ -267,22 +267,22 @@ static bool signal_reaches_init(pid_t pid, int sig) {
   return mask & (1ULL << (sig - 1));
 }
 
-/* SIGTERM, then up to timeout_ms for the init to go. The init is pid 1 of
- * its pid namespace, so a SIGTERM sent before it installed its handler (an
- * --init just exec'd) is dropped by the kernel: then it is sent again once
- * it would reach it, so a stop right after launch is not a SIGKILL after
- * the whole timeout. */
+/* The stop signal (SIGTERM or --stop-signal), then up to timeout_ms for
+ * the init to go. The init is pid 1 of its pid namespace, so a signal sent
+ * before it installed its handler (an --init just exec'd) is dropped by the
+ * kernel: then it is sent again once it would reach it, so a stop right
+ * after launch is not a SIGKILL after the whole timeout. */
 static bool terminate(const char *root, const char *id, pid_t pid, unsigned long long start,
-                      int timeout_ms) {
+                      int sig, int timeout_ms) {
   nook_error e;
-  bool reaches = signal_reaches_init(pid, SIGTERM);
-  if (container_kill(root, id, SIGTERM, false, &e) < 0)
+  bool reaches = signal_reaches_init(pid, sig);
+  if (container_kill(root, id, sig, false, &e) < 0)
     return false;
   for (int waited = 0; waited < timeout_ms; waited += 50) {
     if (wait_pid_gone(pid, start, timeout_ms - waited < 50 ? timeout_ms - waited : 50))
       return true;
-    if (!reaches && (reaches = signal_reaches_init(pid, SIGTERM)) &&
-        container_kill(root, id, SIGTERM, false, &e) < 0)
+    if (!reaches && (reaches = signal_reaches_init(pid, sig)) &&
+        container_kill(root, id, sig, false, &e) < 0)
       return false;
   }
   return wait_pid_gone(pid, start, 0);
@@ -295,7 +295,18 @@ int launch_stop(const char *root, const char *id, int timeout_s, nook_error *err
     return r;
   if (c.status == STATUS_RUNNING || c.status == STATUS_PAUSED || c.status == STATUS_CREATED) {
     nook_error e;
-    if (terminate(root, id, c.state.pid, c.state.pid_start_time, timeout_s * 1000))
+    /* what launch recorded of --stop-signal and --stop-timeout */
+    const char *sig_text = spec_kv_find(c.state.annotations, c.state.n_annotations,
+                                        LAUNCH_ANN_STOP_SIGNAL);
+    const char *timeout_text = spec_kv_find(c.state.annotations, c.state.n_annotations,
+                                            LAUNCH_ANN_STOP_TIMEOUT);
+    unsigned long long n;
+    int sig = sig_text && parse_u64(sig_text, &n) && n > 0 && n < 65 ? (int)n : SIGTERM;
+    if (timeout_s < 0)
+      timeout_s = timeout_text && parse_u64(timeout_text, &n) && n <= 86400
+                      ? (int)n
+                      : LAUNCH_STOP_TIMEOUT_DEFAULT;
+    if (terminate(root, id, c.state.pid, c.state.pid_start_time, sig, timeout_s * 1000))
       goto stopped;
     if ((r = container_kill(root, id, SIGKILL, true, &e)) < 0 &&
         pid_is_same_process(c.state.pid, c.state.pid_start_time)) {
@@ -365,6 +376,25 @@ static void gen_kv(yajl_gen g, const char *k, const char *v) {
   yajl_gen_string(g, (const unsigned char *)k, strlen(k));
   if (v)
     yajl_gen_string(g, (const unsigned char *)v, strlen(v));
+  else
+    yajl_gen_null(g);
+}
+
+/* "Labels": {K: V} of -l, null when none, as podman has it. */
+static void gen_labels(yajl_gen g, const struct spec_kv *ann, size_t n) {
+  size_t plen = strlen(LAUNCH_ANN_LABEL_PREFIX);
+  bool any = false;
+  yajl_gen_string(g, (const unsigned char *)"Labels", 6);
+  for (size_t i = 0; i < n; i++) {
+    if (!str_has_prefix(ann[i].key, LAUNCH_ANN_LABEL_PREFIX))
+      continue;
+    if (!any)
+      yajl_gen_map_open(g);
+    any = true;
+    gen_kv(g, ann[i].key + plen, ann[i].value);
+  }
+  if (any)
+    yajl_gen_map_close(g);
   else
     yajl_gen_null(g);
 }
@@ -450,6 +480,7 @@ int containers_list(const char *root, bool all, bool json, nook_error *err) {
         yajl_gen_null(g);
       yajl_gen_string(g, (const unsigned char *)"Ports", 5);
       launch_ports_json(g, ports);
+      gen_labels(g, ann, nann);
       yajl_gen_string(g, (const unsigned char *)"Pid", 3);
       yajl_gen_integer(g, c.status == STATUS_STOPPED ? 0 : c.state.pid);
       yajl_gen_map_close(g);

@@ -64,7 +64,8 @@ struct port_picks {
 static int pick(struct port_picks *picks, enum net_proto proto, uint16_t *port,
                 nook_error *err) {
   if (picks->n == ARRAY_SIZE(picks->fds))
-    return nook_errx(err, E2BIG, "more than %zu ports to publish", ARRAY_SIZE(picks->fds));
+    return nook_errx(err, E2BIG, "more than %zu ports to publish, the most nook forwards for a "
+                                 "container", ARRAY_SIZE(picks->fds));
   int fd = pick_free_port(proto, port, err);
   if (fd < 0)
     return fd;
@@ -72,37 +73,24 @@ static int pick(struct port_picks *picks, enum net_proto proto, uint16_t *port,
   return 0;
 }
 
-/* -p [[IP:][HOST]:]CTR[/proto] with HOST filled in: a free port when it
- * is not given, as podman does. */
-static int resolve_publish(const char *spec, struct port_picks *picks, char **out,
+/* -p [[IP:][HOST[-END]]:]CTR[-END][/proto], one mapping a port, with HOST
+ * filled in: free ports when it is not given, as podman does. */
+static int resolve_publish(const char *spec, struct port_picks *picks, char ***ports,
                            nook_error *err) {
-  _cleanup_free_ char *s = xstrdup(spec);
-  char *slash = strrchr(s, '/');
-  const char *proto_text = slash ? slash + 1 : "tcp";
-  if (slash)
-    *slash = '\0';
-  char *last = strrchr(s, ':');
-  const char *ctr = last ? last + 1 : s, *ip = "", *host = "";
-  if (last) {
-    *last = '\0';
-    char *mid = strrchr(s, ':');
-    if (mid) {
-      *mid = '\0';
-      ip = s;
-      host = mid + 1;
-    } else {
-      host = s;
-    }
-  }
-  if (*host) {
-    *out = xstrdup(spec);
-    return 0;
-  }
-  uint16_t port = 0;
-  int r = pick(picks, strcmp(proto_text, "udp") ? NET_TCP : NET_UDP, &port, err);
+  struct launch_port_range range;
+  int r = launch_port_range_parse(spec, &range, err);
   if (r < 0)
-    return nook_err_prefix(err, r, "-p %s", spec);
-  *out = xasprintf("%s%s%u:%s/%s", ip, *ip ? ":" : "", port, ctr, proto_text);
+    return r;
+  _cleanup_free_ char *ip = range.ip;
+  for (unsigned i = 0; i < range.count; i++) {
+    uint16_t host = (uint16_t)(range.host_start + i);
+    if (!range.host_start &&
+        (r = pick(picks, strcmp(range.proto, "udp") ? NET_TCP : NET_UDP, &host, err)) < 0)
+      return nook_err_prefix(err, r, "-p %s", spec);
+    _cleanup_free_ char *one = xasprintf("%s%s%u:%u/%s", ip, *ip ? ":" : "", host,
+                                         range.ctr_start + i, range.proto);
+    strv_push(ports, one);
+  }
   return 0;
 }
 
@@ -141,13 +129,13 @@ int launch_ports(const struct launch_options *o, char *const *exposed, char ***o
   _cleanup_strv_ char **ports = NULL;
   struct port_picks picks = {.n = 0};
   int r = 0;
-  for (size_t i = 0; o->ports && o->ports[i] && r == 0; i++) {
-    _cleanup_free_ char *spec = NULL;
-    if ((r = resolve_publish(o->ports[i], &picks, &spec, err)) == 0)
-      strv_push(&ports, spec);
-  }
+  for (size_t i = 0; o->ports && o->ports[i] && r == 0; i++)
+    r = resolve_publish(o->ports[i], &picks, &ports, err);
   if (r == 0 && o->publish_all)
     r = publish_all(exposed, &picks, &ports, err);
+  if (r == 0 && strv_len(ports) > NET_MAX_PORTS)
+    r = nook_errx(err, E2BIG, "%zu ports to publish (-p and -P), more than the %d nook forwards "
+                              "for a container", strv_len(ports), NET_MAX_PORTS);
   for (size_t i = 0; i < picks.n; i++)
     close(picks.fds[i]);
   if (r < 0)
@@ -183,16 +171,45 @@ static size_t parse_mappings(const char *annotation, struct net_port *ports, siz
   return n;
 }
 
+/* How many mappings from ports[i] on make one range, as podman shows them
+ * ("0.0.0.0:8000-8002->80-82/tcp"): the same address and protocol, both
+ * ports one more each time. */
+static size_t range_at(const struct net_port *ports, size_t n, size_t i) {
+  size_t k = 1;
+  while (i + k < n && ports[i + k].proto == ports[i].proto &&
+         ports[i + k].family == ports[i].family &&
+         ports[i + k].host_len == ports[i].host_len &&
+         ports[i + k].host_port == ports[i].host_port + k &&
+         ports[i + k].guest_port == ports[i].guest_port + k) {
+    struct net_port a = ports[i + k], b = ports[i];
+    /* the addresses without their ports */
+    ((struct sockaddr_in *)&a.host_addr)->sin_port = 0;
+    ((struct sockaddr_in *)&b.host_addr)->sin_port = 0;
+    if (memcmp(&a.host_addr, &b.host_addr, a.host_len) != 0)
+      break;
+    k++;
+  }
+  return k;
+}
+
+static char *port_range_text(unsigned first, size_t count) {
+  return count > 1 ? xasprintf("%u-%zu", first, first + count - 1) : xasprintf("%u", first);
+}
+
 char *launch_ports_text(const char *annotation) {
   struct net_port ports[NET_MAX_PORTS];
   size_t n = parse_mappings(annotation, ports, ARRAY_SIZE(ports));
   char *text = xstrdup("");
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < n;) {
+    size_t k = range_at(ports, n, i);
     _cleanup_free_ char *host = host_text(&ports[i]);
-    char *next = xasprintf("%s%s%s:%u->%u/%s", text, i ? ", " : "", host, ports[i].host_port,
-                           ports[i].guest_port, proto_name(ports[i].proto));
+    _cleanup_free_ char *hp = port_range_text(ports[i].host_port, k);
+    _cleanup_free_ char *gp = port_range_text(ports[i].guest_port, k);
+    char *next = xasprintf("%s%s%s:%s->%s/%s", text, i ? ", " : "", host, hp, gp,
+                           proto_name(ports[i].proto));
     free(text);
     text = next;
+    i += k;
   }
   return text;
 }
@@ -205,7 +222,8 @@ void launch_ports_json(yajl_gen g, const char *annotation) {
   struct net_port ports[NET_MAX_PORTS];
   size_t n = parse_mappings(annotation, ports, ARRAY_SIZE(ports));
   yajl_gen_array_open(g);
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0, k; i < n; i += k) {
+    k = range_at(ports, n, i);
     char ip[INET6_ADDRSTRLEN] = "";
     if (ports[i].family == AF_INET6)
       inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&ports[i].host_addr)->sin6_addr, ip,
@@ -222,7 +240,7 @@ void launch_ports_json(yajl_gen g, const char *annotation) {
     gen_key(g, "host_port");
     yajl_gen_integer(g, ports[i].host_port);
     gen_key(g, "range");
-    yajl_gen_integer(g, 1);
+    yajl_gen_integer(g, (long long)k);
     gen_key(g, "protocol");
     yajl_gen_string(g, (const unsigned char *)proto, strlen(proto));
     yajl_gen_map_close(g);

@@ -52,6 +52,29 @@ char **launch_mount_destinations(const struct launch_options *o) {
       *extra = '\0';
     strv_push(&dests, dst);
   }
+  for (size_t i = 0; o->mounts && o->mounts[i]; i++) {
+    struct launch_mount m;
+    nook_error ignore;
+    if (launch_mount_parse(o->mounts[i], &m, &ignore) < 0)
+      continue;
+    if (m.type != LAUNCH_MOUNT_VOLUME)
+      strv_push(&dests, m.target);
+    launch_mount_free(&m);
+  }
+  return dests;
+}
+
+char **launch_anonymous_volumes(const struct launch_options *o, bool readonly) {
+  char **dests = NULL;
+  for (size_t i = 0; o->mounts && o->mounts[i]; i++) {
+    struct launch_mount m;
+    nook_error ignore;
+    if (launch_mount_parse(o->mounts[i], &m, &ignore) < 0)
+      continue;
+    if (m.type == LAUNCH_MOUNT_VOLUME && (!readonly || m.readonly))
+      strv_push(&dests, m.target);
+    launch_mount_free(&m);
+  }
   return dests;
 }
 
@@ -337,8 +360,15 @@ int image_volumes_prepare(const struct launch_plan *p, char ***dests, char ***so
   const struct rootfs_info *rf = p->rootfs;
   _cleanup_strv_ char **taken = launch_mount_destinations(p->opts);
   _cleanup_strv_ char **paths = NULL;
-  for (size_t i = 0; rf->config.volumes && rf->config.volumes[i]; i++) {
-    const char *v = rf->config.volumes[i];
+  /* the image's Volumes, then --mount type=volume: each an anonymous one */
+  _cleanup_strv_ char **wanted = NULL;
+  for (size_t i = 0; rf->config.volumes && rf->config.volumes[i]; i++)
+    strv_push(&wanted, rf->config.volumes[i]);
+  _cleanup_strv_ char **anonymous = launch_anonymous_volumes(p->opts, false);
+  for (size_t i = 0; anonymous && anonymous[i]; i++)
+    strv_push(&wanted, anonymous[i]);
+  for (size_t i = 0; wanted && wanted[i]; i++) {
+    const char *v = wanted[i];
     _cleanup_free_ char *trimmed = path_trimmed(v);
     if (v[0] != '/' || !strcmp(trimmed, "/"))
       continue; /* docker refuses such an image; a volume cannot go there */

@@ -26,10 +26,15 @@
 #define LAUNCH_ANN_PORTS "nook.launch.ports"
 #define LAUNCH_ANN_BUNDLE "nook.launch.bundle"
 #define LAUNCH_ANN_RM "nook.launch.rm"
+#define LAUNCH_ANN_STOP_SIGNAL "nook.launch.stop-signal"   /* a number */
+#define LAUNCH_ANN_STOP_TIMEOUT "nook.launch.stop-timeout" /* seconds */
+#define LAUNCH_ANN_LABEL_PREFIX "nook.launch.label."       /* + KEY: VALUE */
+#define LAUNCH_STOP_TIMEOUT_DEFAULT 10
 
 #define LAUNCH_LOG_NAME "container.log"
 
 enum launch_net { LAUNCH_NET_SLIRP, LAUNCH_NET_NONE, LAUNCH_NET_HOST };
+enum launch_pull { LAUNCH_PULL_MISSING, LAUNCH_PULL_ALWAYS, LAUNCH_PULL_NEVER };
 
 struct launch_options {
   const char *image;
@@ -54,12 +59,65 @@ struct launch_options {
   const char *seccomp; /* NULL: default profile; "unconfined"; a file */
   const char *detach_keys; /* -it in the foreground: NULL for ctrl-p,ctrl-q */
   bool tls_no_verify;  /* pulling: --tls-verify=false */
+  enum launch_pull pull;
+  /* The flags below are kept as given (checked by launch_parse) and taken
+   * apart again by the launch-values.c parsers when the bundle is written. */
+  char **mounts;      /* --mount type=...,... */
+  char **devices;     /* HOST[:CTR][:rwm] */
+  char **ulimits;     /* NAME=SOFT[:HARD] */
+  char **group_add;   /* names or gids */
+  char **add_hosts;   /* NAME:IP */
+  char **dns;         /* IP */
+  char **dns_search;  /* DOMAIN */
+  char **dns_options; /* OPT */
+  char **labels;      /* K=V */
+  long long shm_size; /* bytes, 0: podman's 64m */
+  int stop_signal;    /* 0: SIGTERM */
+  int stop_timeout;   /* seconds, -1: LAUNCH_STOP_TIMEOUT_DEFAULT */
 };
 
 void launch_options_free(struct launch_options *o);
 
 /* Parses `launch`'s arguments (argv[0] is the command). 1 after --help. */
 int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *err);
+
+/* The values of launch's flags (launch-values.c): each parser checks one
+ * value and fills its struct; errors name the flag and the value. */
+struct launch_port_range {
+  char *ip;                    /* as given ("" when none; "[::1]" keeps its brackets) */
+  unsigned host_start;         /* 0: free host ports */
+  unsigned ctr_start, count;   /* count >= 1 */
+  const char *proto;           /* "tcp" or "udp" */
+};
+int launch_port_range_parse(const char *spec, struct launch_port_range *out, nook_error *err);
+
+enum launch_mount_type { LAUNCH_MOUNT_BIND, LAUNCH_MOUNT_TMPFS, LAUNCH_MOUNT_VOLUME };
+struct launch_mount {
+  enum launch_mount_type type;
+  char *source, *target;   /* source: bind only */
+  bool readonly, recursive;
+  char **options;          /* further mount options: propagation, size=, mode=, noexec... */
+};
+int launch_mount_parse(const char *spec, struct launch_mount *out, nook_error *err);
+void launch_mount_free(struct launch_mount *m);
+
+struct launch_device {
+  char *host, *ctr;
+  bool writable;
+};
+int launch_device_parse(const char *spec, struct launch_device *out, nook_error *err);
+
+struct launch_ulimit {
+  char type[32]; /* "RLIMIT_NOFILE" */
+  unsigned long long soft, hard;
+};
+int launch_ulimit_parse(const char *spec, struct launch_ulimit *out, nook_error *err);
+
+/* "512m", "1g", "100k", "4096" (b, k, m, g, with an optional b). */
+bool launch_parse_size(const char *s, long long *out);
+int launch_add_host_check(const char *spec, nook_error *err);
+int launch_dns_check(const char *flag, const char *value, nook_error *err);
+int launch_ports_count(char *const *ports, nook_error *err);
 
 /* Everything a container's config is made from. */
 struct launch_plan {
@@ -79,8 +137,11 @@ int launch_write_bundle(const struct launch_plan *plan, nook_error *err);
  * dests[i] is mounted from sources[i] (both NULL-terminated, malloc'd). */
 int image_volumes_prepare(const struct launch_plan *p, char ***dests, char ***sources,
                           nook_error *err);
-/* The destination of each -v and --tmpfs (NULL-terminated, malloc'd). */
+/* The destination of each -v, --tmpfs and --mount but type=volume
+ * (NULL-terminated, malloc'd). */
 char **launch_mount_destinations(const struct launch_options *o);
+/* The targets of --mount type=volume (only the readonly ones when asked). */
+char **launch_anonymous_volumes(const struct launch_options *o, bool readonly);
 /* Whether path lies below one of dests (then it is mounted after them). */
 bool image_volume_is_under(const char *path, char *const *dests);
 
@@ -98,6 +159,12 @@ void launch_ports_json(struct yajl_gen_t *g, const char *annotation);
 /* `nook port`: every mapping ("80/tcp -> 0.0.0.0:8080"), or with which
  * ("80", "53/udp") the host address of that one. */
 int launch_port_print(const char *root, const char *id, const char *which, nook_error *err);
+
+/* A --group-add value: a gid, or a name of the image's /etc/group. */
+int launch_resolve_group(char *const *lowerdirs, const char *name, uint32_t *gid,
+                         nook_error *err);
+/* Writes BUNDLE/etc/{hostname,hosts,resolv.conf} (etc-files.c). */
+int launch_write_etc(const struct launch_plan *p, const char *hostname, nook_error *err);
 
 /* A user spec ("name", "uid", "name:group", "uid:gid") resolved against the
  * image's /etc/passwd and /etc/group, read from the layers top-down. */
@@ -234,6 +301,7 @@ int launch_attach(const char *root, const char *id, const struct attach_options 
 /* logs, wait, stop, list */
 int logs_print(const char *root, const char *id, bool follow, const char *since, nook_error *err);
 int launch_wait(const char *root, const char *id, int *status, nook_error *err);
+/* timeout_s < 0: the container's --stop-timeout, else 10 s. */
 int launch_stop(const char *root, const char *id, int timeout_s, nook_error *err);
 int containers_list(const char *root, bool all, bool json, nook_error *err);
 
