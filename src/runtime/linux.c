@@ -640,6 +640,23 @@ static int receive_error(struct sync_msg *m, nook_error *err) {
   return nook_errx(err, m->errnum > 0 ? m->errnum : EIO, "%s", m->text);
 }
 
+/* An init that failed while the runtime waited elsewhere has said why, maybe
+ * after its terminal (a SYNC_PTY and the fd's own message): that is the
+ * error, in place of r's. */
+static int init_error_queued(int sync_fd, int r, nook_error *err) {
+  struct sync_msg m;
+  while (sync_recv(sync_fd, &m, MSG_DONTWAIT) == 0) {
+    if (m.type == SYNC_ERROR)
+      return receive_error(&m, err);
+    if (m.type == SYNC_PTY) {
+      int fd = recv_fd(sync_fd);
+      if (fd >= 0)
+        close(fd);
+    }
+  }
+  return r;
+}
+
 void linux_init_abort(struct init_process *init) {
   if (init->pid > 0) {
     kill(init->pid, SIGKILL);
@@ -777,6 +794,7 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
     goto fail;
   if ((r = sync_send_pid(out->sync_fd, SYNC_MAPS_DONE, setgroups_allowed, pid)) < 0) {
     r = nook_err(err, -r, "the container's init exited during set-up");
+    r = init_error_queued(out->sync_fd, r, err);
     goto fail;
   }
   if (child.needs_fork) {
@@ -801,10 +819,7 @@ int linux_spawn_init(const struct init_request *req, struct init_process *out, n
     sync_send_pid(out->sync_fd, SYNC_INIT_PID_SEEN, 0, pid);
   }
   if (req->hooks.cgroup_wait && (r = req->hooks.cgroup_wait(req->hooks.data, err)) < 0) {
-    /* An init that failed meanwhile has said why: that is the error. */
-    struct sync_msg m;
-    if (sync_recv(out->sync_fd, &m, MSG_DONTWAIT) == 0 && m.type == SYNC_ERROR)
-      r = receive_error(&m, err);
+    r = init_error_queued(out->sync_fd, r, err);
     goto fail;
   }
   nook_stage("cgroup joined");

@@ -97,6 +97,15 @@ test_exit_codes() {
   assert_contains "$(cat err)" 'exec: "no-such-command": executable file not found in $PATH'
   s=0; "$NOOK" launch --rm bb:1 sh -c 'exit 42' || s=$?
   assert_eq 42 "$s" "the command's own"
+  # the same through a terminal: the init's error comes before the pty is used
+  s=0; script -qec "\"$NOOK\" launch --rm -it bb:1 no-such-command" /dev/null >out </dev/null || s=$?
+  assert_eq 127 "$s" "not found, -it"
+  assert_contains "$(cat out)" 'executable file not found in $PATH'
+  s=0; "$NOOK" launch --rm -t bb:1 /srv/noexec >out 2>&1 </dev/null || s=$?
+  assert_eq 126 "$s" "not executable, -t"
+  s=0; "$NOOK" launch --rm -t bb:1 no-such-command >out 2>&1 </dev/null || s=$?
+  assert_eq 127 "$s" "not found, -t"
+  assert_eq 'nook: exec: "no-such-command": executable file not found in $PATH' "$(cat out)"
   local id
   id=$(unique_id dup)
   "$NOOK" launch -d --name "$id" bb:1 sleep 30 >/dev/null
