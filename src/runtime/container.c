@@ -413,15 +413,17 @@ int container_kill(const char *root, const char *id, int sig, bool all, nook_err
   int r = container_load(root, id, &c, err);
   if (r < 0)
     return r;
+  /* containerd matches "container not running" to treat the kill of an
+   * exited task as done (its shim's checkKillError). */
   if (c.status == STATUS_STOPPED)
-    return nook_errx(err, ESRCH, "container \"%s\" is not running", id);
+    return nook_errx(err, ESRCH, "cannot signal \"%s\": container not running", id);
   if (all && c.state.cgroup_path) {
     struct cgroup_handle h = state_cgroup(&c.state);
     return cgroup_kill_all(&h, sig, err);
   }
   r = signal_init(&c.state, sig);
   if (r == -ESRCH)
-    return nook_errx(err, ESRCH, "container \"%s\" is not running", id);
+    return nook_errx(err, ESRCH, "cannot signal \"%s\": container not running", id);
   if (r < 0)
     return nook_err(err, -r, "signal container \"%s\"", id);
   return 0;
