@@ -19,6 +19,7 @@
 #include "linux.h"
 #include "log.h"
 #include "net/net.h"
+#include "process-security.h"
 #include "spec.h"
 #include "terminal.h"
 #include "seccomp-filter.h"
@@ -203,12 +204,7 @@ static int creation_run(struct creation *c, bool keep_pty, const sigset_t *saved
   if (!spec->process.terminal && o->console_socket)
     return nook_errx(err, EINVAL,
                      "--console-socket was given but process.terminal is false in config.json");
-  if (spec->process.apparmor_profile && *spec->process.apparmor_profile)
-    nook_warn("process.apparmorProfile `%s` is not applied: nook does not support AppArmor",
-              spec->process.apparmor_profile);
-  if (spec->process.selinux_label && *spec->process.selinux_label)
-    nook_warn("process.selinuxLabel `%s` is not applied: nook does not support SELinux",
-              spec->process.selinux_label);
+  process_warn_unapplied_lsm(&spec->process, NULL);
   struct stat rst;
   if (stat(spec->root_path, &rst) < 0 || !S_ISDIR(rst.st_mode))
     return nook_errx(err, ENOENT, "config.json: root.path `%s` is not a directory",

@@ -346,15 +346,19 @@ int exec_run(const struct exec_options *o, nook_error *err) {
   int r = container_load(o->root, o->id, &c, err);
   if (r < 0)
     return r;
-  if (c.status == STATUS_PAUSED)
-    return nook_errx(err, EINVAL, "cannot exec in container \"%s\": it is paused (nook resume %s)",
+  if (c.status == STATUS_PAUSED && !o->ignore_paused)
+    return nook_errx(err, EINVAL,
+                     "cannot exec in container \"%s\": it is paused (nook resume %s, or exec "
+                     "--ignore-paused to start the process when it resumes)",
                      o->id, o->id);
-  if (c.status != STATUS_RUNNING && c.status != STATUS_CREATED)
+  if (c.status != STATUS_RUNNING && c.status != STATUS_CREATED && c.status != STATUS_PAUSED)
     return nook_errx(err, EINVAL, "cannot exec in container \"%s\": it is %s", o->id,
                      state_status_name(c.status));
   _cleanup_spec_ struct spec *spec = NULL;
   if ((r = load_config(&c, &spec, err)) < 0)
     return r;
+  /* the container's own settings were warned about at create */
+  process_warn_unapplied_lsm(p, &spec->process);
 
   /* Compiled before anything starts, so a bad profile fails here; create
    * cached the container's profile, so this is normally a cache hit. */

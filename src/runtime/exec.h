@@ -20,6 +20,7 @@ struct exec_options {
   const char *pid_file;
   int preserve_fds;
   const char *sub_cgroup; /* --cgroup: a sub-cgroup of the container's */
+  bool ignore_paused;     /* exec into a paused container: it starts on resume */
 };
 
 /* What the command line changes in the container's process. */
