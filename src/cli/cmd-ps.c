@@ -148,8 +148,9 @@ int cmd_ps(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   const char *id = argv[optind];
   _cleanup_container_ struct container ct = {.dirfd = -1};
   r = container_load_for(root, id, "list the processes of",
-                         1u << STATUS_RUNNING | 1u << STATUS_PAUSED | 1u << STATUS_CREATED, &ct,
-                         err);
+                         1u << STATUS_RUNNING | 1u << STATUS_PAUSED | 1u << STATUS_CREATED |
+                             1u << STATUS_STOPPED,
+                         &ct, err);
   if (r < 0)
     return r;
   struct cgroup_handle h = state_cgroup(&ct.state);
@@ -157,8 +158,12 @@ int cmd_ps(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   size_t n = 0;
   if (cgroup_handle_active(&h))
     r = cgroup_pids(&h, &pids, &n, err);
-  else
+  else if (ct.status != STATUS_STOPPED)
     r = pids_by_namespace(&ct, &pids, &n, err);
+  /* A stopped container has no processes left, as runc answers (containerd
+   * asks for the pids of an exited task); its cgroup may be gone already. */
+  if (r == -ENOENT && ct.status == STATUS_STOPPED)
+    r = 0;
   if (r < 0)
     return r;
   if (json) {
