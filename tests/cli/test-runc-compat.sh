@@ -1,0 +1,139 @@
+# Where runc's clients (containerd, podman, go-runc) rely on runc's exact
+# answers: flags, forms of arguments, wording they match, exit statuses.
+
+# sleeper ID: a detached container running sleep, stdio away from the test.
+sleeper() {
+  make_bundle "b-$1"
+  cfg "b-$1" '.process.args = ["sleep", "1000"]'
+  "$NOOK" run -d --bundle "b-$1" "$1" </dev/null >/dev/null 2>&1
+}
+
+# stop_it ID: kills the container and waits until it is stopped.
+stop_it() {
+  local stop_id=$1
+  "$NOOK" kill "$stop_id" KILL
+  wait_for '[ "$("$NOOK" state "$stop_id" | jq -r .status)" = stopped ]'
+}
+
+test_kill_signal_zero_probes_without_signalling() {
+  local id
+  id=$(unique_id probe)
+  sleeper "$id"
+  "$NOOK" kill "$id" 0
+  "$NOOK" kill --all "$id" 0
+  assert_eq running "$("$NOOK" state "$id" | jq -r .status)"
+  stop_it "$id"
+  assert_fails "$NOOK" kill "$id" 0
+  assert_contains "$assert_output" "container not running"
+  "$NOOK" delete "$id"
+}
+
+test_kill_of_stopped_container_has_containerds_words() {
+  # containerd's shim takes "container not running" as an exited task and
+  # "does not exist" as a missing one (checkKillError)
+  local id
+  id=$(unique_id stopped)
+  sleeper "$id"
+  stop_it "$id"
+  assert_fails "$NOOK" kill "$id" TERM
+  assert_contains "$assert_output" "container not running"
+  assert_eq 1 "$(wc -l <<<"$assert_output")" "lines of the error"
+  "$NOOK" delete "$id"
+  assert_fails "$NOOK" kill "$id" TERM
+  assert_contains "$assert_output" "does not exist"
+}
+
+test_ps_of_stopped_container_lists_nothing() {
+  # runc answers an empty list (containerd asks for an exited task's pids)
+  local id
+  id=$(unique_id psstop)
+  sleeper "$id"
+  stop_it "$id"
+  assert_eq "[]" "$("$NOOK" ps --format json "$id")"
+  local out
+  out=$("$NOOK" ps "$id")
+  assert_eq 1 "$(wc -l <<<"$out")" "lines of the table: $out"
+  assert_contains "$out" "PID"
+  "$NOOK" delete "$id"
+  assert_fails "$NOOK" ps "$id"
+  assert_contains "$assert_output" "does not exist"
+}
+
+test_exec_ignore_paused_starts_the_process_on_resume() {
+  local id
+  id=$(unique_id ignpause)
+  sleeper "$id"
+  if ! "$NOOK" pause "$id" 2>err.txt; then
+    "$NOOK" delete -f "$id"
+    skip "no cgroup to freeze here: $(cat err.txt)"
+  fi
+  assert_fails "$NOOK" exec "$id" true
+  assert_contains "$assert_output" "--ignore-paused"
+  "$NOOK" exec --ignore-paused "$id" sh -c 'echo ran; exit 3' >out.txt 2>&1 &
+  local exec_pid=$!
+  sleep 0.5
+  [ ! -s out.txt ] || fail "the process ran in a paused container: $(cat out.txt)"
+  "$NOOK" resume "$id"
+  local status=0
+  wait "$exec_pid" || status=$?
+  assert_eq 3 "$status" "exit status of the exec"
+  assert_eq ran "$(cat out.txt)"
+  "$NOOK" delete -f "$id"
+}
+
+test_exec_security_labels_are_accepted_with_a_warning() {
+  local id
+  id=$(unique_id lsm)
+  make_bundle b
+  cfg b '.process.args = ["sleep", "1000"] | .process.apparmorProfile = "own-profile"'
+  "$NOOK" run -d -b b "$id" </dev/null >/dev/null 2>create.err
+  assert_contains "$(cat create.err)" "apparmorProfile \`own-profile\` is not applied"
+  # the container's own profile was warned about once, at create
+  "$NOOK" exec "$id" true 2>err.txt
+  assert_eq "" "$(cat err.txt)" "stderr of a plain exec"
+  "$NOOK" exec --apparmor other --process-label system_u:system_r:c:s0 "$id" true 2>err.txt
+  assert_contains "$(cat err.txt)" "apparmorProfile \`other\` is not applied"
+  assert_contains "$(cat err.txt)" "selinuxLabel \`system_u:system_r:c:s0\` is not applied"
+  jq -n '{args: ["true"], cwd: "/", apparmorProfile: "from-file"}' >proc.json
+  "$NOOK" exec --process proc.json "$id" 2>err.txt
+  assert_contains "$(cat err.txt)" "apparmorProfile \`from-file\` is not applied"
+  "$NOOK" delete -f "$id"
+}
+
+test_exec_cgroup_takes_runcs_controller_prefix() {
+  local id
+  id=$(unique_id subcg)
+  sleeper "$id"
+  local pid cg
+  pid=$("$NOOK" state "$id" | jq .pid)
+  cg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
+  if [ -z "$cg" ] || ! mkdir "/sys/fs/cgroup$cg/sub" 2>/dev/null; then
+    "$NOOK" delete -f "$id"
+    skip "cannot make a sub-cgroup of the container's cgroup $cg here"
+  fi
+  local out status=0
+  out=$("$NOOK" exec --cgroup pids,memory:sub "$id" cat /proc/self/cgroup 2>&1) || status=$?
+  assert_eq 0 "$status" "exec --cgroup pids,memory:sub: $out"
+  assert_contains "$out" "/sub"
+  out=$("$NOOK" exec --cgroup cpu:sub --cgroup pids:sub "$id" cat /proc/self/cgroup)
+  assert_contains "$out" "/sub"
+  assert_fails "$NOOK" exec --cgroup cpu:sub --cgroup pids:other "$id" true
+  assert_contains "$assert_output" "same path"
+  assert_fails "$NOOK" exec --cgroup pids: "$id" true
+  assert_contains "$assert_output" "--cgroup"
+  rmdir "/sys/fs/cgroup$cg/sub"
+  "$NOOK" delete -f "$id"
+}
+
+test_update_refuses_intel_rdt_options_by_name() {
+  local id
+  id=$(unique_id rdt)
+  sleeper "$id"
+  local opt
+  for opt in --l3-cache-schema --mem-bw-schema; do
+    assert_fails "$NOOK" update "$opt" "L3:0=f" "$id"
+    assert_eq 1 "$(wc -l <<<"$assert_output")" "lines of the error"
+    assert_contains "$assert_output" "${opt#--}: nook does not support Intel RDT"
+  done
+  "$NOOK" delete -f "$id"
+}
