@@ -307,19 +307,6 @@ static int write_etc(const struct launch_plan *p, const char *hostname, nook_err
   return r;
 }
 
-static char *join(char *const *strv, const char *sep) {
-  size_t len = 1;
-  for (size_t i = 0; strv && strv[i]; i++)
-    len += strlen(strv[i]) + strlen(sep);
-  char *s = xcalloc(1, len);
-  for (size_t i = 0; strv && strv[i]; i++) {
-    if (i)
-      strcat(s, sep);
-    strcat(s, strv[i]);
-  }
-  return s;
-}
-
 static int gen_mounts(yajl_gen g, const struct launch_plan *p, nook_error *err) {
   static char *const dev[] = {"nosuid", "strictatime", "mode=755", "size=65536k", NULL};
   static char *const devpts[] = {"nosuid",        "noexec",    "newinstance",
@@ -487,7 +474,7 @@ static int gen_linux(yajl_gen g, const struct launch_plan *p, char *const *caps,
 }
 
 static char *command_text(char *const *args) {
-  return join(args, " ");
+  return strv_join(args, " ");
 }
 
 int launch_write_bundle(const struct launch_plan *p, nook_error *err) {
@@ -571,7 +558,7 @@ int launch_write_bundle(const struct launch_plan *p, nook_error *err) {
 
   gen_str(g, "annotations");
   yajl_gen_map_open(g);
-  _cleanup_free_ char *lowers = join(rf->lowerdirs, ":");
+  _cleanup_free_ char *lowers = strv_join(rf->lowerdirs, ":");
   gen_kv(g, "nook.rootfs.lowerdirs", lowers);
   gen_kv(g, "nook.rootfs.upper", rf->upper);
   gen_kv(g, "nook.rootfs.work", rf->work);
@@ -580,7 +567,7 @@ int launch_write_bundle(const struct launch_plan *p, nook_error *err) {
   if (o->net == LAUNCH_NET_SLIRP) {
     gen_kv(g, "nook.network", "slirp");
     if (published && *published) {
-      _cleanup_free_ char *ports = join(published, ",");
+      _cleanup_free_ char *ports = strv_join(published, ",");
       gen_kv(g, "nook.ports", ports);
       gen_kv(g, LAUNCH_ANN_PORTS, ports);
     }
