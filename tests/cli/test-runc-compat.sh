@@ -137,3 +137,24 @@ test_update_refuses_intel_rdt_options_by_name() {
   done
   "$NOOK" delete -f "$id"
 }
+
+test_ps_table_options_and_their_errors_in_one_line() {
+  local id out
+  id=$(unique_id psopt)
+  sleeper "$id"
+  out=$("$NOOK" ps "$id" -o pid,comm)
+  assert_contains "$out" "sleep"
+  # runc's usage puts ps options after the id; "--" before them is no ps option
+  out=$("$NOOK" ps "$id" -- -o pid,comm)
+  assert_contains "$(tail -n1 <<<"$out")" "sleep"
+  out=$("$NOOK" ps -- "$id" -o pid,args)
+  assert_contains "$out" "sleep 1000"
+  # ps's own multi-line usage is folded into nook's one line
+  assert_fails "$NOOK" ps "$id" --no-such-ps-option
+  assert_eq 1 "$(wc -l <<<"$assert_output")" "lines of the error"
+  assert_contains "$assert_output" "ps --no-such-ps-option failed (exit 1): "
+  assert_fails "$NOOK" ps "$id" -o comm
+  assert_eq 1 "$(wc -l <<<"$assert_output")" "lines of the error"
+  assert_contains "$assert_output" "no PID column"
+  "$NOOK" delete -f "$id"
+}
