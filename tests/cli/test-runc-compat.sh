@@ -158,3 +158,12 @@ test_ps_table_options_and_their_errors_in_one_line() {
   assert_contains "$assert_output" "no PID column"
   "$NOOK" delete -f "$id"
 }
+
+test_list_quiet_wins_over_json_as_in_runc() {
+  local id
+  id=$(unique_id listq)
+  sleeper "$id"
+  assert_eq "$id" "$("$NOOK" list -q --format json | grep -x "$id")"
+  "$NOOK" list --format json -q | grep -qv '^\[' || fail "list --format json -q printed JSON"
+  "$NOOK" delete -f "$id"
+}
