@@ -14,7 +14,8 @@ static const char usage[] =
     "namespaces and cgroup, with its seccomp filter, capabilities and rlimits.\n"
     "In the foreground nook exits with the process's status.\n\n"
     "Options:\n"
-    "  -p, --process FILE        the process as an OCI process JSON object\n"
+    "  -p, --process FILE        the process as an OCI process JSON object; the\n"
+    "                            options below still change it\n"
     "  -d, --detach              return once the process has started\n"
     "  -t, --tty                 give the process a terminal\n"
     "      --console-socket SOCK send the terminal's master fd to the unix socket SOCK\n"
@@ -236,13 +237,7 @@ int cmd_exec(struct nook_globals *g, int argc, char **argv, nook_error *err) {
       r = nook_err_prefix(err, r, "--process %s", x.process_file);
       goto out;
     }
-    /* the command line still adds to the file, as runc does */
-    if (x.ch.tty)
-      process.terminal = true;
-    if (x.ch.cwd) {
-      free(process.cwd);
-      process.cwd = xstrdup(x.ch.cwd);
-    }
+    exec_apply_changes(&process, &x.ch);
   } else {
     x.ch.args = command;
     if ((r = exec_process_from_config(root, x.o.id, &x.ch, &process, err)) < 0)

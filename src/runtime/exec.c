@@ -62,9 +62,15 @@ int exec_process_from_config(const char *root, const char *id, const struct exec
     return r;
   *p = spec->process;
   memset(&spec->process, 0, sizeof(spec->process));
-
   strv_free(p->args);
   p->args = strv_dup(ch->args);
+  /* a terminal only when asked for, whatever the container's process had */
+  p->terminal = false;
+  exec_apply_changes(p, ch);
+  return 0;
+}
+
+void exec_apply_changes(struct spec_process *p, const struct exec_changes *ch) {
   for (size_t i = 0; ch->env && ch->env[i]; i++)
     env_set(&p->env, ch->env[i]);
   if (ch->cwd) {
@@ -102,10 +108,10 @@ int exec_process_from_config(const char *root, const char *id, const struct exec
       caps_add(&p->capabilities->ambient, name);
     }
   }
-  p->terminal = ch->tty;
+  if (ch->tty)
+    p->terminal = true;
   if (ch->no_new_privs)
     p->no_new_privileges = true;
-  return 0;
 }
 
 /* ---- the process ---- */

@@ -167,3 +167,21 @@ test_list_quiet_wins_over_json_as_in_runc() {
   "$NOOK" list --format json -q | grep -qv '^\[' || fail "list --format json -q printed JSON"
   "$NOOK" delete -f "$id"
 }
+
+test_exec_options_apply_to_a_process_file_too() {
+  # runc drops them silently; nook applies them, as it already did --tty and --cwd
+  local id out
+  id=$(unique_id procopts)
+  sleeper "$id"
+  jq -n '{args: ["sh", "-c", "echo $A $B; pwd; grep NoNewPrivs /proc/self/status; grep CapEff /proc/self/status"],
+          cwd: "/", env: ["PATH=/bin", "A=file"], user: {uid: 0, gid: 0},
+          capabilities: {bounding: [], effective: [], permitted: []}}' >proc.json
+  out=$("$NOOK" exec --process proc.json "$id")
+  assert_contains "$out" "CapEff:	0000000000000000"
+  out=$("$NOOK" exec --process proc.json -e A=cli --env B=2 --cwd /tmp --no-new-privs --cap CAP_KILL "$id")
+  assert_contains "$out" "cli 2"
+  assert_contains "$out" "/tmp"
+  assert_contains "$out" "NoNewPrivs:	1"
+  assert_contains "$out" "CapEff:	0000000000000020"
+  "$NOOK" delete -f "$id"
+}
