@@ -185,3 +185,23 @@ test_exec_options_apply_to_a_process_file_too() {
   assert_contains "$out" "CapEff:	0000000000000020"
   "$NOOK" delete -f "$id"
 }
+
+test_events_stats_cpu_throttling_has_runcs_keys() {
+  # go-runc decodes periods, throttledPeriods, throttledTime (runc's
+  # types.Throttling); cpu.stat has the counters once the cpu controller is on
+  local id pid cg out
+  id=$(unique_id throttle)
+  make_bundle b
+  cfg b '.process.args = ["sleep", "1000"] | .linux.resources.cpu = {quota: 50000, period: 100000}'
+  "$NOOK" run -d -b b "$id" </dev/null >/dev/null 2>&1
+  pid=$("$NOOK" state "$id" | jq .pid)
+  cg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
+  if ! grep -q '^nr_throttled ' "/sys/fs/cgroup$cg/cpu.stat" 2>/dev/null; then
+    "$NOOK" delete -f "$id"
+    skip "no cpu controller on the container's cgroup here (the VM stage has it: tests/vm/run cli/test-runc-compat)"
+  fi
+  out=$("$NOOK" events --stats "$id")
+  assert_eq '["periods","throttledPeriods","throttledTime"]' \
+    "$(jq -c '.data.cpu.throttling | keys' <<<"$out")" "throttling keys in $out"
+  "$NOOK" delete -f "$id"
+}
