@@ -178,10 +178,15 @@ static int exec_target_open(const struct container *c, const char *sub_cgroup,
 
   const char *cg = c->state.cgroup_path;
   if (cg && *cg && (!c->state.cgroup_manager || strcmp(c->state.cgroup_manager, "disabled"))) {
+    const char *rel = cg + (cg[0] == '/');
     _cleanup_free_ char *procs =
-        sub_cgroup ? xasprintf("%s/%s/%s/cgroup.procs", CGROUP_MOUNT, cg, sub_cgroup)
-                   : xasprintf("%s/%s/cgroup.procs", CGROUP_MOUNT, cg);
+        sub_cgroup ? xasprintf("%s/%s/%s/cgroup.procs", CGROUP_MOUNT, rel, sub_cgroup)
+                   : xasprintf("%s/%s/cgroup.procs", CGROUP_MOUNT, rel);
     t->cgroup_procs = open(procs, O_WRONLY | O_CLOEXEC);
+    if (t->cgroup_procs < 0 && sub_cgroup && errno == ENOENT)
+      return nook_errx(err, ENOENT, "--cgroup %s: container \"%s\" has no such sub-cgroup "
+                                    "(%s/%s/%s does not exist; make it first, as with runc)",
+                       sub_cgroup, c->state.id, CGROUP_MOUNT, rel, sub_cgroup);
     if (t->cgroup_procs < 0)
       return nook_err(err, errno, "open `%s` to join the container's cgroup", procs);
     t->cgroup_join_optional = linux_running_rootless() && !sub_cgroup;

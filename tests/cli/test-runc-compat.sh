@@ -121,6 +121,9 @@ test_exec_cgroup_takes_runcs_controller_prefix() {
   assert_contains "$assert_output" "same path"
   assert_fails "$NOOK" exec --cgroup pids: "$id" true
   assert_contains "$assert_output" "--cgroup"
+  assert_fails "$NOOK" exec --cgroup pids:missing "$id" true
+  assert_eq 1 "$(wc -l <<<"$assert_output")" "lines of the error"
+  assert_contains "$assert_output" "no such sub-cgroup (/sys/fs/cgroup$cg/missing does not exist"
   rmdir "/sys/fs/cgroup$cg/sub"
   "$NOOK" delete -f "$id"
 }
