@@ -409,14 +409,19 @@ int container_kill(const char *root, const char *id, int sig, bool all, nook_err
   int r = container_load(root, id, &c, err);
   if (r < 0)
     return r;
+  struct cgroup_handle h = state_cgroup(&c.state);
+  /* --all reaches what a stopped init left in the cgroup (without a pid
+   * namespace its children outlive it): containerd kills them so after the
+   * exit, and runc answers it. */
+  if (all && c.state.cgroup_path && (c.status != STATUS_STOPPED || cgroup_handle_active(&h))) {
+    r = cgroup_kill_all(&h, sig, err);
+    /* with the last process the cgroup may be gone: nothing was left */
+    return r == -ENOENT && c.status == STATUS_STOPPED ? 0 : r;
+  }
   /* containerd matches "container not running" to treat the kill of an
    * exited task as done (its shim's checkKillError). */
   if (c.status == STATUS_STOPPED)
     return nook_errx(err, ESRCH, "cannot signal \"%s\": container not running", id);
-  if (all && c.state.cgroup_path) {
-    struct cgroup_handle h = state_cgroup(&c.state);
-    return cgroup_kill_all(&h, sig, err);
-  }
   r = signal_init(&c.state, sig);
   if (r == -ESRCH)
     return nook_errx(err, ESRCH, "cannot signal \"%s\": container not running", id);

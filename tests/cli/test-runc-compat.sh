@@ -43,6 +43,32 @@ test_kill_of_stopped_container_has_containerds_words() {
   assert_contains "$assert_output" "does not exist"
 }
 
+test_kill_all_reaches_what_a_stopped_init_left() {
+  # Without a pid namespace the init's children outlive it in the cgroup;
+  # containerd's shim then runs kill --all KILL on the stopped container.
+  local id orphan
+  id=$(unique_id orphans)
+  make_bundle b
+  cfg b '.process.args = ["sh", "-c", "sleep 1000 & echo $! > /tmp/orphan"]
+         | .root.readonly = false
+         | .linux.namespaces |= map(select(.type != "pid"))
+         | .mounts |= map(select(.destination != "/proc"))'
+  "$NOOK" run -d -b b "$id" </dev/null >/dev/null 2>&1
+  wait_for '[ -s b/rootfs/tmp/orphan ] && [ "$("$NOOK" state "$id" | jq -r .status)" = stopped ]'
+  orphan=$(cat b/rootfs/tmp/orphan)
+  [ -d "/proc/$orphan" ] || fail "the orphan $orphan is already gone"
+  if [ "$("$NOOK" ps --format json "$id")" != "[$orphan]" ]; then
+    kill -9 "$orphan"
+    "$NOOK" delete -f "$id"
+    skip "the container has no cgroup of its own here to find the orphan in"
+  fi
+  "$NOOK" kill --all "$id" KILL
+  wait_for 'process_gone "$orphan"'
+  # the cgroup went with its last process: nothing to signal, no error
+  "$NOOK" kill --all "$id" KILL
+  "$NOOK" delete "$id"
+}
+
 test_ps_of_stopped_container_lists_nothing() {
   # runc answers an empty list (containerd asks for an exited task's pids)
   local id
