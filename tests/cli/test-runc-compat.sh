@@ -234,3 +234,21 @@ test_events_stats_cpu_throttling_has_runcs_keys() {
     "$(jq -c '.data.cpu.throttling | keys' <<<"$out")" "throttling keys in $out"
   "$NOOK" delete -f "$id"
 }
+
+test_options_after_the_container_id() {
+  # runc and podman take `delete ID --force`; kill keeps "+": its signal
+  # may be written -9 and must not be taken for an option
+  local id
+  id=$(unique_id after)
+  sleeper "$id"
+  "$NOOK" state "$id" --help | grep -q Usage || fail "state ID --help"
+  "$NOOK" pause "$id" --help >/dev/null
+  "$NOOK" delete "$id" --force
+  assert_fails "$NOOK" state "$id"
+  assert_contains "$assert_output" "does not exist"
+  # an unknown option after the id is named, not taken for a second id
+  sleeper "$id"
+  assert_fails "$NOOK" delete "$id" --no-such-option
+  assert_contains "$assert_output" "--no-such-option"
+  "$NOOK" delete -f "$id"
+}
