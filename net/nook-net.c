@@ -307,6 +307,7 @@ static int run(struct net_config *cfg, nook_error *err) {
   /* The child sandboxes itself meanwhile. */
   if ((r = sandbox_self(cfg, err)) < 0 || (r = ns_child_sandboxed(&child, err)) < 0)
     goto out;
+  net_loop_child_ready(loop);
   nook_stage("net: sandboxed");
   if (cfg->ready_fd >= 0) {
     write_all(cfg->ready_fd, "1", 1);
