@@ -110,7 +110,7 @@ void ns_child_stop(struct ns_child *child);
 int rtnl_configure(const char *ifname, unsigned mtu, const struct net_config *cfg,
                    nook_error *err);
 /* *fd: a netlink socket for rtnl_udp_port_rule; *ipv6: IPv6 has it too. */
-int rtnl_source_routing(int *fd, bool *ipv6, nook_error *err);
+int rtnl_source_routing(const char *ifname, int *fd, bool *ipv6, nook_error *err);
 int rtnl_udp_port_rule(int fd, bool add, uint16_t port, bool ipv6, nook_error *err);
 
 /* ---- portfwd.c: host TCP port -> container port, spliced ---- */

@@ -200,7 +200,7 @@ static int child_attach(const struct net_config *cfg, int userns_fd, int netns_f
     nook_error why;
     nook_err_clear(&why);
     bool ipv6 = false;
-    if (rtnl_source_routing(rtnl, &ipv6, &why) == 0)
+    if (rtnl_source_routing(cfg->tapname, rtnl, &ipv6, &why) == 0)
       *flags |= NS_REPLY_SOURCE_ROUTING | (ipv6 && cfg->enable_ipv6 ? NS_REPLY_SOURCE_ROUTING6 : 0);
     else
       nook_debug("forwarded ports show clients at their own address only from loopback: %s",

@@ -151,11 +151,24 @@ static int rule_msg(struct rtnl_msg *m, int family, bool add, uint16_t udp_port)
   return 0;
 }
 
-static int family_routing(int fd, int family, int lo, nook_error *err) {
+/* The kernel sends a reset (from a closed port) to an IPv6 loopback
+ * address through the interface the SYN came in on, which for the
+ * container's address is the tap, not lo: ::1 is local there too. */
+static int route_add_local_loopback6(int fd, int tap, nook_error *err) {
+  struct rtnl_msg m;
+  route_msg(&m, AF_INET6, NET_FWD_TABLE, RTN_LOCAL, RT_SCOPE_HOST, tap);
+  ((struct rtmsg *)NLMSG_DATA(&m.nh))->rtm_dst_len = 128;
+  add_attr(&m, RTA_DST, &in6addr_loopback, sizeof(in6addr_loopback));
+  return rtnl_talk(fd, &m, "add the port forwarder's IPv6 loopback route", err);
+}
+
+static int family_routing(int fd, int family, int lo, int tap, nook_error *err) {
   const char *reflect = family == AF_INET ? "/proc/sys/net/ipv4/fwmark_reflect"
                                           : "/proc/sys/net/ipv6/fwmark_reflect";
   int r = write_file_at(AT_FDCWD, reflect, "1", 1, 0, err);
   if (r < 0 || (r = route_add_local_all(fd, family, lo, err)) < 0)
+    return r;
+  if (family == AF_INET6 && (r = route_add_local_loopback6(fd, tap, err)) < 0)
     return r;
   struct rtnl_msg m;
   rule_msg(&m, family, true, 0);
@@ -169,19 +182,20 @@ static int family_routing(int fd, int family, int lo, nook_error *err) {
  * through the tap, whatever the client's address. The kernel's own answers
  * to marked packets (a reset from a closed port, ICMP port unreachable)
  * take the mark too (fwmark_reflect), so they reach the connector. */
-int rtnl_source_routing(int *fd_out, bool *ipv6, nook_error *err) {
+int rtnl_source_routing(const char *ifname, int *fd_out, bool *ipv6, nook_error *err) {
   _cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   if (fd < 0)
     return nook_err(err, errno, "netlink socket");
   int lo = if_nametoindex("lo");
-  if (!lo)
-    return nook_err(err, errno, "find interface lo");
+  int tap = if_nametoindex(ifname);
+  if (!lo || !tap)
+    return nook_err(err, errno, "find interface %s", lo ? ifname : "lo");
   int r = write_file_at(AT_FDCWD, "/proc/sys/net/ipv4/tcp_fwmark_accept", "1", 1, 0, err);
-  if (r < 0 || (r = family_routing(fd, AF_INET, lo, err)) < 0)
+  if (r < 0 || (r = family_routing(fd, AF_INET, lo, tap, err)) < 0)
     return r;
   nook_error why;
   nook_err_clear(&why);
-  *ipv6 = family_routing(fd, AF_INET6, lo, &why) == 0;
+  *ipv6 = family_routing(fd, AF_INET6, lo, tap, &why) == 0;
   *fd_out = steal_fd(&fd);
   return 0;
 }
