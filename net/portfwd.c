@@ -3,9 +3,10 @@
  * namespace (by the namespace child), and move the bytes between the two
  * kernel sockets with splice() through a pipe per direction. One epoll set,
  * edge-triggered, drives every connection. UDP is relayed the same way, a
- * connected socket in the namespace per client address (libslirp's own UDP
+ * socket in the namespace per client address (libslirp's own UDP
  * forwarding drops the replies to host-loopback clients when host loopback
- * is disabled). */
+ * is disabled). Inside, both come from the client's own address, IPv4 or
+ * IPv6, where the namespace's routing allows it (rtnl_source_routing). */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>

@@ -106,3 +106,18 @@ test_net_ipv6_dns_through_fd00__3_reaches_an_ipv4_nameserver() {
   dns_through 127.0.0.1 10.0.2.3
   assert_contains "$(cat lookup.out)" "192.0.2.7" "answer through 10.0.2.3"
 }
+
+test_net_ipv6_launch_publish_on_an_ipv6_address_shows_the_client() {
+  net_available
+  [ -e /proc/net/if_inet6 ] || skip "no IPv6 on this host"
+  make_launch_image
+  local port id
+  port=$(free_port tcp)
+  id=$("$NOOK" launch -d -p "[::1]:$port:8080" bb:1 sh -c 'mkdir -p /w/cgi-bin &&
+    printf "#!/bin/sh\necho\necho \$REMOTE_ADDR\n" >/w/cgi-bin/peer && chmod +x /w/cgi-bin/peer &&
+    exec httpd -f -p 8080 -h /w')
+  trap "\"$NOOK\" rm -f $id >/dev/null 2>&1 || true" EXIT
+  wait_for "curl -sfg http://[::1]:$port/cgi-bin/peer >/dev/null"
+  assert_eq "[::1]" "$(curl -sfg "http://[::1]:$port/cgi-bin/peer")" "client the server saw"
+  assert_contains "$("$NOOK" port "$id")" "[::1]:$port"
+}
