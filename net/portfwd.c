@@ -9,6 +9,7 @@
  * IPv6, where the namespace's routing allows it (rtnl_source_routing). */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/errqueue.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
@@ -562,15 +563,26 @@ static void udp_listener_event(struct portfwd *pf, struct listener *ls) {
 /* An error queued on an IPv6 flow's socket: before any answer, the port is
  * unreachable over IPv6, and the flow moves to IPv4 with what it sent. */
 static void udp_flow_error(struct portfwd *pf, struct udp_flow *f) {
-  char ctl[512];
+  bool refused = false;
   for (;;) {
+    union {
+      char buf[512];
+      struct cmsghdr align;
+    } ctl;
     struct iovec iov = {.iov_base = pf->datagram, .iov_len = UDP_MAX_DATAGRAM};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-                        .msg_controllen = sizeof(ctl)};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                        .msg_controllen = sizeof(ctl.buf)};
     if (recvmsg(f->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
       break;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+      struct sock_extended_err ee;
+      if (c->cmsg_level != SOL_IPV6 || c->cmsg_type != IPV6_RECVERR)
+        continue;
+      memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+      refused |= ee.ee_errno == ECONNREFUSED;
+    }
   }
-  if (!f->v6_unconfirmed)
+  if (!f->v6_unconfirmed || !refused)
     return;
   nook_debug("port forward: UDP port %u unreachable over IPv6, trying IPv4",
              f->ls->port.guest_port);
