@@ -141,7 +141,7 @@ static bool make_transparent(int fd, int family) {
   return true;
 }
 
-/* rtnl: the netlink socket opened before the sandbox (NULL: no source
+/* rtnl: the netlink socket opened before the sandbox (-1: no source
  * routing, so no UDP port rules). */
 __attribute__((noreturn)) static void serve_sockets(int sock, int rtnl, bool ipv6) {
   for (;;) {
@@ -201,7 +201,8 @@ static int child_attach(const struct net_config *cfg, int userns_fd, int netns_f
     nook_err_clear(&why);
     bool ipv6 = false;
     if (rtnl_source_routing(cfg->tapname, rtnl, &ipv6, &why) == 0)
-      *flags |= NS_REPLY_SOURCE_ROUTING | (ipv6 && cfg->enable_ipv6 ? NS_REPLY_SOURCE_ROUTING6 : 0);
+      *flags |= NS_REPLY_SOURCE_ROUTING |
+                (ipv6 && cfg->enable_ipv6 ? NS_REPLY_SOURCE_ROUTING6 : 0);
     else
       nook_debug("forwarded ports show clients at their own address only from loopback: %s",
                  why.msg);

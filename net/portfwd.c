@@ -544,7 +544,6 @@ static void udp_send_inside(struct udp_flow *f, const uint8_t *data, size_t len)
 
 static void udp_listener_event(struct portfwd *pf, struct listener *ls) {
   unsigned long long now = now_ns();
-  udp_expire(pf, ls, now);
   for (int i = 0; i < 64; i++) {
     struct sockaddr_storage from;
     socklen_t len = sizeof(from);
@@ -655,6 +654,14 @@ void portfwd_dispatch(struct portfwd *pf) {
     struct conn *c = pf->dead;
     pf->dead = c->next;
     conn_free(c);
+  }
+  /* After the batch: an idle flow freed earlier could still have had an
+   * event of its own in it. */
+  unsigned long long now = n > 0 ? now_ns() : 0;
+  for (int i = 0; i < n; i++) {
+    struct ep_ref *ref = evs[i].data.ptr;
+    if (ref->kind == REF_LISTENER && ((struct listener *)ref->ptr)->port.proto == NET_UDP)
+      udp_expire(pf, ref->ptr, now);
   }
 }
 

@@ -128,7 +128,7 @@ static int route_add_local_all(int fd, int family, int lo, nook_error *err) {
 
 /* A rule sending to the forwarder's table: what carries the mark, or (port
  * non-zero) the UDP datagrams sent from that port. */
-static int rule_msg(struct rtnl_msg *m, int family, bool add, uint16_t udp_port) {
+static void rule_msg(struct rtnl_msg *m, int family, bool add, uint16_t udp_port) {
   struct fib_rule_hdr *fr = msg_init(m, add ? RTM_NEWRULE : RTM_DELRULE,
                                      add ? NLM_F_CREATE | NLM_F_EXCL : 0, sizeof(*fr));
   fr->family = family;
@@ -148,7 +148,6 @@ static int rule_msg(struct rtnl_msg *m, int family, bool add, uint16_t udp_port)
     add_attr(m, FRA_FWMASK, &mask, sizeof(mask));
   }
   add_attr(m, FRA_PRIORITY, &prio, sizeof(prio));
-  return 0;
 }
 
 /* The kernel sends a reset (from a closed port) to an IPv6 loopback
@@ -208,7 +207,7 @@ int rtnl_udp_port_rule(int fd, bool add, uint16_t port, bool ipv6, nook_error *e
   for (int i = 0; i < (ipv6 ? 2 : 1) && r == 0; i++) {
     struct rtnl_msg m;
     rule_msg(&m, i ? AF_INET6 : AF_INET, add, port);
-    r = rtnl_talk(fd, &m, add ? "add a UDP port's routing rule" : "remove a UDP port's routing rule",
+    r = rtnl_talk(fd, &m, add ? "add a UDP port's reply rule" : "remove a UDP port's reply rule",
                   err);
   }
   return r;
