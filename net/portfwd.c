@@ -302,9 +302,9 @@ struct inside_plan {
 /* A loopback address is local in every namespace; any other needs
  * IP_TRANSPARENT and the rules that bring the replies back: routing (TCP:
  * the mark) and, for UDP, the port's reply rule. An IPv6 client comes as
- * itself only when the container has IPv6 and the address can be kept;
- * otherwise, as an IPv4 one that cannot be kept, from the container's own
- * address. */
+ * itself only when the container has IPv6 and the namespace's IPv6 routing
+ * is ours (a reset to ::1 needs it too, rtnl.c); otherwise, as an IPv4
+ * client that cannot be kept, from the container's own address. */
 static void plan_inside(const struct portfwd *pf, const struct listener *ls,
                         const struct sockaddr_storage *peer, bool force_v4,
                         struct inside_plan *pl) {
@@ -320,7 +320,8 @@ static void plan_inside(const struct portfwd *pf, const struct listener *ls,
     memcpy(&pl->from, &v4, sizeof(v4));
     pl->from_len = sizeof(v4);
   } else if (!force_v4 && peer->ss_family == AF_INET6 && port->guest_ipv6 &&
-             !IN6_IS_ADDR_LINKLOCAL(&p6->sin6_addr) && (pl->loopback || routed6)) {
+             pf->child->source_routing6 && !IN6_IS_ADDR_LINKLOCAL(&p6->sin6_addr) &&
+             (pl->loopback || routed6)) {
     pl->family = AF_INET6;
     pl->keep = true;
     struct sockaddr_in6 from = {.sin6_family = AF_INET6, .sin6_addr = p6->sin6_addr};
