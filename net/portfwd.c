@@ -637,14 +637,17 @@ static void udp_flow_event(struct portfwd *pf, struct udp_flow *f, uint32_t even
 
 void portfwd_dispatch(struct portfwd *pf) {
   struct epoll_event evs[64];
+  struct listener *udp_listeners[ARRAY_SIZE(evs)];
+  int n_udp = 0;
   int n = epoll_wait(pf->epfd, evs, ARRAY_SIZE(evs), 0);
   for (int i = 0; i < n; i++) {
     struct ep_ref *ref = evs[i].data.ptr;
     if (ref->kind == REF_LISTENER) {
       struct listener *ls = ref->ptr;
-      if (ls->port.proto == NET_UDP)
+      if (ls->port.proto == NET_UDP) {
         udp_listener_event(pf, ls);
-      else
+        udp_listeners[n_udp++] = ls;
+      } else
         listener_event(pf, ls);
     } else if (ref->kind == REF_UDP_FLOW)
       udp_flow_event(pf, ref->ptr, evs[i].events);
@@ -658,12 +661,8 @@ void portfwd_dispatch(struct portfwd *pf) {
   }
   /* After the batch: an idle flow freed earlier could still have had an
    * event of its own in it. */
-  unsigned long long now = n > 0 ? now_ns() : 0;
-  for (int i = 0; i < n; i++) {
-    struct ep_ref *ref = evs[i].data.ptr;
-    if (ref->kind == REF_LISTENER && ((struct listener *)ref->ptr)->port.proto == NET_UDP)
-      udp_expire(pf, ref->ptr, now);
-  }
+  for (int i = 0; i < n_udp; i++)
+    udp_expire(pf, udp_listeners[i], now_ns());
 }
 
 /* Another UDP listener forwards to the same container port (the rule is
