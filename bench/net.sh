@@ -38,7 +38,13 @@ cleanup() {
 trap cleanup EXIT
 
 nsx() { local p=$1; shift; nsenter --preserve-credentials -U -n -t "$p" "$@"; }
-new_ns() { unshare -Urn sleep 3600 & ns=$!; pids+=($ns); sleep 0.1; }
+new_ns() {
+  unshare -Urn sleep 3600 &
+  ns=$!
+  pids+=($ns)
+  # $! exists before unshare(2) has run (a loaded machine takes a while)
+  while [ "$(readlink /proc/$ns/ns/net)" = "$(readlink /proc/self/ns/net)" ]; do sleep 0.01; done
+}
 wait_route() {
   for _ in $(seq 100); do
     nsx "$ns" ip route 2>/dev/null | grep -q default && return 0

@@ -235,6 +235,8 @@ void net_loop_free(struct net_loop *l) {
   free(l);
 }
 
+void net_loop_child_ready(struct net_loop *l) { portfwd_routing_ready(l->pf); }
+
 int net_loop_add_port(struct net_loop *l, const struct net_port *port, int *id, nook_error *err) {
   int slot = -1;
   for (int i = 0; i < NET_MAX_PORTS; i++) {
@@ -248,6 +250,7 @@ int net_loop_add_port(struct net_loop *l, const struct net_port *port, int *id, 
   struct net_port p = *port;
   if (!p.guest_addr.s_addr)
     p.guest_addr = l->cfg->guest_addr;
+  p.guest_ipv6 = l->cfg->enable_ipv6 && p.guest_addr.s_addr == l->cfg->guest_addr.s_addr;
   struct loop_port *lp = &l->ports[slot];
   int r = portfwd_add(l->pf, &p, &lp->fwd_id, err);
   if (r < 0)

@@ -254,6 +254,38 @@ static int wait_for_go(int fd, nook_error *err) {
   return 0;
 }
 
+/* libslirp 4.7 forwards what the container asks fd00::3 only to an IPv6
+ * nameserver of resolv.conf. A host with IPv4 ones only gets them again as
+ * v4-mapped IPv6 addresses in the sandbox's copy: slirp's IPv6 socket
+ * reaches them (its IPv4 lookups skip those lines). */
+static char *resolv_with_mapped_nameservers(const char *resolv) {
+  char *out = xstrdup(resolv);
+  bool has_v6 = false;
+  _cleanup_free_ char *mapped = xstrdup("");
+  _cleanup_free_ char *copy = xstrdup(resolv);
+  char *save = NULL;
+  for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    char addr[64];
+    struct in6_addr a6;
+    struct in_addr a4;
+    if (sscanf(line, " nameserver %63s", addr) != 1)
+      continue;
+    if (inet_pton(AF_INET6, addr, &a6) == 1)
+      has_v6 = true;
+    else if (inet_pton(AF_INET, addr, &a4) == 1) {
+      char *more = xasprintf("%snameserver ::ffff:%s\n", mapped, addr);
+      free(mapped);
+      mapped = more;
+    }
+  }
+  if (has_v6 || !*mapped)
+    return out;
+  char *joined = xasprintf("%s%s%s", out, *out && out[strlen(out) - 1] != '\n' ? "\n" : "",
+                           mapped);
+  free(out);
+  return joined;
+}
+
 static int sandbox_self(const struct net_config *cfg, nook_error *err) {
   int r;
   if (cfg->sandbox) {
@@ -261,6 +293,11 @@ static int sandbox_self(const struct net_config *cfg, nook_error *err) {
     nook_error ignore;
     if (read_file_at(AT_FDCWD, "/etc/resolv.conf", &resolv, NULL, &ignore) < 0)
       resolv = xstrdup("");
+    if (cfg->enable_ipv6 && !cfg->disable_dns) {
+      char *with_mapped = resolv_with_mapped_nameservers(resolv);
+      free(resolv);
+      resolv = with_mapped;
+    }
     if ((r = sandbox_enter(resolv, false, err)) < 0)
       return r;
   }
@@ -307,6 +344,7 @@ static int run(struct net_config *cfg, nook_error *err) {
   /* The child sandboxes itself meanwhile. */
   if ((r = sandbox_self(cfg, err)) < 0 || (r = ns_child_sandboxed(&child, err)) < 0)
     goto out;
+  net_loop_child_ready(loop);
   nook_stage("net: sandboxed");
   if (cfg->ready_fd >= 0) {
     write_all(cfg->ready_fd, "1", 1);

@@ -29,6 +29,7 @@ struct net_port {
   uint16_t host_port;
   struct in_addr guest_addr; /* 0: the container's address */
   uint16_t guest_port;
+  bool guest_ipv6; /* the container has fd00::100: IPv6 clients may come as such */
 };
 
 struct net_config {
@@ -82,6 +83,7 @@ struct ns_child {
   /* Replies to marked connector sockets come back to them whatever their
    * address (rtnl_source_routing succeeded). */
   bool source_routing;
+  bool source_routing6; /* the same for IPv6, and the container has IPv6 */
 };
 /* Forks a child for the target's user and network namespaces (opened now,
  * while /proc is still at hand). Asked with ns_child_attach, it joins them,
@@ -94,15 +96,22 @@ int ns_child_attach(struct ns_child *child, int *tap_fd, nook_error *err);
 int ns_child_sandboxed(struct ns_child *child, nook_error *err);
 /* A new socket(family, type) living in the container's network namespace. */
 int ns_child_socket(struct ns_child *child, int family, int type, nook_error *err);
-/* The same, as a TCP connector that may bind to any address (IP_TRANSPARENT)
- * and carries NET_FWD_MARK; *transparent says whether it got both. */
-int ns_child_connector(struct ns_child *child, bool *transparent, nook_error *err);
+/* The same, as a connector that may bind to any address (IP_TRANSPARENT,
+ * IP_FREEBIND) and carries NET_FWD_MARK; *transparent says whether it got
+ * both. */
+int ns_child_connector(struct ns_child *child, int family, int type, bool *transparent,
+                       nook_error *err);
+/* Adds or removes the rule that routes what the container sends from UDP
+ * port back to the connectors (rtnl_udp_port_rule). */
+int ns_child_udp_rule(struct ns_child *child, bool add, uint16_t port, nook_error *err);
 void ns_child_stop(struct ns_child *child);
 
 /* ---- rtnl.c: interface configuration with plain rtnetlink ---- */
 int rtnl_configure(const char *ifname, unsigned mtu, const struct net_config *cfg,
                    nook_error *err);
-int rtnl_source_routing(nook_error *err);
+/* *fd: a netlink socket for rtnl_udp_port_rule; *ipv6: IPv6 has it too. */
+int rtnl_source_routing(const char *ifname, int *fd, bool *ipv6, nook_error *err);
+int rtnl_udp_port_rule(int fd, bool add, uint16_t port, bool ipv6, nook_error *err);
 
 /* ---- portfwd.c: host TCP port -> container port, spliced ---- */
 struct portfwd;
@@ -111,6 +120,9 @@ void portfwd_free(struct portfwd *pf);
 /* The epoll fd to watch for readability in the main loop. */
 int portfwd_fd(struct portfwd *pf);
 void portfwd_dispatch(struct portfwd *pf);
+/* The namespace child is sandboxed and serves requests: UDP ports get
+ * their reply rules from now on. */
+void portfwd_routing_ready(struct portfwd *pf);
 int portfwd_add(struct portfwd *pf, const struct net_port *port, int *id, nook_error *err);
 int portfwd_remove(struct portfwd *pf, int id);
 
@@ -122,6 +134,8 @@ int net_bind_host_port(const struct net_port *port, int type, nook_error *err);
 struct net_loop;
 int net_loop_new(const struct net_config *cfg, int tap_fd, struct ns_child *child,
                  struct net_loop **out, nook_error *err);
+/* The namespace child is sandboxed (portfwd_routing_ready). */
+void net_loop_child_ready(struct net_loop *l);
 int net_loop_add_port(struct net_loop *l, const struct net_port *port, int *id, nook_error *err);
 int net_loop_remove_port(struct net_loop *l, int id, nook_error *err);
 /* The forwarded port with that id (1..NET_MAX_PORTS), NULL when none. */

@@ -23,12 +23,12 @@
 #include "nook-net.h"
 #include "util.h"
 
-enum { NS_REQ_CONNECTOR = 1 };
-enum { NS_REPLY_TRANSPARENT = 1, NS_REPLY_SOURCE_ROUTING = 2 };
+enum { NS_REQ_CONNECTOR = 1, NS_REQ_UDP_RULE_ADD = 2, NS_REQ_UDP_RULE_DEL = 4 };
+enum { NS_REPLY_TRANSPARENT = 1, NS_REPLY_SOURCE_ROUTING = 2, NS_REPLY_SOURCE_ROUTING6 = 4 };
 
 struct ns_request {
   int32_t family;
-  int32_t type;
+  int32_t type; /* the UDP rule requests: the port */
   int32_t flags;
 };
 
@@ -128,7 +128,22 @@ static int open_tap(const char *name, bool own_netns, nook_error *err) {
   return steal_fd(&fd);
 }
 
-__attribute__((noreturn)) static void serve_sockets(int sock) {
+/* A connector may take any address (the client's), and carries the mark
+ * that routes what answers it back to it. */
+static bool make_transparent(int fd, int family) {
+  int one = 1, mark = (int)NET_FWD_MARK;
+  bool v6 = family == AF_INET6;
+  if (setsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one,
+                 sizeof(one)) < 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
+    return false;
+  setsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_FREEBIND : IP_FREEBIND, &one, sizeof(one));
+  return true;
+}
+
+/* rtnl: the netlink socket opened before the sandbox (-1: no source
+ * routing, so no UDP port rules). */
+__attribute__((noreturn)) static void serve_sockets(int sock, int rtnl, bool ipv6) {
   for (;;) {
     struct ns_request req;
     ssize_t n = recv(sock, &req, sizeof(req), 0);
@@ -136,15 +151,22 @@ __attribute__((noreturn)) static void serve_sockets(int sock) {
       continue;
     if (n != sizeof(req))
       _exit(0); /* the helper went away */
+    if (req.flags & (NS_REQ_UDP_RULE_ADD | NS_REQ_UDP_RULE_DEL)) {
+      nook_error err;
+      nook_err_clear(&err);
+      int r = rtnl < 0 ? nook_errx(&err, EOPNOTSUPP, "no source routing")
+                       : rtnl_udp_port_rule(rtnl, req.flags & NS_REQ_UDP_RULE_ADD,
+                                            (uint16_t)req.type, ipv6, &err);
+      send_reply(sock, r < 0 ? -r : 0, 0, r < 0 ? err.msg : NULL, -1);
+      continue;
+    }
     int fd = socket(req.family, req.type | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       send_reply(sock, errno, 0, "create a socket in the container's network namespace", -1);
       continue;
     }
-    int one = 1, mark = (int)NET_FWD_MARK, reply_flags = 0;
-    if ((req.flags & NS_REQ_CONNECTOR) &&
-        setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) == 0 &&
-        setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == 0)
+    int reply_flags = 0;
+    if ((req.flags & NS_REQ_CONNECTOR) && make_transparent(fd, req.family))
       reply_flags |= NS_REPLY_TRANSPARENT;
     send_reply(sock, 0, reply_flags, NULL, fd);
     close(fd);
@@ -156,9 +178,10 @@ __attribute__((noreturn)) static void child_fail(int sock, const nook_error *err
   _exit(1);
 }
 
-/* Joins the namespaces and makes the tap: its fd, flags for the reply. */
+/* Joins the namespaces and makes the tap: its fd, flags for the reply, the
+ * netlink socket that adds UDP port rules later (-1: none). */
 static int child_attach(const struct net_config *cfg, int userns_fd, int netns_fd, int *flags,
-                        nook_error *err) {
+                        int *rtnl, nook_error *err) {
   if (userns_fd >= 0 && setns(userns_fd, CLONE_NEWUSER) < 0)
     return nook_err(err, errno, "join the container's user namespace");
   if (setns(netns_fd, CLONE_NEWNET) < 0)
@@ -176,8 +199,10 @@ static int child_attach(const struct net_config *cfg, int userns_fd, int netns_f
   if (cfg->configure) {
     nook_error why;
     nook_err_clear(&why);
-    if (rtnl_source_routing(&why) == 0)
-      *flags |= NS_REPLY_SOURCE_ROUTING;
+    bool ipv6 = false;
+    if (rtnl_source_routing(cfg->tapname, rtnl, &ipv6, &why) == 0)
+      *flags |= NS_REPLY_SOURCE_ROUTING |
+                (ipv6 && cfg->enable_ipv6 ? NS_REPLY_SOURCE_ROUTING6 : 0);
     else
       nook_debug("forwarded ports show clients at their own address only from loopback: %s",
                  why.msg);
@@ -211,8 +236,8 @@ __attribute__((noreturn)) static void child_main(const struct net_config *cfg, i
   while (n < 0 && errno == EINTR);
   if (n != sizeof(req))
     _exit(0); /* the helper gave up before attaching */
-  int flags = 0;
-  int tap = child_attach(cfg, userns_fd, netns_fd, &flags, &err);
+  int flags = 0, rtnl = -1;
+  int tap = child_attach(cfg, userns_fd, netns_fd, &flags, &rtnl, &err);
   if (tap < 0)
     child_fail(sock, &err);
   if (send_reply(sock, 0, flags, NULL, tap) < 0)
@@ -225,7 +250,7 @@ __attribute__((noreturn)) static void child_main(const struct net_config *cfg, i
     child_fail(sock, &err);
   if (send_reply(sock, 0, 0, NULL, -1) < 0)
     _exit(1);
-  serve_sockets(sock);
+  serve_sockets(sock, rtnl, flags & NS_REPLY_SOURCE_ROUTING6);
 }
 
 static int open_target_netns(const struct net_config *cfg, nook_error *err) {
@@ -311,8 +336,10 @@ int ns_child_attach(struct ns_child *child, int *tap_fd, nook_error *err) {
     return nook_err(err, errno, "start the namespace helper");
   int flags = 0;
   int r = recv_reply(child->sock, tap_fd, &flags, err);
-  if (r == 0)
+  if (r == 0) {
     child->source_routing = flags & NS_REPLY_SOURCE_ROUTING;
+    child->source_routing6 = flags & NS_REPLY_SOURCE_ROUTING6;
+  }
   return r;
 }
 
@@ -336,12 +363,21 @@ int ns_child_socket(struct ns_child *child, int family, int type, nook_error *er
   return request_socket(child, family, type, 0, &flags, err);
 }
 
-int ns_child_connector(struct ns_child *child, bool *transparent, nook_error *err) {
+int ns_child_connector(struct ns_child *child, int family, int type, bool *transparent,
+                       nook_error *err) {
   int flags = 0;
-  int fd = request_socket(child, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, NS_REQ_CONNECTOR, &flags,
-                          err);
+  int fd = request_socket(child, family, type, NS_REQ_CONNECTOR, &flags, err);
   *transparent = flags & NS_REPLY_TRANSPARENT;
   return fd;
+}
+
+int ns_child_udp_rule(struct ns_child *child, bool add, uint16_t port, nook_error *err) {
+  struct ns_request req = {.type = port,
+                           .flags = add ? NS_REQ_UDP_RULE_ADD : NS_REQ_UDP_RULE_DEL};
+  if (send(child->sock, &req, sizeof(req), MSG_NOSIGNAL) < 0)
+    return nook_err(err, errno, "ask the namespace helper for a routing rule");
+  int flags;
+  return recv_reply(child->sock, NULL, &flags, err);
 }
 
 void ns_child_stop(struct ns_child *child) {

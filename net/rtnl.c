@@ -120,45 +120,97 @@ static int route_add_default(int fd, int ifindex, int family, const void *gw, no
 
 /* Every address is local in the forwarder's table: a reply carrying its
  * mark is delivered to the connector socket that stands for the client. */
-static int route_add_local_all(int fd, int lo, nook_error *err) {
+static int route_add_local_all(int fd, int family, int lo, nook_error *err) {
   struct rtnl_msg m;
-  route_msg(&m, AF_INET, NET_FWD_TABLE, RTN_LOCAL, RT_SCOPE_HOST, lo);
+  route_msg(&m, family, NET_FWD_TABLE, RTN_LOCAL, RT_SCOPE_HOST, lo);
   return rtnl_talk(fd, &m, "add the port forwarder's local route", err);
 }
 
-static int rule_add_fwmark(int fd, nook_error *err) {
-  struct rtnl_msg m;
-  struct fib_rule_hdr *fr = msg_init(&m, RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, sizeof(*fr));
-  fr->family = AF_INET;
+/* A rule sending to the forwarder's table: what carries the mark, or (port
+ * non-zero) the UDP datagrams sent from that port. */
+static void rule_msg(struct rtnl_msg *m, int family, bool add, uint16_t udp_port) {
+  struct fib_rule_hdr *fr = msg_init(m, add ? RTM_NEWRULE : RTM_DELRULE,
+                                     add ? NLM_F_CREATE | NLM_F_EXCL : 0, sizeof(*fr));
+  fr->family = family;
   fr->action = FR_ACT_TO_TBL;
   fr->table = RT_TABLE_UNSPEC;
-  uint32_t mark = NET_FWD_MARK, mask = 0xffffffff, table = NET_FWD_TABLE,
-           prio = NET_FWD_RULE_PRIORITY;
-  add_attr(&m, FRA_FWMARK, &mark, sizeof(mark));
-  add_attr(&m, FRA_FWMASK, &mask, sizeof(mask));
-  add_attr(&m, FRA_TABLE, &table, sizeof(table));
-  add_attr(&m, FRA_PRIORITY, &prio, sizeof(prio));
+  uint32_t table = NET_FWD_TABLE, prio = NET_FWD_RULE_PRIORITY;
+  add_attr(m, FRA_TABLE, &table, sizeof(table));
+  if (udp_port) {
+    uint8_t proto = IPPROTO_UDP;
+    struct fib_rule_port_range range = {.start = udp_port, .end = udp_port};
+    prio++;
+    add_attr(m, FRA_IP_PROTO, &proto, sizeof(proto));
+    add_attr(m, FRA_SPORT_RANGE, &range, sizeof(range));
+  } else {
+    uint32_t mark = NET_FWD_MARK, mask = 0xffffffff;
+    add_attr(m, FRA_FWMARK, &mark, sizeof(mark));
+    add_attr(m, FRA_FWMASK, &mask, sizeof(mask));
+  }
+  add_attr(m, FRA_PRIORITY, &prio, sizeof(prio));
+}
+
+/* The kernel sends a reset (from a closed port) to an IPv6 loopback
+ * address through the interface the SYN came in on, which for the
+ * container's address is the tap, not lo: ::1 is local there too. */
+static int route_add_local_loopback6(int fd, int tap, nook_error *err) {
+  struct rtnl_msg m;
+  route_msg(&m, AF_INET6, NET_FWD_TABLE, RTN_LOCAL, RT_SCOPE_HOST, tap);
+  ((struct rtmsg *)NLMSG_DATA(&m.nh))->rtm_dst_len = 128;
+  add_attr(&m, RTA_DST, &in6addr_loopback, sizeof(in6addr_loopback));
+  return rtnl_talk(fd, &m, "add the port forwarder's IPv6 loopback route", err);
+}
+
+static int family_routing(int fd, int family, int lo, int tap, nook_error *err) {
+  const char *reflect = family == AF_INET ? "/proc/sys/net/ipv4/fwmark_reflect"
+                                          : "/proc/sys/net/ipv6/fwmark_reflect";
+  int r = write_file_at(AT_FDCWD, reflect, "1", 1, 0, err);
+  if (r < 0 || (r = route_add_local_all(fd, family, lo, err)) < 0)
+    return r;
+  if (family == AF_INET6 && (r = route_add_local_loopback6(fd, tap, err)) < 0)
+    return r;
+  struct rtnl_msg m;
+  rule_msg(&m, family, true, 0);
   return rtnl_talk(fd, &m, "add the port forwarder's routing rule", err);
 }
 
 /* Forwarded connections keep the client's address (see portfwd.c): the
  * connector socket inside carries NET_FWD_MARK, the server's accepted
- * socket inherits it from the SYN (tcp_fwmark_accept), and the rule sends
- * whatever carries the mark to local delivery instead of out through the
- * tap, whatever the client's address. */
-int rtnl_source_routing(nook_error *err) {
+ * socket inherits it from the SYN (tcp_fwmark_accept, for IPv6 too), and
+ * the rule sends whatever carries the mark to local delivery instead of out
+ * through the tap, whatever the client's address. The kernel's own answers
+ * to marked packets (a reset from a closed port, ICMP port unreachable)
+ * take the mark too (fwmark_reflect), so they reach the connector. */
+int rtnl_source_routing(const char *ifname, int *fd_out, bool *ipv6, nook_error *err) {
   _cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   if (fd < 0)
     return nook_err(err, errno, "netlink socket");
   int lo = if_nametoindex("lo");
-  if (!lo)
-    return nook_err(err, errno, "find interface lo");
+  int tap = if_nametoindex(ifname);
+  if (!lo || !tap)
+    return nook_err(err, errno, "find interface %s", lo ? ifname : "lo");
   int r = write_file_at(AT_FDCWD, "/proc/sys/net/ipv4/tcp_fwmark_accept", "1", 1, 0, err);
-  if (r < 0)
+  if (r < 0 || (r = family_routing(fd, AF_INET, lo, tap, err)) < 0)
     return r;
-  if ((r = route_add_local_all(fd, lo, err)) < 0)
-    return r;
-  return rule_add_fwmark(fd, err);
+  nook_error why;
+  nook_err_clear(&why);
+  *ipv6 = family_routing(fd, AF_INET6, lo, tap, &why) == 0;
+  *fd_out = steal_fd(&fd);
+  return 0;
+}
+
+/* UDP has no fwmark_accept: a server answers from an unmarked socket. What
+ * it sends from a forwarded port goes to local delivery instead, where the
+ * connector bound to the client's address receives it. */
+int rtnl_udp_port_rule(int fd, bool add, uint16_t port, bool ipv6, nook_error *err) {
+  int r = 0;
+  for (int i = 0; i < (ipv6 ? 2 : 1) && r == 0; i++) {
+    struct rtnl_msg m;
+    rule_msg(&m, i ? AF_INET6 : AF_INET, add, port);
+    r = rtnl_talk(fd, &m, add ? "add a UDP port's reply rule" : "remove a UDP port's reply rule",
+                  err);
+  }
+  return r;
 }
 
 int rtnl_configure(const char *ifname, unsigned mtu, const struct net_config *cfg,

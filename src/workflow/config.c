@@ -656,6 +656,11 @@ int launch_write_bundle(const struct launch_plan *p, nook_error *err) {
   gen_kv(g, "nook.idmap.fallback", "single");
   if (o->net == LAUNCH_NET_SLIRP) {
     gen_kv(g, "nook.network", "slirp");
+    for (char **kv = o->net_options; kv && *kv; kv++) {
+      const char *eq = strchr(*kv, '=');
+      _cleanup_free_ char *key = xasprintf("nook.network.%.*s", (int)(eq - *kv), *kv);
+      gen_kv(g, key, eq + 1);
+    }
     if (published && *published) {
       _cleanup_free_ char *ports = strv_join(published, ",");
       gen_kv(g, "nook.ports", ports);

@@ -25,6 +25,8 @@ static const char usage[] =
     "                            \"\": none)\n"
     "      --name NAME           the container's id (default: random)\n"
     "      --net, --network slirp|none|host  network (default slirp)\n"
+    "                            slirp:K=V,...: enable_ipv6, allow_host_loopback,\n"
+    "                            mtu, outbound_addr (true|false, a number, an IP)\n"
     "  -p, --publish [[IP:][HOST[-END]]:]CTR[-END][/tcp|udp]\n"
     "                            publish ports (slirp; no HOST: free host ports)\n"
     "  -P, --publish-all         publish the image's exposed ports on free host ports\n"
@@ -98,6 +100,7 @@ enum {
 };
 
 void launch_options_free(struct launch_options *o) {
+  strv_free(o->net_options);
   strv_free(o->ports);
   strv_free(o->volumes);
   strv_free(o->tmpfs);
@@ -118,6 +121,45 @@ void launch_options_free(struct launch_options *o) {
 static int bad(nook_error *err, const char *fmt, const char *arg) {
   nook_errx(err, EINVAL, fmt, arg);
   return nook_err_prefix(err, -EINVAL, "launch");
+}
+
+/* slirp's options as podman spells them after `slirp4netns:`, checked here
+ * and kept as the nook.network.KEY annotations they become ("KEY=VALUE"). */
+static int parse_slirp_options(const char *text, char ***out, nook_error *err) {
+  static const char *const bools[] = {"enable_ipv6", "allow_host_loopback"};
+  _cleanup_free_ char *list = xstrdup(text);
+  char *save = NULL;
+  for (char *kv = strtok_r(list, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(kv, '=');
+    if (!eq || eq == kv || !eq[1])
+      return nook_errx(err, EINVAL, "slirp option `%s`: expected KEY=VALUE", kv);
+    *eq = '\0';
+    const char *key = kv, *value = eq + 1;
+    bool known = false;
+    for (size_t i = 0; i < ARRAY_SIZE(bools); i++)
+      if (!strcmp(key, bools[i])) {
+        known = true;
+        if (strcmp(value, "true") && strcmp(value, "false"))
+          return nook_errx(err, EINVAL, "slirp option %s: expected true or false, not `%s`",
+                           key, value);
+      }
+    unsigned long long mtu;
+    if (!strcmp(key, "mtu")) {
+      known = true;
+      if (!parse_u64(value, &mtu) || mtu < 68 || mtu > 65520)
+        return nook_errx(err, EINVAL, "slirp option mtu: expected a number from 68 to 65520, "
+                                      "not `%s`", value);
+    }
+    if (!strcmp(key, "outbound_addr"))
+      known = true;
+    if (!known)
+      return nook_errx(err, EINVAL,
+                       "unknown slirp option `%s` (known: enable_ipv6, allow_host_loopback, mtu, "
+                       "outbound_addr)", key);
+    _cleanup_free_ char *pair = xasprintf("%s=%s", key, value);
+    strv_push(out, pair);
+  }
+  return 0;
 }
 
 /* What tmpfs and the mount flags take, checked here so that a bad option
@@ -271,7 +313,14 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
       o->name = optarg;
       break;
     case OPT_NET:
-      if (!strcmp(optarg, "slirp") || !strcmp(optarg, "slirp4netns"))
+      strv_free(o->net_options);
+      o->net_options = NULL;
+      if (!strncmp(optarg, "slirp:", 6) || !strncmp(optarg, "slirp4netns:", 12)) {
+        o->net = LAUNCH_NET_SLIRP;
+        int r = parse_slirp_options(strchr(optarg, ':') + 1, &o->net_options, err);
+        if (r < 0)
+          return nook_err_prefix(err, r, "launch: --%s", opts[longindex].name);
+      } else if (!strcmp(optarg, "slirp") || !strcmp(optarg, "slirp4netns"))
         o->net = LAUNCH_NET_SLIRP;
       else if (!strcmp(optarg, "none"))
         o->net = LAUNCH_NET_NONE;

@@ -43,6 +43,7 @@ struct launch_options {
   const char *name;
   bool rm, interactive, tty, detach, read_only, init, keep_id, publish_all;
   enum launch_net net;
+  char **net_options; /* --net slirp:KEY=VALUE,...: "KEY=VALUE", KEY of nook.network.KEY */
   char **ports;   /* [[IP:][HOST]:]CTR[/proto] */
   char **volumes; /* SRC:DST[:ro] */
   char **tmpfs;   /* DST[:options] */
