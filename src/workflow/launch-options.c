@@ -243,7 +243,7 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
   o->stop_timeout = -1;
   int c, longindex = -1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+itdPp:v:e:w:u:m:l:h", opts, &longindex)) != -1) {
+  while ((c = getopt_long(argc, argv, "+:itdPp:v:e:w:u:m:l:h", opts, &longindex)) != -1) {
     switch (c) {
     case OPT_RM:
       o->rm = true;
@@ -491,9 +491,9 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
       else
         return bad(err, "--pull: `%s` is not always, missing or never", optarg);
       break;
+    case ':':
+      return bad(err, "option `%s` needs a value", argv[optind - 1]);
     default:
-      if (optopt && strchr("pvewuml", optopt))
-        return bad(err, "option `%s` needs a value", argv[optind - 1]);
       return bad(err, "unknown option `%s` (see 'nook launch --help')", argv[optind - 1]);
     }
   }

@@ -115,6 +115,16 @@ test_attach_detach_keys_and_errors() {
   assert_eq 1 "$(wc -l <<<"$assert_output")" "one error line"
   assert_contains "$assert_output" "does not exist"
   assert_fails "$NOOK" attach
+  assert_fails "$NOOK" attach -x "$id"
+  assert_contains "$assert_output" "unknown option \`-x\`"
+  assert_fails "$NOOK" attach --detach-keys
+  assert_contains "$assert_output" "option \`--detach-keys\` needs a value"
+  # an empty key in the list is a mistake, not a key
+  local keys
+  for keys in ctrl-p, ,ctrl-p ctrl-p,,ctrl-q; do
+    assert_fails "$NOOK" attach --detach-keys "$keys" no-such-container
+    assert_contains "$assert_output" "--detach-keys: \`$keys\`"
+  done
   "$NOOK" stop -t 1 "$plain" >/dev/null
   assert_fails "$NOOK" attach "$plain"
   assert_eq 1 "$(wc -l <<<"$assert_output")" "one error line"

@@ -320,3 +320,21 @@ test_new_flags_completed() {
   assert_eq ":files" "$("$NOOK" __complete words -- launch --device '')" "--device"
   assert_eq "slirp none host" "$(echo $("$NOOK" __complete words -- launch --network ''))"
 }
+
+# A flag given last without its value is named as such (not as an unknown
+# option), whichever flag it is.
+test_flag_without_value() {
+  local flag s
+  for flag in --network -p --add-host --dns --dns-search --dns-option --mount --device --ulimit \
+    --shm-size --group-add --stop-signal --stop-timeout -l --label --pull --detach-keys --name \
+    --tmpfs --env-file --entrypoint; do
+    s=0
+    "$NOOK" launch "$flag" 2>err || s=$?
+    assert_eq 125 "$s" "status for $flag"
+    assert_eq "nook: launch: option \`$flag\` needs a value" "$(cat err)" "$flag without its value"
+  done
+  s=0
+  "$NOOK" launch --no-such-flag bb:1 2>err || s=$?
+  assert_eq 125 "$s" "status for an unknown flag"
+  assert_contains "$(cat err)" "unknown option \`--no-such-flag\`"
+}
