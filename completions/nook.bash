@@ -3,27 +3,41 @@
 
 _nook() {
   local -a words=()
-  local i w
+  local i w last join=0
   # bash splits words at '=' and ':' (COMP_WORDBREAKS). Give nook whole
-  # words: "--root" "=" "/x" becomes "--root" "/x", and an image name
-  # "name" ":" "tag" becomes "name:tag".
+  # words: "--root" "=" "/x" (an option and its value) becomes "--root"
+  # "/x"; any other word is put together again: "name" ":" "tag" becomes
+  # "name:tag", and the value "type" "=" "bind" of --mount "type=bind" (or
+  # of -l, -e), so that the words after it are still seen for what they are.
   for ((i = 1; i <= COMP_CWORD; i++)); do
     w=${COMP_WORDS[i]}
-    if [[ $w == "=" ]]; then
+    last=
+    ((${#words[@]})) && last=${words[${#words[@]} - 1]}
+    if [[ $w == "=" && $last == -* && $last != *=* ]] && ((join == 0)); then
       [[ $i == "$COMP_CWORD" ]] && words+=("")
       continue
     fi
-    if [[ $w == ":" || ( $i -gt 1 && ${COMP_WORDS[i - 1]} == ":" ) ]] && ((${#words[@]} > 0)); then
+    if [[ $w == "=" || $w == ":" ]] && ((${#words[@]} > 0)); then
       words[${#words[@]} - 1]+=$w
+      join=1
+      continue
+    fi
+    if ((join)); then
+      words[${#words[@]} - 1]+=$w
+      join=0
       continue
     fi
     words+=("$w")
   done
   local cur=${words[${#words[@]} - 1]}
   unset 'words[${#words[@]}-1]'
-  # what bash replaces: the part of cur after its last ':'
-  local colon_prefix=
-  [[ $cur == *:* && $COMP_WORDBREAKS == *:* ]] && colon_prefix=${cur%"${cur##*:}"}
+  # what bash replaces: the part of cur after its last '=' or ':'
+  local break_prefix=
+  if [[ $cur == *[=:]* ]]; then
+    break_prefix=${cur%"${cur##*[=:]}"}
+    # only as far as those are word breaks
+    [[ $COMP_WORDBREAKS == *"${break_prefix: -1}"* ]] || break_prefix=
+  fi
 
   local nook=${COMP_WORDS[0]}
   [[ $nook == "~"/* ]] && nook=$HOME/${nook#"~"/}
@@ -42,10 +56,16 @@ _nook() {
     ;;
   *)
     COMPREPLY=($(compgen -W "${out[*]}" -- "$cur"))
-    if [[ -n $colon_prefix ]]; then
+    if [[ -n $break_prefix ]]; then
       for i in "${!COMPREPLY[@]}"; do
-        COMPREPLY[i]=${COMPREPLY[i]#"$colon_prefix"}
+        COMPREPLY[i]=${COMPREPLY[i]#"$break_prefix"}
+        # "nofile=" offered for "nofile=": nothing to add
+        [[ -n ${COMPREPLY[i]} ]] || unset 'COMPREPLY[i]'
       done
+    fi
+    # "nofile=" of --ulimit, "type=bind" of --mount: more is typed after it
+    if [[ ${#COMPREPLY[@]} == 1 && ${COMPREPLY[0]} == *= ]]; then
+      compopt -o nospace 2>/dev/null
     fi
     ;;
   esac

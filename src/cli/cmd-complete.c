@@ -259,10 +259,17 @@ static int complete_containers(struct nook_globals *g, char **statuses, nook_err
   return 0;
 }
 
-static void print_name(const char *name, void *data) { printf("%s\n", name); }
+/* data: what goes before the name ("--stop-signal=" of a word given whole) */
+static void print_name(const char *name, void *data) {
+  printf("%s%s\n", data ? (const char *)data : "", name);
+}
 
-static int complete_signals(void) {
-  signal_list_names(print_name, NULL);
+static void print_ulimit(const char *name, void *data) {
+  printf("%s%s=\n", data ? (const char *)data : "", name);
+}
+
+static int complete_signals(const char *prefix) {
+  signal_list_names(print_name, (void *)prefix);
   return 0;
 }
 
@@ -296,23 +303,47 @@ static bool flag_wants_dir(const struct help_flag *f) {
          strcmp(f->flag, "-b") == 0 || strcmp(f->flag, "--root") == 0;
 }
 
-static void complete_flag_value(const struct help_flag *f) {
+/* Prints the values of f's argument, each after prefix (the "--flag=" of a
+ * word that zsh and fish give whole; "" otherwise). */
+static void complete_flag_value(const struct help_flag *f, const char *prefix) {
   if ((strchr(f->arg, '|') && !strchr(f->arg, '[')) || is_single_choice(f->arg, strlen(f->arg), f->arg + strlen(f->arg))) {
     _cleanup_free_ char *choices = xstrdup(f->arg);
     char *save = NULL;
     /* "type=bind|tmpfs|volume": each choice with the key of the first */
     const char *eq = strchr(choices, '=');
     int key_len = eq ? (int)(eq - choices + 1) : 0;
-    for (char *c = strtok_r(choices, "|", &save); c; c = strtok_r(NULL, "|", &save))
-      printf("%.*s%s\n", strchr(c, '=') ? 0 : key_len, f->arg, c);
+    for (char *c = strtok_r(choices, "|", &save); c; c = strtok_r(NULL, "|", &save)) {
+      /* "seccomp=FILE|unconfined": FILE names a value, it is not one */
+      const char *value = strchr(c, '=') ? strchr(c, '=') + 1 : c;
+      if (is_metavar(value, strlen(value)))
+        continue;
+      printf("%s%.*s%s\n", prefix, strchr(c, '=') ? 0 : key_len, f->arg, c);
+    }
   } else if (strcmp(f->arg, "SIG") == 0) {
-    complete_signals();
+    complete_signals(prefix);
+  } else if (strcmp(f->flag, "--ulimit") == 0) {
+    launch_ulimit_names(print_ulimit, (void *)prefix);
   } else if (flag_wants_dir(f)) {
     printf(":dirs\n");
   } else if (strstr(f->arg, "FILE") || strstr(f->arg, "PATH") || strstr(f->arg, "SOCK") ||
              str_has_prefix(f->arg, "SRC")) {
     printf(":files\n");
   }
+}
+
+/* A "--flag=VALUE" word being completed (zsh and fish give it whole, bash
+ * apart): the values of the flag, as whole words. False when cur is not
+ * such a word of a flag that takes a value. */
+static bool complete_inline_value(const struct help_flag *flags, const char *cur) {
+  const char *eq = strchr(cur, '=');
+  if (cur[0] != '-' || !eq)
+    return false;
+  const struct help_flag *f = find_flag(flags, cur);
+  if (!f || !f->arg)
+    return false;
+  _cleanup_free_ char *prefix = xstrndup(cur, (size_t)(eq - cur) + 1);
+  complete_flag_value(f, prefix);
+  return true;
 }
 
 /* `nook image`: its subcommands (from the "Commands:" list of its help),
@@ -393,7 +424,7 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
     const struct help_flag *f = find_flag(globals, words[i]);
     if (f && f->arg && !strchr(words[i], '=')) {
       if (i + 1 == n - 1) {
-        complete_flag_value(f);
+        complete_flag_value(f, "");
         return 0;
       }
       if (strcmp(f->flag, "--root") == 0)
@@ -404,6 +435,8 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
     }
   }
   if (i == n - 1) {
+    if (complete_inline_value(globals, cur))
+      return 0;
     if (cur[0] == '-') {
       for (const struct help_flag *f = globals; f->flag; f++)
         printf("%s\n", f->flag);
@@ -428,7 +461,7 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
       const struct help_flag *f = find_flag(flags, words[i]);
       if (f && f->arg && !strchr(words[i], '=')) {
         if (i + 1 == n - 1) {
-          complete_flag_value(f);
+          complete_flag_value(f, "");
           return 0;
         }
         if (strcmp(f->flag, "--storage-root") == 0)
@@ -443,6 +476,8 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
   }
   if (positional == -1)
     positional = 0;
+  if (positional == 0 && complete_inline_value(flags, cur))
+    return 0;
   if (positional == 0 && cur[0] == '-') {
     for (const struct help_flag *f = flags; f->flag; f++)
       printf("%s\n", f->flag);
@@ -461,7 +496,7 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
     if (positional == 0)
       return complete_containers(g, (char **)container_commands[c].statuses, err);
     if (positional == 1 && strcmp(command, "kill") == 0)
-      return complete_signals();
+      return complete_signals(NULL);
   }
   return 0;
 }
@@ -478,7 +513,7 @@ int cmd___complete(struct nook_globals *g, int argc, char **argv, nook_error *er
   if (strcmp(what, "containers") == 0)
     return complete_containers(g, argv + 2, err);
   if (strcmp(what, "signals") == 0)
-    return complete_signals();
+    return complete_signals(NULL);
   if (strcmp(what, "words") == 0) {
     int first = argc > 2 && strcmp(argv[2], "--") == 0 ? 3 : 2;
     return complete_words(g, argc - first, argv + first, err);

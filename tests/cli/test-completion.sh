@@ -14,6 +14,24 @@ bash_complete() {
     printf "%s\n" "${COMPREPLY[@]}"' bash "$NOOK" "$@" | sed '/^$/d' | sort
 }
 
+# bash_complete_line LINE: bash_complete of LINE split into words as bash
+# splits a command line for completion: at spaces, and around each '=' and
+# ':' (COMP_WORDBREAKS), which become words of their own.
+bash_complete_line() {
+  local -a words=()
+  local w
+  for w in $1; do
+    while [[ $w =~ ^([^=:]*)([=:])(.*)$ ]]; do
+      [ -z "${BASH_REMATCH[1]}" ] || words+=("${BASH_REMATCH[1]}")
+      words+=("${BASH_REMATCH[2]}")
+      w=${BASH_REMATCH[3]}
+    done
+    [ -z "$w" ] || words+=("$w")
+  done
+  [[ $1 != *" " ]] || words+=("")
+  bash_complete "${words[@]}"
+}
+
 test_bash_registers_the_function() {
   local out
   out=$(bash --norc --noprofile -c 'source "$NOOK_SRC/completions/nook.bash"; complete -p nook')
@@ -172,4 +190,31 @@ test_fish_loads_and_offers() {
   assert_eq "$(printf 'start\nstate\nstop')" "$(sort <<<"$out")" "fish: nook st"
   out=$(HOME=$TEST_TMP PATH=$bindir:$PATH fish --no-config -c "source '$NOOK_SRC/completions/nook.fish'; complete -C 'nook kill x KI'")
   assert_contains "$out" "KILL"
+}
+
+# Values with '=' (--mount type=bind, -l k=v, -e K=V) and --flag=VALUE, as
+# bash really splits them: a value is completed after its '=', and the words
+# after one are still seen for what they are. zsh and fish give such a word
+# whole: its values come back whole.
+test_bash_values_with_equals() {
+  assert_eq "bind" "$(bash_complete_line 'launch --mount type=b')" "--mount type=b"
+  assert_eq "$(printf 'bind\ntmpfs\nvolume')" "$(bash_complete_line 'launch --mount type=')" "--mount type="
+  assert_eq "never" "$(bash_complete_line 'launch -l a=b --pull n')" "a flag after -l a=b"
+  assert_eq "host" "$(bash_complete_line 'launch -e A=1 --label=x=y --net=h')" "after -e A=1 --label=x=y"
+  assert_eq "$(printf 'host\nnone\nslirp')" "$(bash_complete_line 'launch --network=')" "--network="
+  assert_eq "unconfined" "$(bash_complete_line 'launch --security-opt seccomp=u')" "seccomp=u"
+  assert_eq "seccomp=unconfined" "$(bash_complete launch --security-opt '')" \
+    "--security-opt: FILE is what to write, not a value"
+  assert_eq "nofile=" "$(bash_complete_line 'launch --ulimit nof')" "--ulimit names"
+  assert_eq "" "$(bash_complete_line 'launch --ulimit nofile=')" "nothing after --ulimit nofile="
+  assert_contains "$(bash_complete_line 'launch --stop-signal=T')" "TERM" "--stop-signal="
+  assert_eq "$(printf -- '--network=host\n--network=none\n--network=slirp')" \
+    "$("$NOOK" __complete words -- launch --network= | sort)" "a --flag= word given whole"
+  assert_contains "$("$NOOK" __complete words -- launch -l a=b --pull=n)" "--pull=never" "--pull=n whole"
+  if command -v fish >/dev/null; then
+    mkdir -p bin
+    ln -sf "$NOOK" bin/nook
+    assert_eq "--network=slirp" "$(HOME=$TEST_TMP PATH=$TEST_TMP/bin:$PATH fish --no-config -c \
+      "source '$NOOK_SRC/completions/nook.fish'; complete -C 'nook launch --network=s'")" "fish: --network=s"
+  fi
 }
