@@ -346,16 +346,52 @@ static bool complete_inline_value(const struct help_flag *flags, const char *cur
   return true;
 }
 
+/* The options of `nook image SUB`, from its entry in the "Commands:" list
+ * of `nook image --help`: the bracketed options of its line and of the
+ * lines that continue it ("  save [-q|--quiet] [--format a|b]",
+ * "       [-o|--output FILE] NAME"). Returns a {NULL}-terminated array. */
+static struct help_flag *image_sub_flags(const char *help, const char *sub) {
+  size_t n = 0;
+  struct help_flag *flags = xcalloc(1, sizeof(*flags));
+  const char *list = strstr(help, "\nCommands:\n");
+  bool in_sub = false;
+  for (const char *line = list ? list + 1 : NULL; line && *line;) {
+    const char *end = strchrnul(line, '\n');
+    size_t indent = strspn(line, " ");
+    if (indent == 2)
+      in_sub = str_has_prefix(line + 2, sub) && line[2 + strlen(sub)] == ' ';
+    else if (line[indent] != '[')
+      in_sub = in_sub && indent > 2 && line[indent] == '[';
+    for (const char *b = line; in_sub && (b = memchr(b, '[', (size_t)(end - b))) != NULL;) {
+      const char *q = ++b, *flag, *arg;
+      size_t flag_len, arg_len, first = n;
+      /* "[-o|--output FILE]": both spellings take FILE */
+      while (parse_one_flag(&q, end, &flag, &flag_len, &arg, &arg_len)) {
+        add_flag(&flags, &n, flag, flag_len, arg, arg_len);
+        if (!(q + 1 < end && q[0] == '|' && q[1] == '-'))
+          break;
+        q++;
+      }
+      for (size_t i = first; arg && i < n; i++)
+        if (!flags[i].arg)
+          flags[i].arg = xstrndup(arg, arg_len);
+    }
+    line = *end ? end + 1 : end;
+  }
+  return flags;
+}
+
 /* `nook image`: its subcommands (from the "Commands:" list of its help),
- * files to import, and the names of stored images for rm and inspect. */
-static int complete_image(int positional, const char *sub, const char *prev,
+ * their options and the options' values, files to import, and the names
+ * of stored images for rm and inspect. */
+static int complete_image(int positional, const char *sub, const char *prev, const char *cur,
                           const char *storage_root) {
   nook_error ignored;
+  char *help_args[] = {"nook", "image", "--help", NULL};
+  _cleanup_free_ char *help = NULL;
+  if (capture_self(help_args, &help, &ignored) < 0)
+    return 0;
   if (positional == 0) {
-    char *args[] = {"nook", "image", "--help", NULL};
-    _cleanup_free_ char *help = NULL;
-    if (capture_self(args, &help, &ignored) < 0)
-      return 0;
     const char *list = strstr(help, "\nCommands:\n");
     for (const char *line = list ? strchr(list + 1, '\n') + 1 : NULL; line && *line;) {
       const char *end = strchrnul(line, '\n');
@@ -369,17 +405,21 @@ static int complete_image(int positional, const char *sub, const char *prev,
     }
     return 0;
   }
+  _cleanup_help_flags_ struct help_flag *flags = sub ? image_sub_flags(help, sub) : NULL;
+  const struct help_flag *f = flags && prev && prev[0] == '-' && !strchr(prev, '=')
+                                  ? find_flag(flags, prev) : NULL;
+  if (f && f->arg) {
+    complete_flag_value(f, "");
+    return 0;
+  }
+  if (flags && cur[0] == '-') {
+    if (!complete_inline_value(flags, cur))
+      for (f = flags; f->flag; f++)
+        printf("%s\n", f->flag);
+    return 0;
+  }
   if (positional == 1 && sub && strcmp(sub, "import") == 0) {
     printf(":files\n");
-    return 0;
-  }
-  if (sub && strcmp(sub, "save") == 0 && prev &&
-      (strcmp(prev, "-o") == 0 || strcmp(prev, "--output") == 0)) {
-    printf(":files\n");
-    return 0;
-  }
-  if (sub && strcmp(sub, "save") == 0 && prev && strcmp(prev, "--format") == 0) {
-    printf("oci-archive\ndocker-archive\n");
     return 0;
   }
   /* Image names: every argument of rm and inspect, the image to tag or save
@@ -487,7 +527,7 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
     return complete_commands();
   if (strcmp(command, "image") == 0)
     return complete_image(positional, first_arg >= 0 ? words[first_arg] : NULL,
-                          n >= 2 ? words[n - 2] : NULL, storage_root);
+                          n >= 2 ? words[n - 2] : NULL, cur, storage_root);
   if (positional == 0 && strcmp(command, "launch") == 0)
     return workflow_complete_images();
   for (size_t c = 0; c < ARRAY_SIZE(container_commands); c++) {

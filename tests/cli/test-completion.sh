@@ -218,3 +218,38 @@ test_bash_values_with_equals() {
       "source '$NOOK_SRC/completions/nook.fish'; complete -C 'nook launch --network=s'")" "fish: --network=s"
   fi
 }
+
+# What --help lists (and so what completion offers) is in the man page:
+# every option of every command, `nook image`'s subcommands' too.
+test_every_completed_flag_is_documented() {
+  local cmd flag sub missing=
+  for cmd in $("$NOOK" __complete commands); do
+    [ -f "$NOOK_SRC/docs/nook-$cmd.1.scd" ] || { missing+=" $cmd(no man page)"; continue; }
+    for flag in $("$NOOK" __complete flags "$cmd" | cut -d' ' -f1); do
+      grep -qE -- "\*${flag}([^a-zA-Z0-9-]|$)" "$NOOK_SRC/docs/nook-$cmd.1.scd" ||
+        missing+=" $cmd:$flag"
+    done
+  done
+  for sub in $("$NOOK" __complete words -- image ''); do
+    for flag in $("$NOOK" __complete words -- image "$sub" -); do
+      grep -qE -- "\*${flag}([^a-zA-Z0-9-]|$)" "$NOOK_SRC/docs/nook-image.1.scd" ||
+        missing+=" image-$sub:$flag"
+    done
+  done
+  assert_eq "" "$missing" "options --help shows that the man page does not"
+  "$NOOK" image --help | awk 'length > 79 { print "too long: " $0; bad = 1 } END { exit bad }'
+}
+
+# nook image SUB: its options and their values, from the image help.
+test_bash_image_subcommand_options() {
+  assert_eq "$(printf -- '--format\n--output\n--quiet\n-o\n-q')" "$(bash_complete image save -)" "save's options"
+  assert_eq "$(printf 'docker-archive\noci-archive')" "$(bash_complete image save -q --format '')" \
+    "save --format"
+  touch out.tar
+  assert_eq "out.tar" "$(bash_complete image save --output ou)" "save --output: files"
+  assert_eq "$(printf 'json\ntable')" "$(bash_complete_line 'image list --format=')" "list --format="
+  assert_eq "$(printf -- '--force\n-f')" "$(bash_complete image rm -)" "rm's options"
+  assert_eq "$(printf -- '--all\n-a')" "$(bash_complete image prune -)" "prune's options"
+  assert_eq "--tls-verify" "$(bash_complete image pull --tl)" "pull's options"
+  assert_eq "--storage-root" "$(bash_complete image -)" "image's own options (no -f of a description)"
+}
