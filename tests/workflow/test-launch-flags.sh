@@ -219,6 +219,9 @@ test_group_add() {
   assert_eq "Groups:	1000 1234 " "$out" "additional gids, a name from the image's /etc/group"
   out=$("$NOOK" launch --rm --group-add 5 bb:1 grep ^Groups: /proc/self/status)
   assert_eq "Groups:	5 " "$out" "a numeric gid for root"
+  out=$("$NOOK" launch --rm --group-add 1000 --group-add app --group-add 5 --group-add 1000 bb:1 \
+    grep ^Groups: /proc/self/status)
+  assert_eq "Groups:	5 1000 " "$out" "a group named twice (by gid and by name) is there once"
   id=$(unique_id grp)
   want="unable to find group nosuch" refused --name "$id" --group-add nosuch
   assert_nothing_left "$id"

@@ -141,6 +141,13 @@ test_detached_logs_wait_stop_rm() {
   assert_eq "err1" "$("$NOOK" logs "$id" 2>&1 >/dev/null)" "stderr in the log"
   assert_eq "" "$("$NOOK" logs --since 2030-01-01T00:00:00Z "$id" 2>&1)" "--since a later time"
   assert_eq 3 "$("$NOOK" logs --since 1h "$id" 2>&1 | wc -l)" "--since an hour"
+  # stdout and stderr into one pipe keep the log's order
+  local mixed
+  mixed=$("$NOOK" launch -d bb:1 sh -c 'echo o1; sleep 0.2; echo e1 >&2; sleep 0.2; echo o2
+    sleep 0.2; echo e2 >&2')
+  "$NOOK" wait "$mixed" >/dev/null
+  assert_eq "o1 e1 o2 e2" "$(echo $("$NOOK" logs "$mixed" 2>&1 | cat))" "logs 2>&1 in order"
+  "$NOOK" rm "$mixed" >/dev/null
   out=$("$NOOK" state "$id")
   assert_eq 7 "$(jq -r .exitStatus <<<"$out")" "exit status in state"
   jq -e '.finished | test("^20")' <<<"$out" >/dev/null || fail "no finish time in state: $out"
