@@ -415,3 +415,20 @@ test_logs_since_bad_values() {
   wait_for "\"$NOOK\" logs --since 1h30m \"$id\" | grep -q hi" 10
   "$NOOK" rm -f "$id" >/dev/null
 }
+
+# nook's own warnings while a detached container is made (here: a limit the
+# cgroup cannot apply) are the launching user's, on launch's stderr, not
+# lines of the container's output in its log.
+test_detached_warnings_go_to_launch() {
+  make_launch_image
+  local id
+  id=$("$NOOK" launch -d --memory 64m bb:1 sh -c 'echo from-the-container' 2>launch.err)
+  "$NOOK" wait "$id" >/dev/null
+  "$NOOK" logs "$id" >logs.out 2>&1
+  "$NOOK" rm "$id" >/dev/null
+  if ! grep -q "limits not applied" launch.err logs.out; then
+    skip "the memory controller is there: nook has no warning to give"
+  fi
+  assert_contains "$(cat launch.err)" "warning: container \`$id\`: limits not applied" "launch's stderr"
+  assert_eq "from-the-container" "$(cat logs.out)" "the container's log holds its output alone"
+}
