@@ -59,7 +59,7 @@ static const char usage[] =
     "      --group-add GROUP     an additional group (a gid, or a name in the image)\n"
     "      --stop-signal SIG     the signal nook stop sends first (default TERM)\n"
     "      --stop-timeout SECS   how long nook stop waits before SIGKILL (default 10)\n"
-    "  -l, --label KEY=VALUE     a label (nook containers --format json shows it)\n"
+    "  -l, --label KEY[=VALUE]   a label (nook containers --format json shows it)\n"
     "      --init                run a zombie-reaping init as pid 1\n"
     "      --pull always|missing|never\n"
     "                            pull the image: always, if missing (default), never\n"
