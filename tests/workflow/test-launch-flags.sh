@@ -341,3 +341,18 @@ test_flag_without_value() {
   assert_eq 125 "$s" "status for an unknown flag"
   assert_contains "$(cat err)" "unknown option \`--no-such-flag\`"
 }
+
+# Two mounts on one path (-v, --tmpfs, --mount, however the path is
+# written) are refused as docker and podman refuse them, not stacked with
+# the first hidden.
+test_two_mounts_on_one_target() {
+  make_launch_image
+  mkdir h
+  want="--mount \`type=tmpfs,dst=/x/\`: /x is already the target of -v \`$TEST_TMP/h:/x\`" \
+    refused -v "$TEST_TMP/h:/x" --mount type=tmpfs,dst=/x/
+  want="-v \`$TEST_TMP/h://x:ro\`: /x is already the target of --tmpfs" refused --tmpfs /x:size=1m -v "$TEST_TMP/h://x:ro"
+  want="is already the target of --mount \`type=volume,target=/a\`" \
+    refused --mount type=volume,target=/a --mount "type=bind,src=$TEST_TMP/h,target=/a"
+  # different paths, and a mount inside another, are fine
+  assert_eq "ok" "$("$NOOK" launch --rm -v "$TEST_TMP/h:/x" --tmpfs /x/y --mount type=tmpfs,dst=/xy bb:1 echo ok)"
+}
