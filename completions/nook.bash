@@ -3,20 +3,14 @@
 
 _nook() {
   local -a words=()
-  local i w last join=0
+  local i w join=0
   # bash splits words at '=' and ':' (COMP_WORDBREAKS). Give nook whole
-  # words: "--root" "=" "/x" (an option and its value) becomes "--root"
-  # "/x"; any other word is put together again: "name" ":" "tag" becomes
-  # "name:tag", and the value "type" "=" "bind" of --mount "type=bind" (or
-  # of -l, -e), so that the words after it are still seen for what they are.
+  # words, as zsh and fish do: "--root" "=" "/x" becomes "--root=/x",
+  # "name" ":" "tag" becomes "name:tag", and the value "type" "=" "bind" of
+  # --mount (or of -l, -e) one word, so that the words after it are still
+  # seen for what they are.
   for ((i = 1; i <= COMP_CWORD; i++)); do
     w=${COMP_WORDS[i]}
-    last=
-    ((${#words[@]})) && last=${words[${#words[@]} - 1]}
-    if [[ $w == "=" && $last == -* && $last != *=* ]] && ((join == 0)); then
-      [[ $i == "$COMP_CWORD" ]] && words+=("")
-      continue
-    fi
     if [[ $w == "=" || $w == ":" ]] && ((${#words[@]} > 0)); then
       words[${#words[@]} - 1]+=$w
       join=1
@@ -38,6 +32,7 @@ _nook() {
     # only as far as those are word breaks
     [[ $COMP_WORDBREAKS == *"${break_prefix: -1}"* ]] || break_prefix=
   fi
+  local word=${cur#"$break_prefix"}
 
   local nook=${COMP_WORDS[0]}
   [[ $nook == "~"/* ]] && nook=$HOME/${nook#"~"/}
@@ -48,11 +43,11 @@ _nook() {
   case ${out[0]-} in
   :files)
     compopt -o filenames 2>/dev/null
-    COMPREPLY=($(compgen -f -- "$cur"))
+    COMPREPLY=($(compgen -f -- "$word"))
     ;;
   :dirs)
     compopt -o filenames 2>/dev/null
-    COMPREPLY=($(compgen -d -- "$cur"))
+    COMPREPLY=($(compgen -d -- "$word"))
     ;;
   *)
     COMPREPLY=($(compgen -W "${out[*]}" -- "$cur"))
@@ -62,6 +57,7 @@ _nook() {
         # "nofile=" offered for "nofile=": nothing to add
         [[ -n ${COMPREPLY[i]} ]] || unset 'COMPREPLY[i]'
       done
+      COMPREPLY=("${COMPREPLY[@]}")
     fi
     # "nofile=" of --ulimit, "type=bind" of --mount: more is typed after it
     if [[ ${#COMPREPLY[@]} == 1 && ${COMPREPLY[0]} == *= ]]; then

@@ -96,8 +96,15 @@ static bool is_single_choice(const char *word, size_t len, const char *end) {
 
 struct help_flag {
   char *flag; /* "-b" or "--bundle" */
-  char *arg;  /* "DIR", "table|json" or NULL when the option takes none */
+  char *arg;  /* "DIR", "table|json", "[=BOOL]" (a value only after '=') or NULL when
+               * the option takes none */
 };
+
+/* Whether the word after the flag is its value ("--name NAME", not
+ * "--sig-proxy[=BOOL]"). */
+static bool takes_next_word(const struct help_flag *f) {
+  return f->arg && !str_has_prefix(f->arg, "[=");
+}
 
 static void help_flags_free(struct help_flag *flags) {
   for (struct help_flag *f = flags; f && f->flag; f++) {
@@ -143,6 +150,16 @@ static bool parse_one_flag(const char **pp, const char *end, const char **flag, 
   *flag_len = (size_t)(p - *flag);
   *arg = NULL;
   *arg_len = 0;
+  /* "--sig-proxy[=BOOL]": a value that only comes after '=' */
+  if (p + 2 < end && p[0] == '[' && p[1] == '=') {
+    const char *close = memchr(p, ']', (size_t)(end - p));
+    if (close && is_metavar(p + 2, (size_t)(close - p - 2))) {
+      *arg = p;
+      *arg_len = (size_t)(close - p + 1);
+      *pp = close + 1;
+      return true;
+    }
+  }
   if (p < end && (*p == '=' || (*p == ' ' && p + 1 < end && p[1] != ' ' && p[1] != '-'))) {
     const char *a = p + 1;
     const char *q = a;
@@ -233,7 +250,7 @@ static const struct help_flag *find_flag(const struct help_flag *flags, const ch
 static int complete_flags(const char *command) {
   _cleanup_help_flags_ struct help_flag *flags = flags_of(command);
   for (const struct help_flag *f = flags; f->flag; f++)
-    printf("%s%s%s\n", f->flag, f->arg ? " " : "", f->arg ? f->arg : "");
+    printf("%s%s%s\n", f->flag, takes_next_word(f) ? " " : "", f->arg ? f->arg : "");
   return 0;
 }
 
@@ -306,7 +323,9 @@ static bool flag_wants_dir(const struct help_flag *f) {
 /* Prints the values of f's argument, each after prefix (the "--flag=" of a
  * word that zsh and fish give whole; "" otherwise). */
 static void complete_flag_value(const struct help_flag *f, const char *prefix) {
-  if ((strchr(f->arg, '|') && !strchr(f->arg, '[')) || is_single_choice(f->arg, strlen(f->arg), f->arg + strlen(f->arg))) {
+  if (strcmp(f->arg, "BOOL") == 0 || strcmp(f->arg, "[=BOOL]") == 0) {
+    printf("%strue\n%sfalse\n", prefix, prefix);
+  } else if ((strchr(f->arg, '|') && !strchr(f->arg, '[')) || is_single_choice(f->arg, strlen(f->arg), f->arg + strlen(f->arg))) {
     _cleanup_free_ char *choices = xstrdup(f->arg);
     char *save = NULL;
     /* "type=bind|tmpfs|volume": each choice with the key of the first */
@@ -408,7 +427,7 @@ static int complete_image(int positional, const char *sub, const char *prev, con
   _cleanup_help_flags_ struct help_flag *flags = sub ? image_sub_flags(help, sub) : NULL;
   const struct help_flag *f = flags && prev && prev[0] == '-' && !strchr(prev, '=')
                                   ? find_flag(flags, prev) : NULL;
-  if (f && f->arg) {
+  if (f && takes_next_word(f)) {
     complete_flag_value(f, "");
     return 0;
   }
@@ -462,7 +481,7 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
   int i = 0;
   for (; i < n - 1 && words[i][0] == '-'; i++) {
     const struct help_flag *f = find_flag(globals, words[i]);
-    if (f && f->arg && !strchr(words[i], '=')) {
+    if (f && takes_next_word(f) && !strchr(words[i], '=')) {
       if (i + 1 == n - 1) {
         complete_flag_value(f, "");
         return 0;
@@ -499,7 +518,7 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
     }
     if (positional == 0 && words[i][0] == '-' && words[i][1]) {
       const struct help_flag *f = find_flag(flags, words[i]);
-      if (f && f->arg && !strchr(words[i], '=')) {
+      if (f && takes_next_word(f) && !strchr(words[i], '=')) {
         if (i + 1 == n - 1) {
           complete_flag_value(f, "");
           return 0;
@@ -507,6 +526,8 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
         if (strcmp(f->flag, "--storage-root") == 0)
           storage_root = words[i + 1];
         i++;
+      } else if (str_has_prefix(words[i], "--storage-root=")) {
+        storage_root = words[i] + strlen("--storage-root=");
       }
       continue;
     }

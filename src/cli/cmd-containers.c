@@ -8,8 +8,8 @@ static const char usage[] =
     "Usage: nook containers [OPTIONS]\n\n"
     "List running containers (all with -a): id, image, command, status, age, ports.\n\n"
     "Options:\n"
-    "  -a, --all             also created and stopped containers\n"
-    "      --format FMT      table (default) or json\n";
+    "  -a, --all                also created and stopped containers\n"
+    "      --format table|json  a table (default) or a JSON array\n";
 
 int cmd_containers(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   static const struct option opts[] = {{"all", no_argument, NULL, 'a'},

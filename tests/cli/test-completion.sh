@@ -225,7 +225,7 @@ test_every_completed_flag_is_documented() {
   local cmd flag sub missing=
   for cmd in $("$NOOK" __complete commands); do
     [ -f "$NOOK_SRC/docs/nook-$cmd.1.scd" ] || { missing+=" $cmd(no man page)"; continue; }
-    for flag in $("$NOOK" __complete flags "$cmd" | cut -d' ' -f1); do
+    for flag in $("$NOOK" __complete flags "$cmd" | sed 's/[ [].*//'); do
       grep -qE -- "\*${flag}([^a-zA-Z0-9-]|$)" "$NOOK_SRC/docs/nook-$cmd.1.scd" ||
         missing+=" $cmd:$flag"
     done
@@ -252,4 +252,20 @@ test_bash_image_subcommand_options() {
   assert_eq "$(printf -- '--all\n-a')" "$(bash_complete image prune -)" "prune's options"
   assert_eq "--tls-verify" "$(bash_complete image pull --tl)" "pull's options"
   assert_eq "--storage-root" "$(bash_complete image -)" "image's own options (no -f of a description)"
+}
+
+# Boolean values (--sig-proxy[=BOOL], --tls-verify=BOOL) and containers'
+# --format are offered; an optional value does not swallow the next word.
+test_bash_bool_and_format_values() {
+  assert_eq "$(printf 'false\ntrue')" "$(bash_complete_line 'attach --sig-proxy=')" "attach --sig-proxy="
+  assert_eq "$(printf 'false\ntrue')" "$(bash_complete_line 'launch --tls-verify=')" "launch --tls-verify="
+  assert_eq "--sig-proxy[=BOOL]" "$("$NOOK" __complete flags attach | grep sig-proxy)" "flags attach"
+  assert_eq "$(printf 'json\ntable')" "$(bash_complete containers --format '')" "containers --format"
+  local id=nook-compl-$$
+  make_bundle b
+  cfg b '.process.args = ["sleep", "30"]'
+  "$NOOK" create --bundle b "$id" </dev/null >/dev/null 2>&1
+  "$NOOK" start "$id"
+  assert_contains "$(bash_complete attach --sig-proxy '')" "$id" "the id after a --sig-proxy without value"
+  "$NOOK" delete -f "$id"
 }
