@@ -345,6 +345,11 @@ int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *er
       if (r >= 0)
         return r;
     } else {
+      /* as podman warns: the container's terminal waits for keys a pipe
+       * never sends, and the pipe's end does not reach it */
+      if (o->interactive && o->tty)
+        nook_warn("-it: stdin is not a terminal: the input's end does not end the container "
+                  "(use -i without -t to pipe input into it)");
       r = run_foreground(g, o, root, id, bundle, err);
       if (r >= 0)
         return r;

@@ -308,3 +308,17 @@ test_attach_sig_proxy() {
   assert_eq "" "$(cat out1)" "the first client left before"
   "$NOOK" rm "$id" >/dev/null
 }
+
+# -it without a terminal on stdin runs in the foreground, not under a
+# monitor; as podman does, it says that a pipe's end will not end the
+# container (its terminal waits for keys), once, on stderr.
+test_launch_it_without_a_terminal_warns() {
+  make_launch_image
+  local s=0
+  echo ignored | "$NOOK" launch -it --rm bb:1 echo hi >out 2>err || s=$?
+  assert_eq 0 "$s" "status"
+  assert_contains "$(cat out)" hi "the output through the terminal"
+  assert_eq 1 "$(grep -c 'stdin is not a terminal' err)" "one warning: $(cat err)"
+  "$NOOK" launch -i --rm bb:1 cat </dev/null >out 2>err
+  assert_eq "" "$(cat err)" "-i alone: no warning"
+}
