@@ -657,7 +657,11 @@ int main(int argc, char **argv) {
     r = nook_errx(&err, EINVAL, "image: unknown command `%s` (see 'nook image --help')", cmd);
   fflush(stdout);
   if (r < 0) {
-    fprintf(stderr, "nook: %s\n", err.msg);
+    /* nook launch, pulling, says the error itself, as its one line */
+    const char *error_fd = getenv("NOOK_IMAGE_ERROR_FD");
+    int fd = error_fd ? atoi(error_fd) : -1;
+    if (fd <= STDERR_FILENO || write_all(fd, err.msg, strlen(err.msg)) < 0)
+      fprintf(stderr, "nook: %s\n", err.msg);
     return 1;
   }
   return 0;

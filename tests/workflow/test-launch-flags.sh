@@ -272,6 +272,13 @@ test_pull_policy() {
   assert_contains "$(cat err)" "--pull never"
   refused --pull sometimes
   assert_eq present "$("$NOOK" launch --rm --pull never bb:1 echo present)" "never, image present"
+  # a pull that fails: its error as launch's one line, after the progress
+  local s=0
+  "$NOOK" launch --rm --pull always localhost:1/absent:1 true 2>err || s=$?
+  assert_eq 125 "$s" "status of a failed pull"
+  assert_eq "Pulling localhost:1/absent:1" "$(head -1 err)" "the progress line"
+  assert_eq 1 "$(grep -c '^nook: ' err)" "one error line: $(cat err)"
+  assert_contains "$(tail -1 err)" "cannot reach https://localhost:1/v2/" "the pull's own error"
   command -v docker-registry >/dev/null || skip "docker-registry is not installed"
   start_registry
   trap stop_registry EXIT
