@@ -325,7 +325,8 @@ static bool flag_wants_dir(const struct help_flag *f) {
 static void complete_flag_value(const struct help_flag *f, const char *prefix) {
   if (strcmp(f->arg, "BOOL") == 0 || strcmp(f->arg, "[=BOOL]") == 0) {
     printf("%strue\n%sfalse\n", prefix, prefix);
-  } else if ((strchr(f->arg, '|') && !strchr(f->arg, '[')) || is_single_choice(f->arg, strlen(f->arg), f->arg + strlen(f->arg))) {
+  } else if ((strchr(f->arg, '|') && !strchr(f->arg, '[')) ||
+             is_single_choice(f->arg, strlen(f->arg), f->arg + strlen(f->arg))) {
     _cleanup_free_ char *choices = xstrdup(f->arg);
     char *save = NULL;
     /* "type=bind|tmpfs|volume": each choice with the key of the first */
@@ -380,9 +381,9 @@ static struct help_flag *image_sub_flags(const char *help, const char *sub) {
     if (indent == 2)
       in_sub = str_has_prefix(line + 2, sub) && line[2 + strlen(sub)] == ' ';
     else if (line[indent] != '[')
-      in_sub = in_sub && indent > 2 && line[indent] == '[';
+      in_sub = false; /* a description: the next entry's options are not its */
     for (const char *b = line; in_sub && (b = memchr(b, '[', (size_t)(end - b))) != NULL;) {
-      const char *q = ++b, *flag, *arg;
+      const char *q = ++b, *flag, *arg = NULL;
       size_t flag_len, arg_len, first = n;
       /* "[-o|--output FILE]": both spellings take FILE */
       while (parse_one_flag(&q, end, &flag, &flag_len, &arg, &arg_len)) {
