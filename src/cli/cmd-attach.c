@@ -27,7 +27,7 @@ int cmd_attach(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   struct attach_options o = {.detach_keys = "ctrl-p,ctrl-q", .sig_proxy = -1};
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
     if (c == OPT_DETACH_KEYS) {
       o.detach_keys = optarg;
     } else if (c == OPT_NO_STDIN) {
@@ -38,7 +38,7 @@ int cmd_attach(struct nook_globals *g, int argc, char **argv, nook_error *err) {
       o.sig_proxy = !optarg || !strcmp(optarg, "true");
     } else if (c == 'h') {
       return cli_print_usage(usage);
-    } else if (optopt) {
+    } else if (c == ':') {
       return cli_bad_usage(err, argv[0], "option `%s` needs a value", argv[optind - 1]);
     } else {
       return cli_bad_usage(err, argv[0], "unknown option `%s`", argv[optind - 1]);

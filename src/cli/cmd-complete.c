@@ -96,8 +96,15 @@ static bool is_single_choice(const char *word, size_t len, const char *end) {
 
 struct help_flag {
   char *flag; /* "-b" or "--bundle" */
-  char *arg;  /* "DIR", "table|json" or NULL when the option takes none */
+  char *arg;  /* "DIR", "table|json", "[=BOOL]" (a value only after '=') or NULL when
+               * the option takes none */
 };
+
+/* Whether the word after the flag is its value ("--name NAME", not
+ * "--sig-proxy[=BOOL]"). */
+static bool takes_next_word(const struct help_flag *f) {
+  return f->arg && !str_has_prefix(f->arg, "[=");
+}
 
 static void help_flags_free(struct help_flag *flags) {
   for (struct help_flag *f = flags; f && f->flag; f++) {
@@ -143,6 +150,16 @@ static bool parse_one_flag(const char **pp, const char *end, const char **flag, 
   *flag_len = (size_t)(p - *flag);
   *arg = NULL;
   *arg_len = 0;
+  /* "--sig-proxy[=BOOL]": a value that only comes after '=' */
+  if (p + 2 < end && p[0] == '[' && p[1] == '=') {
+    const char *close = memchr(p, ']', (size_t)(end - p));
+    if (close && is_metavar(p + 2, (size_t)(close - p - 2))) {
+      *arg = p;
+      *arg_len = (size_t)(close - p + 1);
+      *pp = close + 1;
+      return true;
+    }
+  }
   if (p < end && (*p == '=' || (*p == ' ' && p + 1 < end && p[1] != ' ' && p[1] != '-'))) {
     const char *a = p + 1;
     const char *q = a;
@@ -233,7 +250,7 @@ static const struct help_flag *find_flag(const struct help_flag *flags, const ch
 static int complete_flags(const char *command) {
   _cleanup_help_flags_ struct help_flag *flags = flags_of(command);
   for (const struct help_flag *f = flags; f->flag; f++)
-    printf("%s%s%s\n", f->flag, f->arg ? " " : "", f->arg ? f->arg : "");
+    printf("%s%s%s\n", f->flag, takes_next_word(f) ? " " : "", f->arg ? f->arg : "");
   return 0;
 }
 
@@ -259,10 +276,17 @@ static int complete_containers(struct nook_globals *g, char **statuses, nook_err
   return 0;
 }
 
-static void print_name(const char *name, void *data) { printf("%s\n", name); }
+/* data: what goes before the name ("--stop-signal=" of a word given whole) */
+static void print_name(const char *name, void *data) {
+  printf("%s%s\n", data ? (const char *)data : "", name);
+}
 
-static int complete_signals(void) {
-  signal_list_names(print_name, NULL);
+static void print_ulimit(const char *name, void *data) {
+  printf("%s%s=\n", data ? (const char *)data : "", name);
+}
+
+static int complete_signals(const char *prefix) {
+  signal_list_names(print_name, (void *)prefix);
   return 0;
 }
 
@@ -296,17 +320,29 @@ static bool flag_wants_dir(const struct help_flag *f) {
          strcmp(f->flag, "-b") == 0 || strcmp(f->flag, "--root") == 0;
 }
 
-static void complete_flag_value(const struct help_flag *f) {
-  if ((strchr(f->arg, '|') && !strchr(f->arg, '[')) || is_single_choice(f->arg, strlen(f->arg), f->arg + strlen(f->arg))) {
+/* Prints the values of f's argument, each after prefix (the "--flag=" of a
+ * word that zsh and fish give whole; "" otherwise). */
+static void complete_flag_value(const struct help_flag *f, const char *prefix) {
+  if (strcmp(f->arg, "BOOL") == 0 || strcmp(f->arg, "[=BOOL]") == 0) {
+    printf("%strue\n%sfalse\n", prefix, prefix);
+  } else if ((strchr(f->arg, '|') && !strchr(f->arg, '[')) ||
+             is_single_choice(f->arg, strlen(f->arg), f->arg + strlen(f->arg))) {
     _cleanup_free_ char *choices = xstrdup(f->arg);
     char *save = NULL;
     /* "type=bind|tmpfs|volume": each choice with the key of the first */
     const char *eq = strchr(choices, '=');
     int key_len = eq ? (int)(eq - choices + 1) : 0;
-    for (char *c = strtok_r(choices, "|", &save); c; c = strtok_r(NULL, "|", &save))
-      printf("%.*s%s\n", strchr(c, '=') ? 0 : key_len, f->arg, c);
+    for (char *c = strtok_r(choices, "|", &save); c; c = strtok_r(NULL, "|", &save)) {
+      /* "seccomp=FILE|unconfined": FILE names a value, it is not one */
+      const char *value = strchr(c, '=') ? strchr(c, '=') + 1 : c;
+      if (is_metavar(value, strlen(value)))
+        continue;
+      printf("%s%.*s%s\n", prefix, strchr(c, '=') ? 0 : key_len, f->arg, c);
+    }
   } else if (strcmp(f->arg, "SIG") == 0) {
-    complete_signals();
+    complete_signals(prefix);
+  } else if (strcmp(f->flag, "--ulimit") == 0) {
+    launch_ulimit_names(print_ulimit, (void *)prefix);
   } else if (flag_wants_dir(f)) {
     printf(":dirs\n");
   } else if (strstr(f->arg, "FILE") || strstr(f->arg, "PATH") || strstr(f->arg, "SOCK") ||
@@ -315,16 +351,67 @@ static void complete_flag_value(const struct help_flag *f) {
   }
 }
 
+/* A "--flag=VALUE" word being completed (zsh and fish give it whole, bash
+ * apart): the values of the flag, as whole words. False when cur is not
+ * such a word of a flag that takes a value. */
+static bool complete_inline_value(const struct help_flag *flags, const char *cur) {
+  const char *eq = strchr(cur, '=');
+  if (cur[0] != '-' || !eq)
+    return false;
+  const struct help_flag *f = find_flag(flags, cur);
+  if (!f || !f->arg)
+    return false;
+  _cleanup_free_ char *prefix = xstrndup(cur, (size_t)(eq - cur) + 1);
+  complete_flag_value(f, prefix);
+  return true;
+}
+
+/* The options of `nook image SUB`, from its entry in the "Commands:" list
+ * of `nook image --help`: the bracketed options of its line and of the
+ * lines that continue it ("  save [-q|--quiet] [--format a|b]",
+ * "       [-o|--output FILE] NAME"). Returns a {NULL}-terminated array. */
+static struct help_flag *image_sub_flags(const char *help, const char *sub) {
+  size_t n = 0;
+  struct help_flag *flags = xcalloc(1, sizeof(*flags));
+  const char *list = strstr(help, "\nCommands:\n");
+  bool in_sub = false;
+  for (const char *line = list ? list + 1 : NULL; line && *line;) {
+    const char *end = strchrnul(line, '\n');
+    size_t indent = strspn(line, " ");
+    if (indent == 2)
+      in_sub = str_has_prefix(line + 2, sub) && line[2 + strlen(sub)] == ' ';
+    else if (line[indent] != '[')
+      in_sub = false; /* a description: the next entry's options are not its */
+    for (const char *b = line; in_sub && (b = memchr(b, '[', (size_t)(end - b))) != NULL;) {
+      const char *q = ++b, *flag, *arg = NULL;
+      size_t flag_len, arg_len, first = n;
+      /* "[-o|--output FILE]": both spellings take FILE */
+      while (parse_one_flag(&q, end, &flag, &flag_len, &arg, &arg_len)) {
+        add_flag(&flags, &n, flag, flag_len, arg, arg_len);
+        if (!(q + 1 < end && q[0] == '|' && q[1] == '-'))
+          break;
+        q++;
+      }
+      for (size_t i = first; arg && i < n; i++)
+        if (!flags[i].arg)
+          flags[i].arg = xstrndup(arg, arg_len);
+    }
+    line = *end ? end + 1 : end;
+  }
+  return flags;
+}
+
 /* `nook image`: its subcommands (from the "Commands:" list of its help),
- * files to import, and the names of stored images for rm and inspect. */
-static int complete_image(int positional, const char *sub, const char *prev,
+ * their options and the options' values, files to import, and the names
+ * of stored images for rm and inspect. */
+static int complete_image(int positional, const char *sub, const char *prev, const char *cur,
                           const char *storage_root) {
   nook_error ignored;
+  char *help_args[] = {"nook", "image", "--help", NULL};
+  _cleanup_free_ char *help = NULL;
+  if (capture_self(help_args, &help, &ignored) < 0)
+    return 0;
   if (positional == 0) {
-    char *args[] = {"nook", "image", "--help", NULL};
-    _cleanup_free_ char *help = NULL;
-    if (capture_self(args, &help, &ignored) < 0)
-      return 0;
     const char *list = strstr(help, "\nCommands:\n");
     for (const char *line = list ? strchr(list + 1, '\n') + 1 : NULL; line && *line;) {
       const char *end = strchrnul(line, '\n');
@@ -338,17 +425,21 @@ static int complete_image(int positional, const char *sub, const char *prev,
     }
     return 0;
   }
+  _cleanup_help_flags_ struct help_flag *flags = sub ? image_sub_flags(help, sub) : NULL;
+  const struct help_flag *f = flags && prev && prev[0] == '-' && !strchr(prev, '=')
+                                  ? find_flag(flags, prev) : NULL;
+  if (f && takes_next_word(f)) {
+    complete_flag_value(f, "");
+    return 0;
+  }
+  if (flags && cur[0] == '-') {
+    if (!complete_inline_value(flags, cur))
+      for (f = flags; f->flag; f++)
+        printf("%s\n", f->flag);
+    return 0;
+  }
   if (positional == 1 && sub && strcmp(sub, "import") == 0) {
     printf(":files\n");
-    return 0;
-  }
-  if (sub && strcmp(sub, "save") == 0 && prev &&
-      (strcmp(prev, "-o") == 0 || strcmp(prev, "--output") == 0)) {
-    printf(":files\n");
-    return 0;
-  }
-  if (sub && strcmp(sub, "save") == 0 && prev && strcmp(prev, "--format") == 0) {
-    printf("oci-archive\ndocker-archive\n");
     return 0;
   }
   /* Image names: every argument of rm and inspect, the image to tag or save
@@ -391,9 +482,9 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
   int i = 0;
   for (; i < n - 1 && words[i][0] == '-'; i++) {
     const struct help_flag *f = find_flag(globals, words[i]);
-    if (f && f->arg && !strchr(words[i], '=')) {
+    if (f && takes_next_word(f) && !strchr(words[i], '=')) {
       if (i + 1 == n - 1) {
-        complete_flag_value(f);
+        complete_flag_value(f, "");
         return 0;
       }
       if (strcmp(f->flag, "--root") == 0)
@@ -404,6 +495,8 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
     }
   }
   if (i == n - 1) {
+    if (complete_inline_value(globals, cur))
+      return 0;
     if (cur[0] == '-') {
       for (const struct help_flag *f = globals; f->flag; f++)
         printf("%s\n", f->flag);
@@ -426,14 +519,16 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
     }
     if (positional == 0 && words[i][0] == '-' && words[i][1]) {
       const struct help_flag *f = find_flag(flags, words[i]);
-      if (f && f->arg && !strchr(words[i], '=')) {
+      if (f && takes_next_word(f) && !strchr(words[i], '=')) {
         if (i + 1 == n - 1) {
-          complete_flag_value(f);
+          complete_flag_value(f, "");
           return 0;
         }
         if (strcmp(f->flag, "--storage-root") == 0)
           storage_root = words[i + 1];
         i++;
+      } else if (str_has_prefix(words[i], "--storage-root=")) {
+        storage_root = words[i] + strlen("--storage-root=");
       }
       continue;
     }
@@ -443,6 +538,8 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
   }
   if (positional == -1)
     positional = 0;
+  if (positional == 0 && complete_inline_value(flags, cur))
+    return 0;
   if (positional == 0 && cur[0] == '-') {
     for (const struct help_flag *f = flags; f->flag; f++)
       printf("%s\n", f->flag);
@@ -452,7 +549,7 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
     return complete_commands();
   if (strcmp(command, "image") == 0)
     return complete_image(positional, first_arg >= 0 ? words[first_arg] : NULL,
-                          n >= 2 ? words[n - 2] : NULL, storage_root);
+                          n >= 2 ? words[n - 2] : NULL, cur, storage_root);
   if (positional == 0 && strcmp(command, "launch") == 0)
     return workflow_complete_images();
   for (size_t c = 0; c < ARRAY_SIZE(container_commands); c++) {
@@ -461,7 +558,7 @@ static int complete_words(struct nook_globals *g, int n, char **words, nook_erro
     if (positional == 0)
       return complete_containers(g, (char **)container_commands[c].statuses, err);
     if (positional == 1 && strcmp(command, "kill") == 0)
-      return complete_signals();
+      return complete_signals(NULL);
   }
   return 0;
 }
@@ -478,7 +575,7 @@ int cmd___complete(struct nook_globals *g, int argc, char **argv, nook_error *er
   if (strcmp(what, "containers") == 0)
     return complete_containers(g, argv + 2, err);
   if (strcmp(what, "signals") == 0)
-    return complete_signals();
+    return complete_signals(NULL);
   if (strcmp(what, "words") == 0) {
     int first = argc > 2 && strcmp(argv[2], "--") == 0 ? 3 : 2;
     return complete_words(g, argc - first, argv + first, err);

@@ -8,8 +8,8 @@ static const char usage[] =
     "Usage: nook containers [OPTIONS]\n\n"
     "List running containers (all with -a): id, image, command, status, age, ports.\n\n"
     "Options:\n"
-    "  -a, --all             also created and stopped containers\n"
-    "      --format FMT      table (default) or json\n";
+    "  -a, --all                also created and stopped containers\n"
+    "      --format table|json  a table (default) or a JSON array\n";
 
 int cmd_containers(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
@@ -19,7 +19,7 @@ int cmd_containers(struct nook_globals *g, int argc, char **argv, nook_error *er
   bool all = false, json = false;
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "ah", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":ah", opts, NULL)) != -1) {
     if (c == 'a') {
       all = true;
     } else if (c == 'F') {
@@ -30,7 +30,9 @@ int cmd_containers(struct nook_globals *g, int argc, char **argv, nook_error *er
     } else if (c == 'h') {
       return cli_print_usage(usage);
     } else {
-      return cli_bad_usage(err, argv[0], "unknown option `%s`", argv[optind - 1]);
+      return cli_bad_usage(err, argv[0],
+                         c == ':' ? "option `%s` needs a value" : "unknown option `%s`",
+                         argv[optind - 1]);
     }
   }
   int r = cli_want_args(err, argv[0], argc, argv, 0, "nothing");

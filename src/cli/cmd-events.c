@@ -107,7 +107,7 @@ int cmd_events(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   unsigned long long interval = 5000000000ULL;
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
     if (c == OPT_STATS)
       stats_once = true;
     else if (c == OPT_INTERVAL) {
@@ -117,7 +117,9 @@ int cmd_events(struct nook_globals *g, int argc, char **argv, nook_error *err) {
     } else if (c == 'h')
       return cli_print_usage(usage);
     else
-      return cli_bad_usage(err, argv[0], "unknown option `%s`", argv[optind - 1]);
+      return cli_bad_usage(err, argv[0],
+                         c == ':' ? "option `%s` needs a value" : "unknown option `%s`",
+                         argv[optind - 1]);
   }
   const char *id;
   _cleanup_free_ char *root = NULL;

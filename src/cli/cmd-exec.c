@@ -109,7 +109,7 @@ static int parse_options(struct exec_cli *x, int argc, char **argv, nook_error *
   };
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+p:dte:u:g:c:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+:p:dte:u:g:c:h", opts, NULL)) != -1) {
     switch (c) {
     case 'p':
       x->process_file = optarg;
@@ -194,7 +194,9 @@ static int parse_options(struct exec_cli *x, int argc, char **argv, nook_error *
     case 'h':
       return 1;
     default:
-      return cli_bad_usage(err, argv[0], "unknown option `%s`", argv[optind - 1]);
+      return cli_bad_usage(err, argv[0],
+                         c == ':' ? "option `%s` needs a value" : "unknown option `%s`",
+                         argv[optind - 1]);
     }
   }
   return 0;

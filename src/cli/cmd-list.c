@@ -37,7 +37,7 @@ int cmd_list(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   bool quiet = false, json = false;
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+f:qh", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+:f:qh", opts, NULL)) != -1) {
     switch (c) {
     case 'f':
       if (strcmp(optarg, "json") == 0)
@@ -51,7 +51,9 @@ int cmd_list(struct nook_globals *g, int argc, char **argv, nook_error *err) {
     case 'h':
       return cli_print_usage(usage);
     default:
-      return cli_bad_usage(err, argv[0], "unknown option `%s`", argv[optind - 1]);
+      return cli_bad_usage(err, argv[0],
+                         c == ':' ? "option `%s` needs a value" : "unknown option `%s`",
+                         argv[optind - 1]);
     }
   }
   int r = cli_want_args(err, argv[0], argc, argv, 0, "");

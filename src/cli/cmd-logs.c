@@ -19,7 +19,7 @@ int cmd_logs(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   const char *since = NULL;
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
     if (c == 'f')
       follow = true;
     else if (c == 's')
@@ -27,7 +27,9 @@ int cmd_logs(struct nook_globals *g, int argc, char **argv, nook_error *err) {
     else if (c == 'h')
       return cli_print_usage(usage);
     else
-      return cli_bad_usage(err, argv[0], "unknown option `%s`", argv[optind - 1]);
+      return cli_bad_usage(err, argv[0],
+                         c == ':' ? "option `%s` needs a value" : "unknown option `%s`",
+                         argv[optind - 1]);
   }
   const char *id;
   _cleanup_free_ char *root = NULL;

@@ -151,7 +151,7 @@ int cmd_ps(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   bool json = false;
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+:f:h", opts, NULL)) != -1) {
     if (c == 'f') {
       if (strcmp(optarg, "json") == 0)
         json = true;
@@ -162,7 +162,9 @@ int cmd_ps(struct nook_globals *g, int argc, char **argv, nook_error *err) {
     } else if (c == 'h') {
       return cli_print_usage(usage);
     } else {
-      return cli_bad_usage(err, argv[0], "unknown option `%s`", argv[optind - 1]);
+      return cli_bad_usage(err, argv[0],
+                         c == ':' ? "option `%s` needs a value" : "unknown option `%s`",
+                         argv[optind - 1]);
     }
   }
   if (optind >= argc)

@@ -28,7 +28,7 @@ int cmd_spec(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   const char *bundle = ".";
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+b:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+:b:h", opts, NULL)) != -1) {
     switch (c) {
     case 'r':
       rootless = true;
@@ -39,7 +39,9 @@ int cmd_spec(struct nook_globals *g, int argc, char **argv, nook_error *err) {
     case 'h':
       return cli_print_usage(usage);
     default:
-      return cli_bad_usage(err, "spec", "unknown option `%s`", argv[optind - 1]);
+      return cli_bad_usage(err, "spec",
+                         c == ':' ? "option `%s` needs a value" : "unknown option `%s`",
+                         argv[optind - 1]);
     }
   }
   int r = cli_want_args(err, "spec", argc, argv, 0, "");

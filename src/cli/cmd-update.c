@@ -208,7 +208,7 @@ int cmd_update(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   size_t n = 0;
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+r:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+:r:h", opts, NULL)) != -1) {
     if (c == 'r') {
       resources_file = optarg;
     } else if (c == 'h') {
@@ -242,7 +242,9 @@ int cmd_update(struct nook_globals *g, int argc, char **argv, nook_error *err) {
       if (j == n)
         n++;
     } else {
-      return cli_bad_usage(err, argv[0], "unknown option `%s`", argv[optind - 1]);
+      return cli_bad_usage(err, argv[0],
+                         c == ':' ? "option `%s` needs a value" : "unknown option `%s`",
+                         argv[optind - 1]);
     }
   }
   const char *id;

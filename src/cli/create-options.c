@@ -24,7 +24,7 @@ int create_options_parse(struct nook_globals *g, int argc, char **argv, bool wit
   memset(o, 0, sizeof(*o));
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, with_run ? "+b:dh" : "+b:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, with_run ? "+:b:dh" : "+:b:h", opts, NULL)) != -1) {
     switch (c) {
     case CREATE_OPT_BUNDLE:
       o->bundle = optarg;
@@ -65,7 +65,9 @@ int create_options_parse(struct nook_globals *g, int argc, char **argv, bool wit
       return 1;
     default:
     bad:
-      return cli_bad_usage(err, cmd, "unknown option `%s`", argv[optind - 1]);
+      return cli_bad_usage(err, cmd,
+                         c == ':' ? "option `%s` needs a value" : "unknown option `%s`",
+                         argv[optind - 1]);
     }
   }
   int r = cli_want_args(err, cmd, argc, argv, 1, "a container id");

@@ -130,12 +130,14 @@ int cli_parse_help_only(int argc, char **argv, const char *usage, nook_error *er
   static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
     if (c == 'h') {
       cli_print_usage(usage);
       return 1;
     }
-    return cli_bad_usage(err, argv[0], "unknown option `%s`", argv[optind - 1]);
+    return cli_bad_usage(err, argv[0],
+                         c == ':' ? "option `%s` needs a value" : "unknown option `%s`",
+                         argv[optind - 1]);
   }
   return 0;
 }
@@ -164,7 +166,7 @@ static int parse_globals(struct nook_globals *g, int argc, char **argv, nook_err
   };
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+:vh", opts, NULL)) != -1) {
     switch (c) {
     case OPT_ROOT:
       g->root = optarg;
@@ -211,6 +213,9 @@ static int parse_globals(struct nook_globals *g, int argc, char **argv, nook_err
     case 'h':
       print_help();
       exit(0);
+    case ':':
+      return nook_errx(err, EINVAL, "global option `%s` needs a value (see 'nook --help')",
+                       argv[optind - 1]);
     default:
       return nook_errx(err, EINVAL, "unknown global option `%s` (see 'nook --help')",
                        argv[optind - 1]);

@@ -11,6 +11,7 @@
 #include "util.h"
 
 static int log_fd = -1;
+static int stderr_fd = -1;
 static bool log_json;
 static bool log_debug;
 
@@ -28,6 +29,8 @@ int nook_log_init(const char *file, bool json, bool debug) {
 }
 
 bool nook_log_debug_enabled(void) { return log_debug; }
+
+void nook_log_set_stderr(int fd) { stderr_fd = fd; }
 
 static unsigned long long start_ns;
 
@@ -89,5 +92,5 @@ void nook_log(enum nook_log_level level, const char *fmt, ...) {
     return;
   _cleanup_free_ char *line =
       xasprintf("nook: %s%s\n", level == NOOK_LOG_WARNING ? "warning: " : "", msg);
-  (void)write_all(STDERR_FILENO, line, strlen(line));
+  (void)write_all(stderr_fd >= 0 ? stderr_fd : STDERR_FILENO, line, strlen(line));
 }

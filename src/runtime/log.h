@@ -9,6 +9,10 @@ enum nook_log_level { NOOK_LOG_ERROR, NOOK_LOG_WARNING, NOOK_LOG_INFO, NOOK_LOG_
 /* file may be NULL (stderr only). Returns 0 or -errno. */
 int nook_log_init(const char *file, bool json, bool debug);
 bool nook_log_debug_enabled(void);
+/* Where warnings and info lines go instead of stderr (-1: stderr again):
+ * a detached container's monitor, whose stderr is the container's log,
+ * sends its own to the nook that launched it. */
+void nook_log_set_stderr(int fd);
 void nook_log(enum nook_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

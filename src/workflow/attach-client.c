@@ -30,8 +30,8 @@ static int parse_detach_keys(const char *spec, unsigned char *keys, size_t *n, n
   if (!*spec)
     return 0;
   _cleanup_free_ char *copy = xstrdup(spec);
-  char *save = NULL;
-  for (char *k = strtok_r(copy, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+  /* strsep, not strtok: an empty key ("ctrl-p,") is a mistake to name */
+  for (char *rest = copy, *k; (k = strsep(&rest, ",")) != NULL;) {
     int key = -1;
     if (str_has_prefix(k, "ctrl-") && strlen(k) == 6) {
       char c = (char)tolower((unsigned char)k[5]);

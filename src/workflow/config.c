@@ -571,12 +571,22 @@ int launch_write_bundle(const struct launch_plan *p, nook_error *err) {
   size_t n_gids = strv_len(o->group_add);
   if (n_gids)
     gids = xcalloc(n_gids, sizeof(*gids));
-  for (size_t i = 0; i < n_gids; i++)
-    if ((r = launch_resolve_group(rf->lowerdirs, o->group_add[i], &gids[i], err)) < 0 ||
+  size_t n_unique = 0;
+  for (size_t i = 0; i < n_gids; i++) {
+    uint32_t gid;
+    if ((r = launch_resolve_group(rf->lowerdirs, o->group_add[i], &gid, err)) < 0 ||
         (!o->keep_id &&
-         (r = check_user_mapped("/etc/subgid", "gid", gids[i], "--group-add",
+         (r = check_user_mapped("/etc/subgid", "gid", gid, "--group-add",
                                   o->group_add[i], err)) < 0))
       return r;
+    /* a group named twice (by name and by gid) is one group */
+    size_t j = 0;
+    while (j < n_unique && gids[j] != gid)
+      j++;
+    if (j == n_unique)
+      gids[n_unique++] = gid;
+  }
+  n_gids = n_unique;
   _cleanup_free_ char *hostname = o->hostname ? xstrdup(o->hostname) : xstrndup(p->id, 12);
   _cleanup_strv_ char **caps = NULL;
   if ((r = build_caps(o, &caps, err)) < 0)

@@ -61,7 +61,7 @@ static const char usage[] =
     "      --group-add GROUP     an additional group (a gid, or a name in the image)\n"
     "      --stop-signal SIG     the signal nook stop sends first (default TERM)\n"
     "      --stop-timeout SECS   how long nook stop waits before SIGKILL (default 10)\n"
-    "  -l, --label KEY=VALUE     a label (nook containers --format json shows it)\n"
+    "  -l, --label KEY[=VALUE]   a label (nook containers --format json shows it)\n"
     "      --init                run a zombie-reaping init as pid 1\n"
     "      --pull always|missing|never\n"
     "                            pull the image: always, if missing (default), never\n"
@@ -235,6 +235,41 @@ static int read_env_file(const char *path, char ***env, nook_error *err) {
   return 0;
 }
 
+/* The mounts' targets so far, each with the flag and value that made it,
+ * so that two mounts on one path are refused as docker and podman refuse
+ * them, instead of the last one silently hiding the first. */
+struct mount_targets {
+  char **paths, **givers;
+};
+
+static int claim_target(struct mount_targets *t, const char *path, size_t len, const char *flag,
+                        const char *spec, nook_error *err) {
+  _cleanup_free_ char *norm = xmalloc(len + 1);
+  size_t n = 0;
+  for (size_t i = 0; i < len; i++)
+    if (path[i] != '/' || !n || norm[n - 1] != '/')
+      norm[n++] = path[i];
+  while (n > 1 && norm[n - 1] == '/')
+    n--;
+  norm[n] = '\0';
+  for (size_t i = 0; t->paths && t->paths[i]; i++)
+    if (!strcmp(t->paths[i], norm)) {
+      nook_errx(err, EINVAL, "%s `%s`: %s is already the target of %s: give each mount a path "
+                             "of its own", flag, spec, norm, t->givers[i]);
+      return nook_err_prefix(err, -EINVAL, "launch");
+    }
+  _cleanup_free_ char *giver = xasprintf("%s `%s`", flag, spec);
+  strv_push(&t->paths, norm);
+  strv_push(&t->givers, giver);
+  return 0;
+}
+
+static void mount_targets_free(struct mount_targets *t) {
+  strv_free(t->paths);
+  strv_free(t->givers);
+}
+#define _cleanup_mount_targets_ _cleanup_(mount_targets_free)
+
 int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *err) {
   static const struct option opts[] = {
       {"rm", no_argument, NULL, OPT_RM},
@@ -283,9 +318,10 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
   };
   memset(o, 0, sizeof(*o));
   o->stop_timeout = -1;
+  _cleanup_mount_targets_ struct mount_targets targets = {0};
   int c, longindex = -1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+itdPp:v:e:w:u:m:l:h", opts, &longindex)) != -1) {
+  while ((c = getopt_long(argc, argv, "+:itdPp:v:e:w:u:m:l:h", opts, &longindex)) != -1) {
     switch (c) {
     case OPT_RM:
       o->rm = true;
@@ -351,6 +387,9 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
       const char *mode = strchr(colon + 1, ':');
       if (mode && strcmp(mode, ":ro") && strcmp(mode, ":rw"))
         return bad(err, "-v: `%s`: the mode after DST must be ro or rw", optarg);
+      if (claim_target(&targets, colon + 1, mode ? (size_t)(mode - colon - 1) : strlen(colon + 1),
+                       "-v", optarg, err) < 0)
+        return -EINVAL;
       strv_push(&o->volumes, optarg);
       break;
     }
@@ -368,6 +407,8 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
           return nook_err_prefix(err, -EINVAL, "launch");
         }
       }
+      if (claim_target(&targets, optarg, strcspn(optarg, ":"), "--tmpfs", optarg, err) < 0)
+        return -EINVAL;
       strv_push(&o->tmpfs, optarg);
       break;
     case 'e':
@@ -462,7 +503,10 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
       int r = launch_mount_parse(optarg, &m, err);
       if (r < 0)
         return nook_err_prefix(err, r, "launch");
+      r = claim_target(&targets, m.target, strlen(m.target), "--mount", optarg, err);
       launch_mount_free(&m);
+      if (r < 0)
+        return r;
       strv_push(&o->mounts, optarg);
       break;
     }
@@ -540,9 +584,9 @@ int launch_parse(int argc, char **argv, struct launch_options *o, nook_error *er
       else
         return bad(err, "--pull: `%s` is not always, missing or never", optarg);
       break;
+    case ':':
+      return bad(err, "option `%s` needs a value", argv[optind - 1]);
     default:
-      if (optopt && strchr("pvewuml", optopt))
-        return bad(err, "option `%s` needs a value", argv[optind - 1]);
       return bad(err, "unknown option `%s` (see 'nook launch --help')", argv[optind - 1]);
     }
   }

@@ -309,6 +309,11 @@ static const struct {
     {"stack", RLIMIT_STACK},
 };
 
+void launch_ulimit_names(void (*fn)(const char *name, void *data), void *data) {
+  for (size_t i = 0; i < ARRAY_SIZE(ulimit_names); i++)
+    fn(ulimit_names[i].name, data);
+}
+
 static bool parse_limit(const char *s, unsigned long long *out) {
   if (!strcmp(s, "-1") || !strcmp(s, "unlimited")) {
     *out = RLIM_INFINITY;

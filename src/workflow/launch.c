@@ -58,13 +58,26 @@ static int pull_image(const char *ref, bool debug, bool tls_no_verify, nook_erro
   if (!helper)
     return nook_errx(err, ENOENT, "image `%s` is not in the store and nook-image (to pull it) is "
                                   "not installed", ref);
+  /* the helper's error comes back here, to be launch's one line */
+  int errpipe[2];
+  if (pipe2(errpipe, O_CLOEXEC) < 0)
+    return nook_err(err, errno, "pipe");
   fflush(NULL);
   pid_t pid = fork();
-  if (pid < 0)
+  if (pid < 0) {
+    close(errpipe[0]);
+    close(errpipe[1]);
     return nook_err(err, errno, "fork");
+  }
   if (pid == 0) {
     /* progress goes to stderr: stdout belongs to the container */
     dup2(STDERR_FILENO, STDOUT_FILENO);
+    int error_fd = fcntl(errpipe[1], F_DUPFD, 3);
+    if (error_fd >= 0) {
+      char num[16];
+      snprintf(num, sizeof(num), "%d", error_fd);
+      setenv("NOOK_IMAGE_ERROR_FD", num, 1);
+    }
     char *args[6];
     size_t n = 0;
     args[n++] = "nook-image";
@@ -78,13 +91,20 @@ static int pull_image(const char *ref, bool debug, bool tls_no_verify, nook_erro
     execv(helper, args);
     _exit(127);
   }
+  close(errpipe[1]);
+  _cleanup_close_ int error_rd = errpipe[0];
+  _cleanup_free_ char *message = NULL;
+  size_t len = 0;
+  int read_r = read_all(error_rd, &message, &len);
   int status;
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR)
       return nook_err(err, errno, "wait for nook-image");
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return nook_errx(err, ENOENT, "image `%s` could not be pulled (see above)", ref);
-  return 0;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    return 0;
+  if (read_r == 0 && len > 0)
+    return nook_errx(err, ENOENT, "%.*s", (int)len, message);
+  return nook_errx(err, ENOENT, "image `%s` could not be pulled (see above)", ref);
 }
 
 static int resolve_image(const struct launch_options *o, bool debug, nook_error *err) {
@@ -345,6 +365,11 @@ int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *er
       if (r >= 0)
         return r;
     } else {
+      /* as podman warns: the container's terminal waits for keys a pipe
+       * never sends, and the pipe's end does not reach it */
+      if (o->interactive && o->tty)
+        nook_warn("-it: stdin is not a terminal: the input's end does not end the container "
+                  "(use -i without -t to pipe input into it)");
       r = run_foreground(g, o, root, id, bundle, err);
       if (r >= 0)
         return r;

@@ -101,6 +101,7 @@ static bool parse_since(const char *s, long long *ns) {
 /* Prints the complete lines of buf; returns how much it used. */
 static size_t print_lines(char *buf, size_t len, long long since) {
   size_t start = 0;
+  FILE *last = NULL;
   for (size_t i = 0; i < len; i++) {
     if (buf[i] != '\n')
       continue;
@@ -122,6 +123,10 @@ static size_t print_lines(char *buf, size_t len, long long since) {
     size_t slen = strlen(stream), plen = strlen(LOG_PARTIAL_SUFFIX);
     bool partial = slen > plen && !strcmp(stream + slen - plen, LOG_PARTIAL_SUFFIX);
     FILE *f = str_has_prefix(stream, "stderr") ? stderr : stdout;
+    /* both to one pipe (2>&1): the lines in the log's order */
+    if (last && f != last)
+      fflush(last);
+    last = f;
     fputs(sp2 + 1, f);
     if (!partial)
       fputc('\n', f);

@@ -127,6 +127,11 @@ static __attribute__((noreturn)) void monitor_main(const char *root, const char 
   /* nothing of the caller's stdio stays open here: a caller reading our
    * output (`id=$(nook launch -d ...)`) waits for every holder to close */
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  /* nook's own warnings while the container is made (limits it cannot
+   * apply...) are the launching user's to read, not the container's
+   * output: they go to the launching nook's stderr until the last report */
+  int caller_err = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+  nook_log_set_stderr(caller_err);
   stdio_release(null);
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   /* a long-lived process keeps no directory of the caller's busy */
@@ -165,6 +170,9 @@ static __attribute__((noreturn)) void monitor_main(const char *root, const char 
     container_release(&c);
   }
   stdio_release(null);
+  nook_log_set_stderr(-1);
+  if (caller_err >= 0)
+    close(caller_err);
   if (r < 0) {
     if (!launcher_gone)
       report(report_fd, err.code ? err.code : 1, err.msg);

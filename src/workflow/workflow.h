@@ -113,6 +113,8 @@ struct launch_ulimit {
   unsigned long long soft, hard;
 };
 int launch_ulimit_parse(const char *spec, struct launch_ulimit *out, nook_error *err);
+/* Calls fn with each limit name --ulimit takes (for `__complete`). */
+void launch_ulimit_names(void (*fn)(const char *name, void *data), void *data);
 
 /* "512m", "1g", "100k", "4096" (b, k, m, g, with an optional b). */
 bool launch_parse_size(const char *s, long long *out);

@@ -19,18 +19,23 @@ static const char usage[] =
     "Usage: nook image [--storage-root DIR] COMMAND [ARGS]\n\n"
     "Commands:\n"
     "  import PATH|- [NAME[:TAG]]\n"
-    "                             import an OCI layout dir (DIR or DIR:REF), oci-archive or\n"
-    "                             docker-archive (- reads the archive from stdin)\n"
-    "  pull [--tls-verify=false] REF  pull an image from a registry\n"
-    "  list [-q] [--format json] [NAME]  list the images (NAME: a name, glob or id prefix)\n"
-    "  inspect NAME...            print images' records and configs as JSON\n"
-    "  tag NAME TARGET...         give an image more names\n"
-    "  save [--format oci-archive|docker-archive] [-o FILE] NAME\n"
-    "                             write an image to an archive (stdout without -o)\n"
-    "  rm [-f] NAME...            remove images (and the layers no other image uses);\n"
-    "                             -f removes the containers using them too\n"
-    "  prune [-a]                 remove images without a name (-a: every image no\n"
-    "                             container uses) and the layers and blobs no image uses\n\n"
+    "                   import an OCI layout dir (DIR or DIR:REF), an oci-archive or\n"
+    "                   a docker-archive (-: the archive from stdin)\n"
+    "  pull [-q|--quiet] [--tls-verify=false] REF\n"
+    "                   pull an image from a registry\n"
+    "  list [-q|--quiet] [--format table|json] [NAME]\n"
+    "                   list the images (NAME: a name, glob or id prefix)\n"
+    "  inspect NAME...  print images' records and configs as JSON\n"
+    "  tag NAME TARGET...\n"
+    "                   give an image more names\n"
+    "  save [-q|--quiet] [--format oci-archive|docker-archive]\n"
+    "       [-o|--output FILE] NAME\n"
+    "                   write an image to an archive (stdout without -o)\n"
+    "  rm [-f|--force] NAME...\n"
+    "                   remove images (and the layers no other image uses);\n"
+    "                   with -f the containers using them too\n"
+    "  prune [-a|--all] remove images without a name (-a: every image no container\n"
+    "                   uses) and the layers and blobs no image uses\n\n"
     "The store is $NOOK_STORAGE, else $XDG_DATA_HOME/nook/storage.\n";
 
 static int open_ctx(struct image_ctx *ctx, const char *root, bool exclusive, nook_error *err) {
@@ -652,7 +657,11 @@ int main(int argc, char **argv) {
     r = nook_errx(&err, EINVAL, "image: unknown command `%s` (see 'nook image --help')", cmd);
   fflush(stdout);
   if (r < 0) {
-    fprintf(stderr, "nook: %s\n", err.msg);
+    /* nook launch, pulling, says the error itself, as its one line */
+    const char *error_fd = getenv("NOOK_IMAGE_ERROR_FD");
+    int fd = error_fd ? atoi(error_fd) : -1;
+    if (fd <= STDERR_FILENO || write_all(fd, err.msg, strlen(err.msg)) < 0)
+      fprintf(stderr, "nook: %s\n", err.msg);
     return 1;
   }
   return 0;

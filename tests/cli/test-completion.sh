@@ -14,6 +14,24 @@ bash_complete() {
     printf "%s\n" "${COMPREPLY[@]}"' bash "$NOOK" "$@" | sed '/^$/d' | sort
 }
 
+# bash_complete_line LINE: bash_complete of LINE split into words as bash
+# splits a command line for completion: at spaces, and around each '=' and
+# ':' (COMP_WORDBREAKS), which become words of their own.
+bash_complete_line() {
+  local -a words=()
+  local w
+  for w in $1; do
+    while [[ $w =~ ^([^=:]*)([=:])(.*)$ ]]; do
+      [ -z "${BASH_REMATCH[1]}" ] || words+=("${BASH_REMATCH[1]}")
+      words+=("${BASH_REMATCH[2]}")
+      w=${BASH_REMATCH[3]}
+    done
+    [ -z "$w" ] || words+=("$w")
+  done
+  [[ $1 != *" " ]] || words+=("")
+  bash_complete "${words[@]}"
+}
+
 test_bash_registers_the_function() {
   local out
   out=$(bash --norc --noprofile -c 'source "$NOOK_SRC/completions/nook.bash"; complete -p nook')
@@ -172,4 +190,82 @@ test_fish_loads_and_offers() {
   assert_eq "$(printf 'start\nstate\nstop')" "$(sort <<<"$out")" "fish: nook st"
   out=$(HOME=$TEST_TMP PATH=$bindir:$PATH fish --no-config -c "source '$NOOK_SRC/completions/nook.fish'; complete -C 'nook kill x KI'")
   assert_contains "$out" "KILL"
+}
+
+# Values with '=' (--mount type=bind, -l k=v, -e K=V) and --flag=VALUE, as
+# bash really splits them: a value is completed after its '=', and the words
+# after one are still seen for what they are. zsh and fish give such a word
+# whole: its values come back whole.
+test_bash_values_with_equals() {
+  assert_eq "bind" "$(bash_complete_line 'launch --mount type=b')" "--mount type=b"
+  assert_eq "$(printf 'bind\ntmpfs\nvolume')" "$(bash_complete_line 'launch --mount type=')" "--mount type="
+  assert_eq "never" "$(bash_complete_line 'launch -l a=b --pull n')" "a flag after -l a=b"
+  assert_eq "host" "$(bash_complete_line 'launch -e A=1 --label=x=y --net=h')" "after -e A=1 --label=x=y"
+  assert_eq "$(printf 'host\nnone\nslirp')" "$(bash_complete_line 'launch --network=')" "--network="
+  assert_eq "unconfined" "$(bash_complete_line 'launch --security-opt seccomp=u')" "seccomp=u"
+  assert_eq "seccomp=unconfined" "$(bash_complete launch --security-opt '')" \
+    "--security-opt: FILE is what to write, not a value"
+  assert_eq "nofile=" "$(bash_complete_line 'launch --ulimit nof')" "--ulimit names"
+  assert_eq "" "$(bash_complete_line 'launch --ulimit nofile=')" "nothing after --ulimit nofile="
+  assert_contains "$(bash_complete_line 'launch --stop-signal=T')" "TERM" "--stop-signal="
+  assert_eq "$(printf -- '--network=host\n--network=none\n--network=slirp')" \
+    "$("$NOOK" __complete words -- launch --network= | sort)" "a --flag= word given whole"
+  assert_contains "$("$NOOK" __complete words -- launch -l a=b --pull=n)" "--pull=never" "--pull=n whole"
+  if command -v fish >/dev/null; then
+    mkdir -p bin
+    ln -sf "$NOOK" bin/nook
+    assert_eq "--network=slirp" "$(HOME=$TEST_TMP PATH=$TEST_TMP/bin:$PATH fish --no-config -c \
+      "source '$NOOK_SRC/completions/nook.fish'; complete -C 'nook launch --network=s'")" "fish: --network=s"
+  fi
+}
+
+# What --help lists (and so what completion offers) is in the man page:
+# every option of every command, `nook image`'s subcommands' too.
+test_every_completed_flag_is_documented() {
+  local cmd flag sub missing=
+  for cmd in $("$NOOK" __complete commands); do
+    [ -f "$NOOK_SRC/docs/nook-$cmd.1.scd" ] || { missing+=" $cmd(no man page)"; continue; }
+    for flag in $("$NOOK" __complete flags "$cmd" | sed 's/[ [].*//'); do
+      grep -qE -- "\*${flag}([^a-zA-Z0-9-]|$)" "$NOOK_SRC/docs/nook-$cmd.1.scd" ||
+        missing+=" $cmd:$flag"
+    done
+  done
+  for sub in $("$NOOK" __complete words -- image ''); do
+    for flag in $("$NOOK" __complete words -- image "$sub" -); do
+      grep -qE -- "\*${flag}([^a-zA-Z0-9-]|$)" "$NOOK_SRC/docs/nook-image.1.scd" ||
+        missing+=" image-$sub:$flag"
+    done
+  done
+  assert_eq "" "$missing" "options --help shows that the man page does not"
+  "$NOOK" image --help | awk 'length > 79 { print "too long: " $0; bad = 1 } END { exit bad }'
+}
+
+# nook image SUB: its options and their values, from the image help.
+test_bash_image_subcommand_options() {
+  assert_eq "$(printf -- '--format\n--output\n--quiet\n-o\n-q')" "$(bash_complete image save -)" "save's options"
+  assert_eq "$(printf 'docker-archive\noci-archive')" "$(bash_complete image save -q --format '')" \
+    "save --format"
+  touch out.tar
+  assert_eq "out.tar" "$(bash_complete image save --output ou)" "save --output: files"
+  assert_eq "$(printf 'json\ntable')" "$(bash_complete_line 'image list --format=')" "list --format="
+  assert_eq "$(printf -- '--force\n-f')" "$(bash_complete image rm -)" "rm's options"
+  assert_eq "$(printf -- '--all\n-a')" "$(bash_complete image prune -)" "prune's options"
+  assert_eq "--tls-verify" "$(bash_complete image pull --tl)" "pull's options"
+  assert_eq "--storage-root" "$(bash_complete image -)" "image's own options (no -f of a description)"
+}
+
+# Boolean values (--sig-proxy[=BOOL], --tls-verify=BOOL) and containers'
+# --format are offered; an optional value does not swallow the next word.
+test_bash_bool_and_format_values() {
+  assert_eq "$(printf 'false\ntrue')" "$(bash_complete_line 'attach --sig-proxy=')" "attach --sig-proxy="
+  assert_eq "$(printf 'false\ntrue')" "$(bash_complete_line 'launch --tls-verify=')" "launch --tls-verify="
+  assert_eq "--sig-proxy[=BOOL]" "$("$NOOK" __complete flags attach | grep sig-proxy)" "flags attach"
+  assert_eq "$(printf 'json\ntable')" "$(bash_complete containers --format '')" "containers --format"
+  local id=nook-compl-$$
+  make_bundle b
+  cfg b '.process.args = ["sleep", "30"]'
+  "$NOOK" create --bundle b "$id" </dev/null >/dev/null 2>&1
+  "$NOOK" start "$id"
+  assert_contains "$(bash_complete attach --sig-proxy '')" "$id" "the id after a --sig-proxy without value"
+  "$NOOK" delete -f "$id"
 }

@@ -62,3 +62,32 @@ test_help_command() {
   assert_eq "nook: help: unknown command \`nosuch\` (see 'nook --help')" "$assert_output"
   assert_contains "$("$NOOK" __complete words -- help st)" "stop" "help completes commands"
 }
+
+# An option given last without its value is named as such, in one line,
+# for every command (getopt's ':'), not called unknown; an unknown one is.
+test_option_without_value_named_as_such() {
+  local args
+  while read -r args; do
+    # shellcheck disable=SC2086
+    assert_fails "$NOOK" $args
+    assert_eq 1 "$(wc -l <<<"$assert_output")" "one line for nook $args"
+    assert_contains "$assert_output" "option \`${args##* }\` needs a value" "nook $args"
+  done <<'LIST'
+--root
+stop -t
+containers --format
+logs --since
+exec -e
+list -f
+run -b
+create --pid-file
+update -r
+ps -f
+spec -b
+events --interval
+attach --detach-keys
+launch --mount
+LIST
+  assert_fails "$NOOK" stop -x id
+  assert_contains "$assert_output" "unknown option \`-x\`"
+}

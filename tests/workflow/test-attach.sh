@@ -115,6 +115,16 @@ test_attach_detach_keys_and_errors() {
   assert_eq 1 "$(wc -l <<<"$assert_output")" "one error line"
   assert_contains "$assert_output" "does not exist"
   assert_fails "$NOOK" attach
+  assert_fails "$NOOK" attach -x "$id"
+  assert_contains "$assert_output" "unknown option \`-x\`"
+  assert_fails "$NOOK" attach --detach-keys
+  assert_contains "$assert_output" "option \`--detach-keys\` needs a value"
+  # an empty key in the list is a mistake, not a key
+  local keys
+  for keys in ctrl-p, ,ctrl-p ctrl-p,,ctrl-q; do
+    assert_fails "$NOOK" attach --detach-keys "$keys" no-such-container
+    assert_contains "$assert_output" "--detach-keys: \`$keys\`"
+  done
   "$NOOK" stop -t 1 "$plain" >/dev/null
   assert_fails "$NOOK" attach "$plain"
   assert_eq 1 "$(wc -l <<<"$assert_output")" "one error line"
@@ -297,4 +307,18 @@ test_attach_sig_proxy() {
   assert_eq got-term "$(cat out2)" "the container's handler ran"
   assert_eq "" "$(cat out1)" "the first client left before"
   "$NOOK" rm "$id" >/dev/null
+}
+
+# -it without a terminal on stdin runs in the foreground, not under a
+# monitor; as podman does, it says that a pipe's end will not end the
+# container (its terminal waits for keys), once, on stderr.
+test_launch_it_without_a_terminal_warns() {
+  make_launch_image
+  local s=0
+  echo ignored | "$NOOK" launch -it --rm bb:1 echo hi >out 2>err || s=$?
+  assert_eq 0 "$s" "status"
+  assert_contains "$(cat out)" hi "the output through the terminal"
+  assert_eq 1 "$(grep -c 'stdin is not a terminal' err)" "one warning: $(cat err)"
+  "$NOOK" launch -i --rm bb:1 cat </dev/null >out 2>err
+  assert_eq "" "$(cat err)" "-i alone: no warning"
 }

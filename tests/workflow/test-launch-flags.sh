@@ -219,6 +219,9 @@ test_group_add() {
   assert_eq "Groups:	1000 1234 " "$out" "additional gids, a name from the image's /etc/group"
   out=$("$NOOK" launch --rm --group-add 5 bb:1 grep ^Groups: /proc/self/status)
   assert_eq "Groups:	5 " "$out" "a numeric gid for root"
+  out=$("$NOOK" launch --rm --group-add 1000 --group-add app --group-add 5 --group-add 1000 bb:1 \
+    grep ^Groups: /proc/self/status)
+  assert_eq "Groups:	5 1000 " "$out" "a group named twice (by gid and by name) is there once"
   id=$(unique_id grp)
   want="unable to find group nosuch" refused --name "$id" --group-add nosuch
   assert_nothing_left "$id"
@@ -269,6 +272,13 @@ test_pull_policy() {
   assert_contains "$(cat err)" "--pull never"
   refused --pull sometimes
   assert_eq present "$("$NOOK" launch --rm --pull never bb:1 echo present)" "never, image present"
+  # a pull that fails: its error as launch's one line, after the progress
+  local s=0
+  "$NOOK" launch --rm --pull always localhost:1/absent:1 true 2>err || s=$?
+  assert_eq 125 "$s" "status of a failed pull"
+  assert_eq "Pulling localhost:1/absent:1" "$(head -1 err)" "the progress line"
+  assert_eq 1 "$(grep -c '^nook: ' err)" "one error line: $(cat err)"
+  assert_contains "$(tail -1 err)" "cannot reach https://localhost:1/v2/" "the pull's own error"
   command -v docker-registry >/dev/null || skip "docker-registry is not installed"
   start_registry
   trap stop_registry EXIT
@@ -319,4 +329,37 @@ test_new_flags_completed() {
   assert_contains "$("$NOOK" __complete words -- launch --stop-signal '')" "TERM"
   assert_eq ":files" "$("$NOOK" __complete words -- launch --device '')" "--device"
   assert_eq "slirp none host" "$(echo $("$NOOK" __complete words -- launch --network ''))"
+}
+
+# A flag given last without its value is named as such (not as an unknown
+# option), whichever flag it is.
+test_flag_without_value() {
+  local flag s
+  for flag in --network -p --add-host --dns --dns-search --dns-option --mount --device --ulimit \
+    --shm-size --group-add --stop-signal --stop-timeout -l --label --pull --detach-keys --name \
+    --tmpfs --env-file --entrypoint; do
+    s=0
+    "$NOOK" launch "$flag" 2>err || s=$?
+    assert_eq 125 "$s" "status for $flag"
+    assert_eq "nook: launch: option \`$flag\` needs a value" "$(cat err)" "$flag without its value"
+  done
+  s=0
+  "$NOOK" launch --no-such-flag bb:1 2>err || s=$?
+  assert_eq 125 "$s" "status for an unknown flag"
+  assert_contains "$(cat err)" "unknown option \`--no-such-flag\`"
+}
+
+# Two mounts on one path (-v, --tmpfs, --mount, however the path is
+# written) are refused as docker and podman refuse them, not stacked with
+# the first hidden.
+test_two_mounts_on_one_target() {
+  make_launch_image
+  mkdir h
+  want="--mount \`type=tmpfs,dst=/x/\`: /x is already the target of -v \`$TEST_TMP/h:/x\`" \
+    refused -v "$TEST_TMP/h:/x" --mount type=tmpfs,dst=/x/
+  want="-v \`$TEST_TMP/h://x:ro\`: /x is already the target of --tmpfs" refused --tmpfs /x:size=1m -v "$TEST_TMP/h://x:ro"
+  want="is already the target of --mount \`type=volume,target=/a\`" \
+    refused --mount type=volume,target=/a --mount "type=bind,src=$TEST_TMP/h,target=/a"
+  # different paths, and a mount inside another, are fine
+  assert_eq "ok" "$("$NOOK" launch --rm -v "$TEST_TMP/h:/x" --tmpfs /x/y --mount type=tmpfs,dst=/xy bb:1 echo ok)"
 }
