@@ -70,6 +70,11 @@ static int on_init_created(void *data, pid_t pid, nook_error *err) {
   struct creation *c = data;
   c->st.pid = pid;
   c->st.pid_start_time = pid_start_time(pid);
+  /* With the init's pid recorded, a create killed before the cgroup is
+   * joined leaves an init that `delete --force` can find and kill. */
+  int r = state_save(c->dirfd, &c->st, err);
+  if (r < 0)
+    return r;
   const struct cgroup_request req = {
       .manager = c->opts->cgroup_manager,
       .manager_explicit = c->opts->cgroup_manager_explicit,
@@ -237,6 +242,12 @@ static int creation_run(struct creation *c, bool keep_pty, const sigset_t *saved
     c->st.annotations[i].key = xstrdup(spec->annotations[i].key);
     c->st.annotations[i].value = xstrdup(spec->annotations[i].value);
   }
+
+  /* Saved before anything is started, so that a create killed at any later
+   * step leaves a state that `delete --force` can clear, never a bare
+   * directory that holds the name. */
+  if ((r = state_save(c->dirfd, &c->st, err)) < 0)
+    return r;
 
   if (mkfifoat(c->dirfd, EXEC_FIFO_NAME, 0600) < 0)
     return nook_err(err, errno, "create the exec fifo");

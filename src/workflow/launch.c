@@ -34,6 +34,45 @@ char *launch_bundle_dir(const char *root, const char *id) {
   return xasprintf("%s/.launch/%s", root, id);
 }
 
+static char *name_lock_path(const char *root, const char *id) {
+  return xasprintf("%s/.launch/%s.lock", root, id);
+}
+
+/* Holds the name for one launch until its state exists, so that parallel
+ * launches of one --name cannot both pass the in-use check (and the loser
+ * then remove the winner's files). A POSIX record lock: the monitor forked
+ * for -d does not inherit it, and it goes with a launch that is killed. */
+static int reserve_name(const char *root, const char *id, int *lock_fd, nook_error *err) {
+  _cleanup_free_ char *parent = xasprintf("%s/.launch", root);
+  int r = mkdir_p(parent, 0700, err);
+  if (r < 0)
+    return r;
+  _cleanup_free_ char *path = name_lock_path(root, id);
+  _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return nook_err(err, errno, "create `%s`", path);
+  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+  if (fcntl(fd, F_SETLK, &fl) < 0) {
+    if (errno == EAGAIN || errno == EACCES)
+      return nook_errx(err, EEXIST, "the name `%s` is already in use by a container being "
+                                    "launched: choose another --name", id);
+    return nook_err(err, errno, "lock `%s`", path);
+  }
+  *lock_fd = steal_fd(&fd);
+  return 0;
+}
+
+/* The lock file goes with the container, unless a launch holds it. */
+static void remove_name_lock(const char *root, const char *id) {
+  _cleanup_free_ char *path = name_lock_path(root, id);
+  _cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return;
+  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+  if (fcntl(fd, F_SETLK, &fl) == 0)
+    unlink(path);
+}
+
 static char *random_id(void) {
   unsigned char b[6];
   if (getrandom(b, sizeof(b), 0) != sizeof(b)) {
@@ -166,28 +205,30 @@ int launch_remove(const char *root, const char *id, bool force, nook_error *err)
     *err = e;
     return r;
   }
+  remove_name_lock(root, id);
   return 0;
 }
 
 /* Files of id without its state: left by a container whose state went with
- * the runtime dir (a reboot, a CI session's end). */
+ * the runtime dir (a reboot, a CI session's end), or by a launch killed
+ * before it wrote one (a bare state dir). */
 static bool has_leftovers(const char *root, const char *id) {
   _cleanup_free_ char *store = store_root(NULL);
   _cleanup_free_ char *rootfs = xasprintf("%s/containers/%s", store, id);
   _cleanup_free_ char *bundle = launch_bundle_dir(root, id);
-  return access(rootfs, F_OK) == 0 || access(bundle, F_OK) == 0;
+  _cleanup_free_ char *state = xasprintf("%s/%s", root, id);
+  return access(rootfs, F_OK) == 0 || access(bundle, F_OK) == 0 || access(state, F_OK) == 0;
 }
 
 int launch_remove_leftovers(const char *root, const char *id, nook_error *err) {
   nook_error e;
-  int fd = state_dir_open(root, id, &e);
-  if (fd >= 0) {
-    close(fd);
+  _cleanup_container_ struct container c = {.dirfd = -1};
+  int r = container_load(root, id, &c, &e);
+  if (r != -ENOENT)
     return 0;
-  }
   if (!has_leftovers(root, id))
     return 0;
-  int r = launch_remove(root, id, true, err);
+  r = launch_remove(root, id, true, err);
   return r < 0 ? r : 1;
 }
 
@@ -300,14 +341,17 @@ int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *er
   if (r < 0)
     return r;
   _cleanup_free_ char *id = o->name ? xstrdup(o->name) : random_id();
+  if ((r = state_validate_id(id, err)) < 0)
+    return r;
+  _cleanup_close_ int name_lock = -1;
+  if ((r = reserve_name(root, id, &name_lock, err)) < 0)
+    return r;
   {
     nook_error e;
-    int fd = state_dir_open(root, id, &e);
-    if (fd >= 0) {
-      close(fd);
+    _cleanup_container_ struct container c = {.dirfd = -1};
+    if (container_load(root, id, &c, &e) != -ENOENT)
       return nook_errx(err, EEXIST, "the name `%s` is already in use by a container: remove it "
                                     "(nook rm %s) or choose another --name", id, id);
-    }
   }
   /* The image and the bundle take a millisecond or two: time for the
    * cgroup manager's connection and the kernel's migration wait to start. */
