@@ -71,7 +71,11 @@ static int on_init_created(void *data, pid_t pid, nook_error *err) {
   c->st.pid = pid;
   c->st.pid_start_time = pid_start_time(pid);
   /* With the init's pid recorded, a create killed before the cgroup is
-   * joined leaves an init that `delete --force` can find and kill. */
+   * joined leaves an init that `delete --force` can find and kill; with our
+   * cgroup, the node cgroupfs makes beside it that it can remove. */
+  nook_error ignored;
+  if (cgroup_of_pid(getpid(), &c->st.creator_cgroup, &ignored) < 0)
+    c->st.creator_cgroup = NULL;
   int r = state_save(c->dirfd, &c->st, err);
   if (r < 0)
     return r;
@@ -462,6 +466,25 @@ static void run_poststop(int dirfd, struct container_state *st) {
     nook_warn("%s", err.msg);
 }
 
+/* A create killed after cgroupfs made the container's node, beside the
+ * creator's own cgroup, but before it recorded it. (A systemd scope goes by
+ * itself once empty.) */
+static bool adopt_unrecorded_cgroup(struct container_state *st, const char *id) {
+  if (!st->creator_cgroup)
+    return false;
+  const char *slash = strrchr(st->creator_cgroup, '/');
+  if (!slash)
+    return false;
+  _cleanup_free_ char *node =
+      xasprintf("%.*s/nook-%s", (int)(slash - st->creator_cgroup), st->creator_cgroup, id);
+  _cleanup_free_ char *dir = xasprintf(CGROUP_MOUNT "%s", node);
+  if (access(dir, F_OK) < 0)
+    return false;
+  st->cgroup_path = steal_pointer(&node);
+  st->cgroup_manager = xstrdup("cgroupfs");
+  return true;
+}
+
 int container_delete(const char *root, const char *id, bool force, nook_error *err) {
   _cleanup_close_ int dirfd = state_dir_open(root, id, err);
   if (dirfd < 0)
@@ -489,6 +512,8 @@ int container_delete(const char *root, const char *id, bool force, nook_error *e
     return state_dir_remove(root, id, err);
   }
   enum container_status status = state_status(dirfd, &st);
+  if (!st.cgroup_manager && st.creating)
+    adopt_unrecorded_cgroup(&st, id);
   struct cgroup_handle h = state_cgroup(&st);
   cgroup_connect_early_to_destroy(&h);
   if (status != STATUS_STOPPED) {

@@ -149,6 +149,7 @@ void state_clear(struct container_state *st) {
   free(st->cgroup_path);
   free(st->cgroup_manager);
   free(st->cgroup_unit);
+  free(st->creator_cgroup);
   free(st->finished);
   memset(st, 0, sizeof(*st));
 }
@@ -200,6 +201,7 @@ int state_load(int dirfd, const char *id, struct container_state *st, nook_error
   st->cgroup_path = dup_string_at(root, "cgroupPath");
   st->cgroup_manager = dup_string_at(root, "cgroupManager");
   st->cgroup_unit = dup_string_at(root, "cgroupUnit");
+  st->creator_cgroup = dup_string_at(root, "creatorCgroup");
   st->net_helper_pid = (pid_t)int_at(root, "netHelperPid", 0);
   st->use_systemd = bool_at(root, "systemd");
   long long status = int_at(root, "exitStatus", -1);
@@ -274,6 +276,8 @@ int state_save(int dirfd, const struct container_state *st, nook_error *err) {
   gen_kv_str(g, "cgroupPath", st->cgroup_path);
   gen_kv_str(g, "cgroupManager", st->cgroup_manager);
   gen_kv_str(g, "cgroupUnit", st->cgroup_unit);
+  if (st->creator_cgroup && !st->cgroup_manager)
+    gen_kv_str(g, "creatorCgroup", st->creator_cgroup);
   gen_str(g, "netHelperPid");
   yajl_gen_integer(g, st->net_helper_pid);
   gen_str(g, "systemd");

@@ -31,6 +31,7 @@ struct container_state {
   char *cgroup_path;                    /* relative to the cgroup2 mount; NULL: none */
   char *cgroup_manager;
   char *cgroup_unit;
+  char *creator_cgroup; /* the creating nook's, until the container's own is recorded */
   pid_t net_helper_pid;
   bool use_systemd;
   bool has_exit_status;
