@@ -466,22 +466,35 @@ static void run_poststop(int dirfd, struct container_state *st) {
     nook_warn("%s", err.msg);
 }
 
-/* A create killed after cgroupfs made the container's node, beside the
- * creator's own cgroup, but before it recorded it. (A systemd scope goes by
- * itself once empty.) */
+/* A create killed after it made the container's cgroup but before it
+ * recorded it: cgroupfs's node beside the creator's own cgroup, or the
+ * default systemd scope in the user manager's user.slice (a scope whose
+ * init died before systemd moved it stays active, empty, for ever). */
 static bool adopt_unrecorded_cgroup(struct container_state *st, const char *id) {
-  if (!st->creator_cgroup)
-    return false;
-  const char *slash = strrchr(st->creator_cgroup, '/');
+  const char *creator = st->creator_cgroup;
+  const char *slash = creator ? strrchr(creator, '/') : NULL;
   if (!slash)
     return false;
-  _cleanup_free_ char *node =
-      xasprintf("%.*s/nook-%s", (int)(slash - st->creator_cgroup), st->creator_cgroup, id);
+  _cleanup_free_ char *node = xasprintf("%.*s/nook-%s", (int)(slash - creator), creator, id);
   _cleanup_free_ char *dir = xasprintf(CGROUP_MOUNT "%s", node);
-  if (access(dir, F_OK) < 0)
+  if (access(dir, F_OK) == 0) {
+    st->cgroup_path = steal_pointer(&node);
+    st->cgroup_manager = xstrdup("cgroupfs");
+    return true;
+  }
+  const char *manager = strstr(creator, "/user@");
+  const char *end = manager ? strstr(manager, ".service") : NULL;
+  if (!end)
     return false;
-  st->cgroup_path = steal_pointer(&node);
-  st->cgroup_manager = xstrdup("cgroupfs");
+  end += strlen(".service");
+  _cleanup_free_ char *scope = xasprintf("%.*s/user.slice/nook-%s.scope",
+                                         (int)(end - creator), creator, id);
+  _cleanup_free_ char *scope_dir = xasprintf(CGROUP_MOUNT "%s", scope);
+  if (access(scope_dir, F_OK) < 0)
+    return false;
+  st->cgroup_path = steal_pointer(&scope);
+  st->cgroup_manager = xstrdup("systemd");
+  st->cgroup_unit = xasprintf("nook-%s.scope", id);
   return true;
 }
 

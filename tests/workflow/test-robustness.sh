@@ -75,9 +75,12 @@ globals=()
 
 test_launch_killed_at_each_stage() {
   make_launch_image
-  local stage
-  for stage in "rootfs prepared" "bundle written" "state dir ready" clone3 "id maps" \
-    "cgroup joined" "init ready" released; do
+  local stage stages=("rootfs prepared" "bundle written" "state dir ready" clone3 "id maps"
+    "cgroup joined" "init ready" released)
+  if systemctl --user is-system-running >/dev/null 2>&1; then
+    stages+=("systemd: scope asked for" "systemd: scope job queued")
+  fi
+  for stage in "${stages[@]}"; do
     echo "--- SIGKILL at $stage"
     kill_launch_at "$stage" KILL
   done
@@ -149,4 +152,78 @@ test_parallel_launch_of_one_name() {
   assert_eq hi "$("$NOOK" exec "$id" echo hi)" "exec in the winner"
   "$NOOK" rm -f "$id" >/dev/null
   assert_nothing_left "$id"
+}
+
+# What a CI runner does: many short containers at once, each removed after.
+parallel_rm_launches() { # GLOBAL-OPTIONS...
+  make_launch_image
+  local i failed=0 ids=()
+  for i in $(seq 1 30); do
+    ids[i]=$(unique_id par)
+    {
+      "$NOOK" "$@" launch --rm --name "${ids[i]}" bb:1 echo "ran $i" >"out.$i" 2>"err.$i" </dev/null
+      echo $? >"status.$i"
+    } &
+  done
+  wait
+  for i in $(seq 1 30); do
+    [ "$(cat "status.$i")" = 0 ] || { failed=$((failed + 1)); echo "launch $i: exit $(cat "status.$i")"; }
+  done
+  for i in $(seq 1 30); do
+    assert_eq "ran $i" "$(cat "out.$i")" "output of launch $i ($(cat "err.$i"))"
+    assert_eq "" "$(cat "err.$i")" "stderr of launch $i"
+    assert_nothing_left "${ids[i]}"
+    [ ! -e "${XDG_RUNTIME_DIR:-/tmp/nook-$(id -u)}/nook/.launch/${ids[i]}.lock" ] ||
+      fail "the name lock of ${ids[i]} is left"
+  done
+  assert_eq 0 $failed "launches that failed"
+}
+
+test_parallel_rm_launches_cgroupfs() {
+  parallel_rm_launches --cgroup-manager cgroupfs
+}
+
+test_parallel_rm_launches_systemd() {
+  systemctl --user is-system-running >/dev/null 2>&1 || skip "no systemd user manager"
+  parallel_rm_launches --cgroup-manager systemd
+}
+
+# rm -f and stop of one container at once: both succeed, nothing is left.
+test_rm_racing_stop() {
+  make_launch_image
+  local i id
+  for i in 1 2 3; do
+    id=$(unique_id race)
+    "$NOOK" launch -d --name "$id" bb:1 sleep 300 >/dev/null
+    "$NOOK" stop -t 1 "$id" >stop.out 2>stop.err &
+    local stop=$!
+    "$NOOK" rm -f "$id" >/dev/null 2>rm.err || fail "rm -f failed: $(cat rm.err)"
+    wait $stop || case "$(cat stop.err)" in
+      *"does not exist"*) ;;
+      *) fail "stop failed otherwise than finding it gone: $(cat stop.err)" ;;
+    esac
+    assert_nothing_left "$id"
+    wait_for "processes_of_id_gone $id" 10
+  done
+}
+
+# The list while containers come and go: never an error about one that
+# just went.
+test_containers_while_they_come_and_go() {
+  make_launch_image
+  local i lister
+  (
+    for i in $(seq 1 40); do
+      "$NOOK" containers -a >/dev/null 2>>list.err || echo "exit $?" >>list.err
+      "$NOOK" containers -a --format json >/dev/null 2>>list.err || echo "exit $?" >>list.err
+    done
+  ) &
+  lister=$!
+  for i in $(seq 1 8); do
+    "$NOOK" launch --rm bb:1 true &
+    "$NOOK" launch -d --rm bb:1 true >/dev/null &
+  done
+  wait $lister
+  wait
+  assert_eq "" "$(cat list.err 2>/dev/null)" "errors of containers"
 }
