@@ -227,3 +227,30 @@ test_containers_while_they_come_and_go() {
   wait
   assert_eq "" "$(cat list.err 2>/dev/null)" "errors of containers"
 }
+
+# A full state root (XDG_RUNTIME_DIR on a small tmpfs): launch and create
+# fail with one line naming where the disk is full, and leave nothing.
+test_full_state_root() {
+  make_launch_image
+  make_bundle b
+  cat >full.sh <<'EOF2'
+mkdir -p full && mount -t tmpfs -o size=256k tmpfs full || exit 99
+mkdir full/state
+dd if=/dev/zero of=full/fill bs=4k 2>/dev/null
+"$NOOK" --root full/state launch --rm --name fl bb:1 echo hi >launch.out 2>launch.err
+echo $? >launch.status
+"$NOOK" --root full/state create -b b cr >create.out 2>create.err
+echo $? >create.status
+(cd full/state && find . -mindepth 1 ! -name .launch) >left
+EOF2
+  NOOK=$NOOK unshare -Urm bash full.sh || { [ $? = 99 ] && skip "cannot mount a tmpfs in a user namespace"; }
+  local what
+  for what in launch create; do
+    [ "$(cat $what.status)" != 0 ] || fail "$what succeeded on a full disk"
+    # (as root of the test's user namespace nook warns that it has no subordinate ids)
+    assert_eq 1 "$(grep -vc 'warning: no subordinate ids' $what.err)" \
+      "lines of the $what error: $(cat $what.err)"
+    assert_contains "$(cat $what.err)" "disk full: no space left in \`$TEST_TMP/full/state/"
+  done
+  assert_eq "" "$(cat left)" "files left in the full state root"
+}
