@@ -254,3 +254,42 @@ EOF2
   done
   assert_eq "" "$(cat left)" "files left in the full state root"
 }
+
+# A full image store (XDG_DATA_HOME on a small tmpfs): launch and import
+# fail with one line naming the full store, and leave nothing in it.
+test_full_image_store() {
+  make_launch_image
+  mkdir state
+  chmod 700 state
+  head -c 2M /dev/urandom >blob
+  tar -cf big.tar blob
+  umoci tag --image oci:bb big >/dev/null
+  umoci raw add-layer --image oci:big big.tar >/dev/null
+  cat >full.sh <<'EOF2'
+mkdir -p full && mount -t tmpfs -o size=16m tmpfs full || exit 99
+export NOOK_STORAGE=$PWD/full/store
+"$NOOK" image import oci:bb bb:1 >/dev/null 2>&1 || exit 98
+blobs_before=$(find full/store/blobs -type f | sort)
+dd if=/dev/zero of=full/fill bs=4k 2>/dev/null
+"$NOOK" --root "$PWD/state" launch --rm --name fs bb:1 echo hi >launch.out 2>launch.err
+echo $? >launch.status
+"$NOOK" image import oci:big big:1 >import.out 2>import.err
+echo $? >import.status
+{ find full/store/containers full/store/tmp -mindepth 1
+  [ "$blobs_before" = "$(find full/store/blobs -type f | sort)" ] || echo "new blobs"
+  "$NOOK" image ls | grep -v -e '^NAME' -e '^bb:1 ' || true; } >left 2>&1
+EOF2
+  local status=0
+  NOOK=$NOOK unshare -Urm bash full.sh || status=$?
+  [ $status != 99 ] || skip "cannot mount a tmpfs in a user namespace"
+  [ $status = 0 ] || fail "the set-up in the namespace failed ($status)"
+  local what
+  for what in launch import; do
+    [ "$(cat $what.status)" != 0 ] || fail "$what succeeded on a full disk"
+    assert_eq 1 "$(grep -vc 'warning: no subordinate ids' $what.err)" \
+      "lines of the $what error: $(cat $what.err)"
+    assert_contains "$(cat $what.err)" "$TEST_TMP/full/store"
+    assert_contains "$(cat $what.err)" "free some space"
+  done
+  assert_eq "" "$(cat left)" "what the failures left in the store"
+}
