@@ -293,3 +293,26 @@ EOF2
   done
   assert_eq "" "$(cat left)" "what the failures left in the store"
 }
+
+# The network helper killed under a running container: the container's log
+# says so in one line, and rm -f still clears everything.
+test_network_helper_killed_is_logged() {
+  net_available
+  make_launch_image
+  local id root net
+  id=$(unique_id net)
+  root=${XDG_RUNTIME_DIR:-/tmp/nook-$(id -u)}/nook
+  "$NOOK" launch -d --name "$id" bb:1 sleep 300 >/dev/null
+  net=$(jq -r .netHelperPid "$root/$id/state.json")
+  [ "$net" -gt 0 ] || fail "no network helper recorded for $id"
+  kill -KILL "$net"
+  wait_for "\"\$NOOK\" logs $id 2>&1 | grep -q 'nook-net'"
+  local logs
+  logs=$("$NOOK" logs "$id" 2>&1)
+  assert_eq 1 "$(grep -c nook-net <<<"$logs")" "lines about nook-net in: $logs"
+  assert_contains "$logs" "nook: nook-net (pid $net) was killed by signal 9: the container has no network any more"
+  assert_eq running "$(launch_status "$id")"
+  "$NOOK" rm -f "$id" >/dev/null
+  assert_nothing_left "$id"
+  wait_for "processes_of_id_gone $id"
+}
