@@ -316,3 +316,59 @@ test_network_helper_killed_is_logged() {
   assert_nothing_left "$id"
   wait_for "processes_of_id_gone $id"
 }
+
+# slow_proxy PORT TARGET-PORT: a loopback TCP proxy that passes what comes
+# back at about 8 MB/s, so that a pull is surely killed mid-transfer.
+slow_proxy() {
+  python3 - "$1" "$2" <<'PY' &
+import asyncio, sys
+async def pipe(r, w, slow):
+    try:
+        while data := await r.read(65536):
+            w.write(data)
+            await w.drain()
+            if slow:
+                await asyncio.sleep(len(data) / 8e6)
+    finally:
+        w.close()
+async def serve(cr, cw):
+    ur, uw = await asyncio.open_connection("127.0.0.1", int(sys.argv[2]))
+    await asyncio.gather(pipe(cr, uw, False), pipe(ur, cw, True), return_exceptions=True)
+async def main():
+    s = await asyncio.start_server(serve, "127.0.0.1", int(sys.argv[1]))
+    await s.serve_forever()
+asyncio.run(main())
+PY
+  echo $! >proxy.pid
+  wait_for "curl -sf http://127.0.0.1:$1/v2/ >/dev/null"
+}
+
+# A pull killed mid-transfer: the store trusts nothing of it, prune clears
+# what it wrote, and a retry gets the whole image.
+test_pull_killed_midway() {
+  command -v docker-registry >/dev/null || skip "docker-registry is not installed"
+  make_launch_image
+  head -c 24M /dev/urandom >blob
+  tar -cf big.tar blob
+  umoci tag --image oci:bb big >/dev/null
+  umoci raw add-layer --image oci:big big.tar >/dev/null
+  start_registry
+  local port
+  port=$(free_port)
+  slow_proxy "$port" "${REGISTRY##*:}"
+  trap 'stop_registry; kill $(cat proxy.pid)' EXIT
+  skopeo copy -q --dest-tls-verify=false oci:oci:big "docker://$REGISTRY/big:1"
+  local ref=127.0.0.1:$port/big:1
+  "$NOOK" image pull --tls-verify=false "$ref" >pull.out 2>&1 &
+  local pull=$!
+  # killed while the big layer is on its way
+  wait_for "find '$NOOK_STORAGE/tmp' -name '*.part' -size +1M 2>/dev/null | grep -q ." 20
+  kill -KILL $pull
+  wait $pull || true
+  assert_eq "" "$("$NOOK" image ls | grep big || true)" "a half-pulled image listed"
+  assert_fails "$NOOK" launch --rm --pull never "$ref" true
+  "$NOOK" image prune >/dev/null
+  assert_eq "" "$(ls -A "$NOOK_STORAGE/tmp")" "what the killed pull left in the store's tmp"
+  "$NOOK" image pull --tls-verify=false "$ref" >/dev/null 2>&1 || fail "the retry failed"
+  assert_eq "25165824 /blob" "$("$NOOK" launch --rm "$ref" wc -c /blob)"
+}
