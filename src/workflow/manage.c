@@ -364,6 +364,9 @@ static char *status_text(const struct container *c) {
   case STATUS_STOPPED:
     break;
   }
+  /* a create that was killed: it never ran, and only rm -f clears it */
+  if (c->state.creating && !c->state.has_exit_status)
+    return xstrdup("Created (interrupted: rm -f it)");
   if (!c->state.has_exit_status)
     return xstrdup("Exited");
   if (!c->state.finished || !parse_time(c->state.finished, &t))

@@ -88,6 +88,22 @@ test_launch_killed_at_each_stage() {
   done
 }
 
+# A launch killed while it creates the container: the list says so.
+test_interrupted_creation_listed() {
+  make_launch_image
+  local id secs=$((1000 + RANDOM)) line
+  id=$(unique_id int)
+  run_killed_at "state dir ready" KILL launch --name "$id" bb:1 sleep "$secs"
+  wait "$killed_pid" || true
+  line=$("$NOOK" containers -a | grep "^$id ") || fail "$id is not listed"
+  # (unless the kill came after the container started)
+  case "$line" in
+    *"Up "*) ;;
+    *) assert_contains "$line" "Created (interrupted: rm -f it)" ;;
+  esac
+  assert_recovers "$id" "$secs"
+}
+
 test_launch_killed_at_each_stage_cgroupfs() {
   make_launch_image
   globals=(--cgroup-manager cgroupfs)
