@@ -245,7 +245,11 @@ int launch_wait(const char *root, const char *id, int *status, nook_error *err) 
       continue;
     }
     /* stopped: its monitor records the status in a moment */
-    if (++stopped_polls > 100)
+    if (++stopped_polls > 100 &&
+        spec_kv_find(c.state.annotations, c.state.n_annotations, LAUNCH_ANN_IMAGE))
+      return nook_errx(err, ECHILD, "container `%s` stopped, but its exit status was lost: the "
+                                    "nook process that watched it (its monitor) was killed", id);
+    if (stopped_polls > 100)
       return nook_errx(err, ECHILD, "container `%s` stopped without a recorded exit status (it "
                                     "was not started by nook launch)", id);
     sleep_ms(50);

@@ -146,6 +146,21 @@ test_detached_launch_killed() {
   done
 }
 
+# The monitor killed and then the container ends: wait says the status is
+# lost and why, rather than blaming the user.
+test_monitor_killed_wait_says_why() {
+  make_launch_image
+  local id monitor
+  id=$(unique_id mw)
+  "$NOOK" launch -d --name "$id" bb:1 sh -c 'sleep 0.5; exit 3' >/dev/null
+  monitor=$(pgrep -o -u "$(id -u)" -f -- "launch .*--name $id ")
+  kill -KILL "$monitor"
+  assert_fails "$NOOK" wait "$id"
+  assert_eq "nook: container \`$id\` stopped, but its exit status was lost: the nook process that watched it (its monitor) was killed" "$assert_output"
+  "$NOOK" rm "$id" >/dev/null
+  assert_nothing_left "$id"
+}
+
 # Parallel launches of one name: exactly one wins, every other says the name
 # is in use in one line, and the winner's container is whole.
 test_parallel_launch_of_one_name() {
