@@ -261,6 +261,25 @@ test_containers_while_they_come_and_go() {
   assert_eq "" "$(cat list.err 2>/dev/null)" "errors of containers"
 }
 
+# run_full_sh: runs ./full.sh (which mounts a small tmpfs on ./full, exiting
+# 99 when it cannot) as root of a user and mount namespace of its own.
+run_full_sh() {
+  local status=0
+  NOOK=$NOOK unshare -Urm bash full.sh || status=$?
+  [ $status != 99 ] || skip "cannot mount a tmpfs in a user namespace"
+  [ $status = 0 ] || fail "full.sh failed ($status)"
+}
+
+# assert_disk_full_error WHAT TEXT: the command that wrote WHAT.status and
+# WHAT.err failed on the full disk in one line containing TEXT.
+assert_disk_full_error() {
+  [ "$(cat "$1.status")" != 0 ] || fail "$1 succeeded on a full disk"
+  # (as root of the test's user namespace nook warns that it has no subordinate ids)
+  assert_eq 1 "$(grep -vc 'warning: no subordinate ids' "$1.err")" \
+    "lines of the $1 error: $(cat "$1.err")"
+  assert_contains "$(cat "$1.err")" "$2"
+}
+
 # A full state root (XDG_RUNTIME_DIR on a small tmpfs): launch and create
 # fail with one line naming where the disk is full, and leave nothing.
 test_full_state_root() {
@@ -275,16 +294,11 @@ echo $? >launch.status
 "$NOOK" --root full/state create -b b cr >create.out 2>create.err
 echo $? >create.status
 (cd full/state && find . -mindepth 1 ! -name .launch) >left
+true
 EOF2
-  NOOK=$NOOK unshare -Urm bash full.sh || { [ $? = 99 ] && skip "cannot mount a tmpfs in a user namespace"; }
-  local what
-  for what in launch create; do
-    [ "$(cat $what.status)" != 0 ] || fail "$what succeeded on a full disk"
-    # (as root of the test's user namespace nook warns that it has no subordinate ids)
-    assert_eq 1 "$(grep -vc 'warning: no subordinate ids' $what.err)" \
-      "lines of the $what error: $(cat $what.err)"
-    assert_contains "$(cat $what.err)" "disk full: no space left in \`$TEST_TMP/full/state/"
-  done
+  run_full_sh
+  assert_disk_full_error launch "disk full: no space left in \`$TEST_TMP/full/state/"
+  assert_disk_full_error create "disk full: no space left in \`$TEST_TMP/full/state/"
   assert_eq "" "$(cat left)" "files left in the full state root"
 }
 
@@ -312,18 +326,9 @@ echo $? >import.status
   [ "$blobs_before" = "$(find full/store/blobs -type f | sort)" ] || echo "new blobs"
   "$NOOK" image ls | grep -v -e '^NAME' -e '^bb:1 ' || true; } >left 2>&1
 EOF2
-  local status=0
-  NOOK=$NOOK unshare -Urm bash full.sh || status=$?
-  [ $status != 99 ] || skip "cannot mount a tmpfs in a user namespace"
-  [ $status = 0 ] || fail "the set-up in the namespace failed ($status)"
-  local what
-  for what in launch import; do
-    [ "$(cat $what.status)" != 0 ] || fail "$what succeeded on a full disk"
-    assert_eq 1 "$(grep -vc 'warning: no subordinate ids' $what.err)" \
-      "lines of the $what error: $(cat $what.err)"
-    assert_contains "$(cat $what.err)" "$TEST_TMP/full/store"
-    assert_contains "$(cat $what.err)" "free some space"
-  done
+  run_full_sh
+  assert_disk_full_error launch "disk full: no space left in \`$TEST_TMP/full/store/"
+  assert_disk_full_error import "into the image store \`$TEST_TMP/full/store\`: free some space"
   assert_eq "" "$(cat left)" "what the failures left in the store"
 }
 
