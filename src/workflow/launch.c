@@ -1,6 +1,7 @@
 /* `nook launch`: image -> rootfs -> bundle -> container, in the foreground
  * or under a monitor; and the removal of all of it. */
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
@@ -335,6 +336,21 @@ static int run_attached(struct nook_globals *g, const struct launch_options *o, 
   return status < 0 ? LAUNCH_EXIT_ERROR : status;
 }
 
+/* Whether one of interrupts waits, blocked, and would end us once let
+ * through (not one the caller ignores, as nohup does SIGHUP). */
+static bool interrupt_pending(const sigset_t *interrupts) {
+  sigset_t pending;
+  if (sigpending(&pending) < 0)
+    return false;
+  for (int sig = 1; sig < NSIG; sig++) {
+    struct sigaction sa;
+    if (sigismember(interrupts, sig) == 1 && sigismember(&pending, sig) == 1 &&
+        sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN)
+      return true;
+  }
+  return false;
+}
+
 int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *err) {
   _cleanup_free_ char *root = NULL;
   int r = cli_state_root(g, &root, err);
@@ -360,6 +376,17 @@ int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *er
   if ((r = resolve_image(o, g->debug, err)) < 0)
     return r;
   nook_stage("image found");
+  /* An interrupt (ctrl-c, a CI runner's SIGTERM) while the rootfs and the
+   * bundle are made waits until they are, and then removes them: dying
+   * halfway would leave them with no state that rm or the list could find
+   * them by. Let through again before the container is made, which passes
+   * signals on to it. */
+  sigset_t interrupts, saved_mask;
+  sigemptyset(&interrupts);
+  sigaddset(&interrupts, SIGINT);
+  sigaddset(&interrupts, SIGTERM);
+  sigaddset(&interrupts, SIGHUP);
+  sigprocmask(SIG_BLOCK, &interrupts, &saved_mask);
   /* A new container starts from the image, never from what an old one of
    * the same name wrote. */
   if ((r = launch_remove_leftovers(root, id, err)) < 0)
@@ -376,6 +403,17 @@ int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *er
     r = launch_write_bundle(&plan, err);
   rootfs_info_free(&info);
   nook_stage("bundle written");
+  if (r == 0 && interrupt_pending(&interrupts)) {
+    nook_error e;
+    if (launch_remove(root, id, true, &e) < 0)
+      nook_warn("%s", e.msg);
+    /* the signal ends us here, as it would have */
+    sigprocmask(SIG_SETMASK, &saved_mask, NULL);
+    return nook_errx(err, EINTR, "launch interrupted");
+  }
+  /* (a failure removes what was made first, still safe from interrupts) */
+  if (r == 0)
+    sigprocmask(SIG_SETMASK, &saved_mask, NULL);
   if (r == 0) {
     if (o->detach) {
       struct monitor_options mo = {.rm = o->rm, .tty = o->tty, .interactive = o->interactive};

@@ -4,31 +4,25 @@
 TEST_TIMEOUT=120
 source "$NOOK_SRC/tests/workflow/launch-lib.sh"
 
-# run_killed_at STAGE SIGNAL NOOK-ARGS...: runs `nook --debug NOOK-ARGS` and
-# sends it SIGNAL as soon as it prints "stage STAGE" (nook goes on for a few
-# microseconds more: the tests hold for wherever the signal lands). Its
-# stderr is in stages.log; whatever else holds that stream keeps a reader.
+# run_killed_at STAGE SIGNAL NOOK-ARGS...: runs `nook --debug NOOK-ARGS`,
+# which stops itself at "stage STAGE" (NOOK_DEBUG_STOP_AT), sends it SIGNAL
+# there and lets it go on; $killed_pid is its pid. Its stderr is in
+# stages.log.
 run_killed_at() {
-  local stage=$1 sig=$2 line hit=0
+  local stage=$1 sig=$2
   shift 2
-  rm -f stages
-  mkfifo stages
-  "$NOOK" --debug "$@" </dev/null >>container.out 2>stages &
-  local pid=$!
-  exec {fifo}<stages
-  while IFS= read -r line <&$fifo; do
-    echo "$line" >>stages.log
-    if [[ $line == *"stage $stage "* ]]; then
-      kill -"$sig" "$pid" 2>/dev/null || true # it may be done already
-      hit=1
-      break
-    fi
-  done
-  # a container (or its monitor) that lives on may still write to it
-  cat <&$fifo >>stages.log &
-  exec {fifo}<&-
-  [ $hit = 1 ] || fail "nook never printed stage '$stage'"
-  killed_pid=$pid
+  # (as from a terminal: bash starts a background command with SIGINT ignored)
+  NOOK_DEBUG_STOP_AT=$stage env --default-signal=INT "$NOOK" --debug "$@" </dev/null \
+    >>container.out 2>>stages.log &
+  killed_pid=$!
+  wait_for "stopped_or_gone $killed_pid"
+  process_gone "$killed_pid" && fail "nook ended before stage '$stage': $(tail -3 stages.log)"
+  kill -"$sig" "$killed_pid"
+  kill -CONT "$killed_pid" 2>/dev/null || true
+}
+
+stopped_or_gone() { # PID
+  process_gone "$1" || [ "$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$1/status")" = T ]
 }
 
 cgroup_of_id_gone() { # ID
@@ -121,6 +115,29 @@ test_launch_interrupted_by_int_and_term() {
     for stage in "state dir ready" clone3 released; do
       echo "--- SIG$sig at $stage"
       kill_launch_at "$stage" "$sig"
+    done
+  done
+}
+
+# Interrupted (ctrl-c, SIGTERM, SIGHUP) while it makes the rootfs and the
+# bundle, a launch removes them and ends by that signal: nothing is left
+# for anyone to find, with or without a name.
+test_launch_interrupted_before_the_container() {
+  make_launch_image
+  local sig stage mode id status root
+  root=${XDG_RUNTIME_DIR:-/tmp/nook-$(id -u)}/nook
+  for sig in INT TERM HUP; do
+    for stage in "rootfs prepared" "bundle written"; do
+      for mode in "" -d; do
+        echo "--- SIG$sig of launch $mode at $stage"
+        id=$(unique_id intr)
+        run_killed_at "$stage" "$sig" launch $mode --name "$id" bb:1 true
+        status=0
+        wait "$killed_pid" || status=$?
+        assert_eq $((128 + $(kill -l "$sig"))) "$status" "exit status of the interrupted launch"
+        assert_nothing_left "$id"
+        [ ! -e "$root/.launch/$id.lock" ] || fail "the name lock of $id is left"
+      done
     done
   done
 }
