@@ -14,6 +14,7 @@
 #include "util.h"
 
 #define STATE_FILE "state.json"
+#define STATE_LOCK_FILE "lock"
 
 static int check_root_dir(const char *path, nook_error *err) {
   struct stat st;
@@ -122,7 +123,7 @@ int state_dir_open(const char *root, const char *id, nook_error *err) {
 }
 
 int state_lock(int dirfd, nook_error *err) {
-  int fd = openat(dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int fd = openat(dirfd, STATE_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0)
     return nook_err(err, errno, "open container lock");
   while (flock(fd, LOCK_EX) < 0) {
@@ -133,6 +134,11 @@ int state_lock(int dirfd, nook_error *err) {
     return nook_err(err, e, "lock container");
   }
   return fd;
+}
+
+bool state_is_locked(int dirfd) {
+  _cleanup_close_ int fd = openat(dirfd, STATE_LOCK_FILE, O_RDONLY | O_CLOEXEC);
+  return fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 }
 
 void state_clear(struct container_state *st) {

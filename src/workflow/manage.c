@@ -368,9 +368,10 @@ static char *status_text(const struct container *c) {
   case STATUS_STOPPED:
     break;
   }
-  /* a create that was killed: it never ran, and only rm -f clears it */
+  /* a create that was killed: it never ran, and only rm -f clears it
+   * (one under way holds the container's lock) */
   if (c->state.creating && !c->state.has_exit_status)
-    return xstrdup("Created (interrupted: rm -f it)");
+    return xstrdup(state_is_locked(c->dirfd) ? "Created" : "Created (interrupted: rm -f it)");
   if (!c->state.has_exit_status)
     return xstrdup("Exited");
   if (!c->state.finished || !parse_time(c->state.finished, &t))
