@@ -351,24 +351,10 @@ static bool interrupt_pending(const sigset_t *interrupts) {
   return false;
 }
 
-int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *err) {
-  _cleanup_free_ char *root = NULL;
-  int r = cli_state_root(g, &root, err);
-  if (r < 0)
-    return r;
-  _cleanup_free_ char *id = o->name ? xstrdup(o->name) : random_id();
-  if ((r = state_validate_id(id, err)) < 0)
-    return r;
-  _cleanup_close_ int name_lock = -1;
-  if ((r = reserve_name(root, id, &name_lock, err)) < 0)
-    return r;
-  {
-    nook_error e;
-    _cleanup_container_ struct container c = {.dirfd = -1};
-    if (container_load(root, id, &c, &e) != -ENOENT)
-      return nook_errx(err, EEXIST, "the name `%s` is already in use by a container: remove it "
-                                    "(nook rm %s) or choose another --name", id, id);
-  }
+/* launch_main once it holds the name. */
+static int launch_reserved(struct nook_globals *g, struct launch_options *o, const char *root,
+                           const char *id, nook_error *err) {
+  int r;
   /* The image and the bundle take a millisecond or two: time for the
    * cgroup manager's connection and the kernel's migration wait to start. */
   cgroup_connect_early(g->cgroup_manager, linux_running_rootless());
@@ -436,5 +422,30 @@ int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *er
   nook_error e;
   if (launch_remove(root, id, true, &e) < 0)
     nook_warn("%s", e.msg);
+  return r;
+}
+
+int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *err) {
+  _cleanup_free_ char *root = NULL;
+  int r = cli_state_root(g, &root, err);
+  if (r < 0)
+    return r;
+  _cleanup_free_ char *id = o->name ? xstrdup(o->name) : random_id();
+  if ((r = state_validate_id(id, err)) < 0)
+    return r;
+  _cleanup_close_ int name_lock = -1;
+  if ((r = reserve_name(root, id, &name_lock, err)) < 0)
+    return r;
+  {
+    nook_error e;
+    _cleanup_container_ struct container c = {.dirfd = -1};
+    if (container_load(root, id, &c, &e) != -ENOENT)
+      return nook_errx(err, EEXIST, "the name `%s` is already in use by a container: remove it "
+                                    "(nook rm %s) or choose another --name", id, id);
+  }
+  r = launch_reserved(g, o, root, id, err);
+  /* a launch that failed made nothing that stays, not even the lock file */
+  if (r < 0)
+    remove_name_lock(root, id);
   return r;
 }
