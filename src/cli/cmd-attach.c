@@ -27,7 +27,7 @@ int cmd_attach(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   struct attach_options o = {.detach_keys = "ctrl-p,ctrl-q", .sig_proxy = -1};
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     if (c == OPT_DETACH_KEYS) {
       o.detach_keys = optarg;
     } else if (c == OPT_NO_STDIN) {

@@ -19,7 +19,7 @@ int cmd_containers(struct nook_globals *g, int argc, char **argv, nook_error *er
   bool all = false, json = false;
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+ah", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "ah", opts, NULL)) != -1) {
     if (c == 'a') {
       all = true;
     } else if (c == 'F') {

@@ -17,7 +17,7 @@ int cmd_delete(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   bool force = false;
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+fh", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
     if (c == 'f')
       force = true;
     else if (c == 'h')

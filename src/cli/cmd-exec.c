@@ -14,7 +14,8 @@ static const char usage[] =
     "namespaces and cgroup, with its seccomp filter, capabilities and rlimits.\n"
     "In the foreground nook exits with the process's status.\n\n"
     "Options:\n"
-    "  -p, --process FILE        the process as an OCI process JSON object\n"
+    "  -p, --process FILE        the process as an OCI process JSON object; the\n"
+    "                            options below still change it\n"
     "  -d, --detach              return once the process has started\n"
     "  -t, --tty                 give the process a terminal\n"
     "      --console-socket SOCK send the terminal's master fd to the unix socket SOCK\n"
@@ -26,10 +27,11 @@ static const char usage[] =
     "  -c, --cap CAP             add a capability (repeatable)\n"
     "      --no-new-privs        set no_new_privs for the process\n"
     "      --preserve-fds N      pass N extra fds (from fd 3) to the process\n"
-    "      --cgroup PATH         run in this sub-cgroup of the container's cgroup\n"
-    "      --process-label LABEL accepted; SELinux labels are not applied\n"
-    "      --apparmor PROFILE    accepted; AppArmor profiles are not applied\n"
-    "      --ignore-paused       accepted for runc compatibility\n";
+    "      --cgroup [CTRL:]PATH  run in this sub-cgroup of the container's cgroup\n"
+    "      --process-label LABEL accepted with a warning; SELinux is not applied\n"
+    "      --apparmor PROFILE    accepted with a warning; AppArmor is not applied\n"
+    "      --ignore-paused       exec into a paused container: the process starts\n"
+    "                            when it is resumed\n";
 
 enum {
   OPT_CONSOLE_SOCKET = 1000,
@@ -55,7 +57,28 @@ struct exec_cli {
   struct exec_changes ch;
   struct exec_options o;
   const char *process_file;
+  const char *apparmor_profile;
+  const char *selinux_label;
 };
+
+/* runc's --cgroup is [CONTROLLER[,CONTROLLER...]:]PATH; the controllers
+ * only choose among cgroup v1 hierarchies. */
+static const char *sub_cgroup_path(const char *arg) {
+  const char *colon = strchr(arg, ':');
+  if (!colon)
+    return arg;
+  for (const char *p = arg; p < colon; p++)
+    if (!((*p >= 'a' && *p <= 'z') || *p == '_' || *p == ','))
+      return arg;
+  return colon + 1;
+}
+
+static void replace_string(char **field, const char *value) {
+  if (!value)
+    return;
+  free(*field);
+  *field = xstrdup(value);
+}
 
 static void exec_cli_clear(struct exec_cli *x) {
   strv_free(x->ch.env);
@@ -147,15 +170,26 @@ static int parse_options(struct exec_cli *x, int argc, char **argv, nook_error *
       x->o.preserve_fds = (int)n;
       break;
     }
-    case OPT_CGROUP:
-      if (strstr(optarg, "..") || optarg[0] == '/')
+    case OPT_CGROUP: {
+      const char *path = sub_cgroup_path(optarg);
+      if (!*path || strstr(path, "..") || path[0] == '/')
         return cli_bad_usage(err, argv[0], "--cgroup `%s`: give a path below the container's "
-                                           "cgroup", optarg);
-      x->o.sub_cgroup = optarg;
+                                           "cgroup, as [CONTROLLER:]PATH", optarg);
+      /* runc takes one --cgroup a controller; cgroup v2 has one tree */
+      if (x->o.sub_cgroup && strcmp(x->o.sub_cgroup, path) != 0)
+        return cli_bad_usage(err, argv[0], "--cgroup `%s`: every --cgroup must name the same "
+                                           "path (cgroup v2 has one hierarchy)", optarg);
+      x->o.sub_cgroup = path;
       break;
+    }
     case OPT_PROCESS_LABEL:
+      x->selinux_label = optarg;
+      break;
     case OPT_APPARMOR:
+      x->apparmor_profile = optarg;
+      break;
     case OPT_IGNORE_PAUSED:
+      x->o.ignore_paused = true;
       break;
     case 'h':
       return 1;
@@ -203,18 +237,14 @@ int cmd_exec(struct nook_globals *g, int argc, char **argv, nook_error *err) {
       r = nook_err_prefix(err, r, "--process %s", x.process_file);
       goto out;
     }
-    /* the command line still adds to the file, as runc does */
-    if (x.ch.tty)
-      process.terminal = true;
-    if (x.ch.cwd) {
-      free(process.cwd);
-      process.cwd = xstrdup(x.ch.cwd);
-    }
+    exec_apply_changes(&process, &x.ch);
   } else {
     x.ch.args = command;
     if ((r = exec_process_from_config(root, x.o.id, &x.ch, &process, err)) < 0)
       goto out;
   }
+  replace_string(&process.apparmor_profile, x.apparmor_profile);
+  replace_string(&process.selinux_label, x.selinux_label);
   x.o.process = &process;
   r = exec_run(&x.o, err);
 out:

@@ -9,7 +9,9 @@
 static const char usage[] =
     "Usage: nook kill [--all] ID [SIGNAL]\n\n"
     "Send SIGNAL (default TERM; a name with or without SIG, or a number) to the\n"
-    "container's init, or with --all to every process of the container.\n";
+    "container's init, or with --all to every process of the container's cgroup\n"
+    "(also what a stopped init left behind).\n"
+    "Signal 0 sends nothing: it only checks that the container is running.\n";
 
 int cmd_kill(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   static const struct option opts[] = {

@@ -12,7 +12,7 @@ static const char usage[] =
     "List the containers.\n\n"
     "Options:\n"
     "  -f, --format FORMAT   table (default) or json\n"
-    "  -q, --quiet           print the ids only\n";
+    "  -q, --quiet           print the ids only, whatever the format\n";
 
 static void print_json(const char *root, char **ids) {
   printf("[");
@@ -63,7 +63,8 @@ int cmd_list(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   _cleanup_strv_ char **ids = NULL;
   if ((r = state_list_ids(root, &ids, err)) < 0)
     return r;
-  if (json) {
+  /* runc's -q wins over --format json */
+  if (json && !quiet) {
     print_json(root, ids);
     return 0;
   }

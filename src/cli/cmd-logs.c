@@ -19,7 +19,7 @@ int cmd_logs(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   const char *since = NULL;
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+fh", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
     if (c == 'f')
       follow = true;
     else if (c == 's')

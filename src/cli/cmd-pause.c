@@ -16,7 +16,7 @@ static int freeze_command(struct nook_globals *g, int argc, char **argv, bool fr
   static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     if (c == 'h')
       return cli_print_usage(freeze ? pause_usage : resume_usage);
     return cli_bad_usage(err, argv[0], "unknown option `%s`", argv[optind - 1]);

@@ -13,7 +13,8 @@
 static const char usage[] =
     "Usage: nook ps [--format table|json] ID [PS ARGS...]\n\n"
     "List the processes of a container: json prints a JSON array of pids; table\n"
-    "runs ps(1) with PS ARGS (default -ef) and keeps the container's lines.\n\n"
+    "runs ps(1) with PS ARGS (default -ef; a \"--\" before them is dropped) and\n"
+    "keeps the container's lines.\n\n"
     "Options:\n"
     "  -f, --format table|json  output format (default table)\n";
 
@@ -54,14 +55,33 @@ static bool has_pid(const pid_t *pids, size_t n, long pid) {
   return false;
 }
 
+/* The first line ps wrote to stderr (its complaint about the options), for
+ * an error of one line; "" when it said nothing. */
+static char *first_line_of(int fd) {
+  _cleanup_free_ char *text = NULL;
+  size_t len;
+  if (read_all(fd, &text, &len) < 0 || !text)
+    return xstrdup("");
+  char *p = text + strspn(text, " \t\n");
+  return xstrndup(p, strcspn(p, "\n"));
+}
+
 /* runc's table: ps's header, then the lines whose PID column is one of the
  * container's. */
 static int print_table(char **ps_args, const pid_t *pids, size_t n, nook_error *err) {
-  int fds[2];
+  int fds[2], errfds[2];
   if (pipe2(fds, O_CLOEXEC) < 0)
     return nook_err(err, errno, "pipe");
   _cleanup_close_ int rd = fds[0];
+  if (pipe2(errfds, O_CLOEXEC) < 0) {
+    close(fds[1]);
+    return nook_err(err, errno, "pipe");
+  }
+  _cleanup_close_ int err_rd = errfds[0];
   char *default_args[] = {"-ef", NULL};
+  /* `ps ID -- ARGS`: procps takes no "--", the caller meant ARGS */
+  if (ps_args && ps_args[0] && strcmp(ps_args[0], "--") == 0)
+    ps_args++;
   char **args = ps_args && ps_args[0] ? ps_args : default_args;
   size_t nargs = strv_len(args);
   _cleanup_free_ char **argv = xcalloc(nargs + 2, sizeof(char *));
@@ -71,26 +91,34 @@ static int print_table(char **ps_args, const pid_t *pids, size_t n, nook_error *
   pid_t child = fork();
   if (child < 0) {
     close(fds[1]);
+    close(errfds[1]);
     return nook_err(err, errno, "fork");
   }
   if (child == 0) {
     dup2(fds[1], STDOUT_FILENO);
+    dup2(errfds[1], STDERR_FILENO);
     execvp("ps", argv);
-    fprintf(stderr, "nook: ps: %s\n", strerror(errno));
+    fprintf(stderr, "%s\n", strerror(errno));
     _exit(127);
   }
   close(fds[1]);
+  close(errfds[1]);
   _cleanup_free_ char *out = NULL;
   size_t len;
   int r = read_all(rd, &out, &len);
+  /* ps's complaints are a few lines: the pipe holds them while stdout drains */
+  _cleanup_free_ char *complaint = first_line_of(err_rd);
   int status;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR)
     ;
   if (r < 0)
     return nook_err(err, -r, "read the output of ps");
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return nook_errx(err, EIO, "ps %s failed (exit %d)", args[0],
-                     WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    _cleanup_free_ char *joined = strv_join(args, " ");
+    return nook_errx(err, EIO, "ps %s failed (exit %d)%s%s", joined,
+                     WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+                     *complaint ? ": " : "", complaint);
+  }
   char *save = NULL;
   char *header = strtok_r(out, "\n", &save);
   if (!header)
@@ -148,8 +176,9 @@ int cmd_ps(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   const char *id = argv[optind];
   _cleanup_container_ struct container ct = {.dirfd = -1};
   r = container_load_for(root, id, "list the processes of",
-                         1u << STATUS_RUNNING | 1u << STATUS_PAUSED | 1u << STATUS_CREATED, &ct,
-                         err);
+                         1u << STATUS_RUNNING | 1u << STATUS_PAUSED | 1u << STATUS_CREATED |
+                             1u << STATUS_STOPPED,
+                         &ct, err);
   if (r < 0)
     return r;
   struct cgroup_handle h = state_cgroup(&ct.state);
@@ -157,8 +186,12 @@ int cmd_ps(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   size_t n = 0;
   if (cgroup_handle_active(&h))
     r = cgroup_pids(&h, &pids, &n, err);
-  else
+  else if (ct.status != STATUS_STOPPED)
     r = pids_by_namespace(&ct, &pids, &n, err);
+  /* A stopped container has no processes left, as runc answers (containerd
+   * asks for the pids of an exited task); its cgroup may be gone already. */
+  if (r == -ENOENT && ct.status == STATUS_STOPPED)
+    r = 0;
   if (r < 0)
     return r;
   if (json) {

@@ -20,7 +20,7 @@ int cmd_stop(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   bool secs_given = false;
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+t:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
     if (c == 't') {
       if (!parse_u64(optarg, &secs) || secs > 86400)
         return cli_bad_usage(err, argv[0], "-t: `%s` is not a number of seconds", optarg);

@@ -29,7 +29,8 @@ static const char usage[] =
     "      --cpu-rt-runtime US      realtime runtime (not on cgroup v2)\n"
     "      --cpuset-cpus LIST       CPUs to run on (0-3,6)\n"
     "      --cpuset-mems LIST       memory nodes to use\n"
-    "      --blkio-weight N         block I/O weight, 10 to 1000\n";
+    "      --blkio-weight N         block I/O weight, 10 to 1000\n"
+    "      --l3-cache-schema, --mem-bw-schema  refused: nook has no Intel RDT\n";
 
 /* Docker's RAMInBytes, as runc reads sizes: a number with an optional binary
  * suffix (k, kb, kib ... p), or -1. */
@@ -189,13 +190,18 @@ static int read_resources(const char *file, char **out, nook_error *err) {
 }
 
 int cmd_update(struct nook_globals *g, int argc, char **argv, nook_error *err) {
-  enum { OPT_FIELD = 1000 };
-  struct option opts[ARRAY_SIZE(fields) + 3];
+  enum { OPT_FIELD = 1000, OPT_RDT = 2000 };
+  /* runc's Intel RDT options, known so that they are refused by name */
+  static const char *const rdt_options[] = {"l3-cache-schema", "mem-bw-schema"};
+  struct option opts[ARRAY_SIZE(fields) + ARRAY_SIZE(rdt_options) + 3];
   for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
     opts[i] = (struct option){fields[i].option, required_argument, NULL, OPT_FIELD + (int)i};
-  opts[ARRAY_SIZE(fields)] = (struct option){"resources", required_argument, NULL, 'r'};
-  opts[ARRAY_SIZE(fields) + 1] = (struct option){"help", no_argument, NULL, 'h'};
-  opts[ARRAY_SIZE(fields) + 2] = (struct option){0};
+  size_t k = ARRAY_SIZE(fields);
+  for (size_t i = 0; i < ARRAY_SIZE(rdt_options); i++)
+    opts[k++] = (struct option){rdt_options[i], required_argument, NULL, OPT_RDT + (int)i};
+  opts[k++] = (struct option){"resources", required_argument, NULL, 'r'};
+  opts[k++] = (struct option){"help", no_argument, NULL, 'h'};
+  opts[k] = (struct option){0};
 
   const char *resources_file = NULL;
   struct field_value vals[ARRAY_SIZE(fields)];
@@ -207,6 +213,10 @@ int cmd_update(struct nook_globals *g, int argc, char **argv, nook_error *err) {
       resources_file = optarg;
     } else if (c == 'h') {
       return cli_print_usage(usage);
+    } else if (c >= OPT_RDT && c < OPT_RDT + (int)ARRAY_SIZE(rdt_options)) {
+      return nook_errx(err, ENOTSUP,
+                       "update: --%s: nook does not support Intel RDT (resctrl); leave it out",
+                       rdt_options[c - OPT_RDT]);
     } else if (c >= OPT_FIELD && c < OPT_FIELD + (int)ARRAY_SIZE(fields)) {
       const struct update_field *f = &fields[c - OPT_FIELD];
       struct field_value v = {.field = f, .text = optarg};

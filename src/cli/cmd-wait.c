@@ -11,7 +11,7 @@ int cmd_wait(struct nook_globals *g, int argc, char **argv, nook_error *err) {
   static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     if (c == 'h')
       return cli_print_usage(usage);
     return cli_bad_usage(err, argv[0], "unknown option `%s`", argv[optind - 1]);

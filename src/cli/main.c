@@ -122,11 +122,15 @@ int cli_id_and_root(struct nook_globals *g, int argc, char **argv, const char **
   return cli_state_root(g, root, err);
 }
 
+/* A command whose operands are only container ids takes its options after
+ * them too (`nook rm web -f`, `nook logs web -f`), as runc and podman do;
+ * one that takes a command line (exec, run, launch) or a signal that may be
+ * written -9 (kill) stops at its first operand ("+"). */
 int cli_parse_help_only(int argc, char **argv, const char *usage, nook_error *err) {
   static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     if (c == 'h') {
       cli_print_usage(usage);
       return 1;

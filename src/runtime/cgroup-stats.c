@@ -78,10 +78,11 @@ static void gen_cpu(const char *path, yajl_gen g) {
   yajl_gen_map_open(g);
   if (stat && keyed(stat, "nr_periods", &v))
     kv(g, "periods", v);
+  /* runc's keys (types.Throttling), which go-runc decodes */
   if (stat && keyed(stat, "nr_throttled", &v))
-    kv(g, "throttled_periods", v);
+    kv(g, "throttledPeriods", v);
   if (stat && keyed(stat, "throttled_usec", &v))
-    kv(g, "throttled_time", v * 1000);
+    kv(g, "throttledTime", v * 1000);
   yajl_gen_map_close(g);
   yajl_gen_map_close(g);
 }

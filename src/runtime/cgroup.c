@@ -26,16 +26,6 @@ void cgroup_handle_clear(struct cgroup_handle *h) {
   h->path = h->manager = h->unit = NULL;
 }
 
-static char *join(char **v, const char *sep) {
-  char *s = xstrdup("");
-  for (size_t i = 0; v && v[i]; i++) {
-    char *n = xasprintf("%s%s%s", s, i ? sep : "", v[i]);
-    free(s);
-    s = n;
-  }
-  return s;
-}
-
 /* Requested limits whose controller the cgroup at path does not offer,
  * with the controllers missing. */
 static void missing_limits(const char *path, const struct cgroup_limits *l, char ***names,
@@ -57,8 +47,8 @@ static char *not_applied_line(const char *path, char **missing, char **missing_c
                               char **inexpressible) {
   char *line = xstrdup("");
   if (missing && missing[0]) {
-    _cleanup_free_ char *names = join(missing, ", ");
-    _cleanup_free_ char *ctrls = join(missing_ctrls, ", ");
+    _cleanup_free_ char *names = strv_join(missing, ", ");
+    _cleanup_free_ char *ctrls = strv_join(missing_ctrls, ", ");
     char *n = path ? xasprintf("%s (controllers not available in " CGROUP_MOUNT "%s: %s)", names,
                                path, ctrls)
                    : xasprintf("%s", names);
@@ -66,7 +56,7 @@ static char *not_applied_line(const char *path, char **missing, char **missing_c
     line = n;
   }
   if (inexpressible && inexpressible[0]) {
-    _cleanup_free_ char *names = join(inexpressible, ", ");
+    _cleanup_free_ char *names = strv_join(inexpressible, ", ");
     char *n = xasprintf("%s%s%s (no cgroup v2 equivalent)", line, *line ? "; " : "", names);
     free(line);
     line = n;

@@ -19,6 +19,7 @@
 #include "linux.h"
 #include "log.h"
 #include "net/net.h"
+#include "process-security.h"
 #include "spec.h"
 #include "terminal.h"
 #include "seccomp-filter.h"
@@ -212,12 +213,7 @@ static int creation_run(struct creation *c, bool keep_pty, const sigset_t *saved
   if (!spec->process.terminal && o->console_socket)
     return nook_errx(err, EINVAL,
                      "--console-socket was given but process.terminal is false in config.json");
-  if (spec->process.apparmor_profile && *spec->process.apparmor_profile)
-    nook_warn("process.apparmorProfile `%s` is not applied: nook does not support AppArmor",
-              spec->process.apparmor_profile);
-  if (spec->process.selinux_label && *spec->process.selinux_label)
-    nook_warn("process.selinuxLabel `%s` is not applied: nook does not support SELinux",
-              spec->process.selinux_label);
+  process_warn_unapplied_lsm(&spec->process, NULL);
   struct stat rst;
   if (stat(spec->root_path, &rst) < 0 || !S_ISDIR(rst.st_mode))
     return nook_errx(err, ENOENT, "config.json: root.path `%s` is not a directory",
@@ -428,15 +424,22 @@ int container_kill(const char *root, const char *id, int sig, bool all, nook_err
   int r = container_load(root, id, &c, err);
   if (r < 0)
     return r;
-  if (c.status == STATUS_STOPPED)
-    return nook_errx(err, ESRCH, "container \"%s\" is not running", id);
-  if (all && c.state.cgroup_path) {
-    struct cgroup_handle h = state_cgroup(&c.state);
-    return cgroup_kill_all(&h, sig, err);
+  struct cgroup_handle h = state_cgroup(&c.state);
+  /* --all reaches what a stopped init left in the cgroup (without a pid
+   * namespace its children outlive it): containerd kills them so after the
+   * exit, and runc answers it. */
+  if (all && c.state.cgroup_path && (c.status != STATUS_STOPPED || cgroup_handle_active(&h))) {
+    r = cgroup_kill_all(&h, sig, err);
+    /* with the last process the cgroup may be gone: nothing was left */
+    return r == -ENOENT && c.status == STATUS_STOPPED ? 0 : r;
   }
+  /* containerd matches "container not running" to treat the kill of an
+   * exited task as done (its shim's checkKillError). */
+  if (c.status == STATUS_STOPPED)
+    return nook_errx(err, ESRCH, "cannot signal \"%s\": container not running", id);
   r = signal_init(&c.state, sig);
   if (r == -ESRCH)
-    return nook_errx(err, ESRCH, "container \"%s\" is not running", id);
+    return nook_errx(err, ESRCH, "cannot signal \"%s\": container not running", id);
   if (r < 0)
     return nook_err(err, -r, "signal container \"%s\"", id);
   return 0;

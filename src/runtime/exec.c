@@ -62,9 +62,15 @@ int exec_process_from_config(const char *root, const char *id, const struct exec
     return r;
   *p = spec->process;
   memset(&spec->process, 0, sizeof(spec->process));
-
   strv_free(p->args);
   p->args = strv_dup(ch->args);
+  /* a terminal only when asked for, whatever the container's process had */
+  p->terminal = false;
+  exec_apply_changes(p, ch);
+  return 0;
+}
+
+void exec_apply_changes(struct spec_process *p, const struct exec_changes *ch) {
   for (size_t i = 0; ch->env && ch->env[i]; i++)
     env_set(&p->env, ch->env[i]);
   if (ch->cwd) {
@@ -102,10 +108,10 @@ int exec_process_from_config(const char *root, const char *id, const struct exec
       caps_add(&p->capabilities->ambient, name);
     }
   }
-  p->terminal = ch->tty;
+  if (ch->tty)
+    p->terminal = true;
   if (ch->no_new_privs)
     p->no_new_privileges = true;
-  return 0;
 }
 
 /* ---- the process ---- */
@@ -172,10 +178,15 @@ static int exec_target_open(const struct container *c, const char *sub_cgroup,
 
   const char *cg = c->state.cgroup_path;
   if (cg && *cg && (!c->state.cgroup_manager || strcmp(c->state.cgroup_manager, "disabled"))) {
+    const char *rel = cg + (cg[0] == '/');
     _cleanup_free_ char *procs =
-        sub_cgroup ? xasprintf("%s/%s/%s/cgroup.procs", CGROUP_MOUNT, cg, sub_cgroup)
-                   : xasprintf("%s/%s/cgroup.procs", CGROUP_MOUNT, cg);
+        sub_cgroup ? xasprintf("%s/%s/%s/cgroup.procs", CGROUP_MOUNT, rel, sub_cgroup)
+                   : xasprintf("%s/%s/cgroup.procs", CGROUP_MOUNT, rel);
     t->cgroup_procs = open(procs, O_WRONLY | O_CLOEXEC);
+    if (t->cgroup_procs < 0 && sub_cgroup && errno == ENOENT)
+      return nook_errx(err, ENOENT, "--cgroup %s: container \"%s\" has no such sub-cgroup "
+                                    "(%s/%s/%s does not exist; make it first, as with runc)",
+                       sub_cgroup, c->state.id, CGROUP_MOUNT, rel, sub_cgroup);
     if (t->cgroup_procs < 0)
       return nook_err(err, errno, "open `%s` to join the container's cgroup", procs);
     t->cgroup_join_optional = linux_running_rootless() && !sub_cgroup;
@@ -346,15 +357,19 @@ int exec_run(const struct exec_options *o, nook_error *err) {
   int r = container_load(o->root, o->id, &c, err);
   if (r < 0)
     return r;
-  if (c.status == STATUS_PAUSED)
-    return nook_errx(err, EINVAL, "cannot exec in container \"%s\": it is paused (nook resume %s)",
+  if (c.status == STATUS_PAUSED && !o->ignore_paused)
+    return nook_errx(err, EINVAL,
+                     "cannot exec in container \"%s\": it is paused (nook resume %s, or exec "
+                     "--ignore-paused to start the process when it resumes)",
                      o->id, o->id);
-  if (c.status != STATUS_RUNNING && c.status != STATUS_CREATED)
+  if (c.status != STATUS_RUNNING && c.status != STATUS_CREATED && c.status != STATUS_PAUSED)
     return nook_errx(err, EINVAL, "cannot exec in container \"%s\": it is %s", o->id,
                      state_status_name(c.status));
   _cleanup_spec_ struct spec *spec = NULL;
   if ((r = load_config(&c, &spec, err)) < 0)
     return r;
+  /* the container's own settings were warned about at create */
+  process_warn_unapplied_lsm(p, &spec->process);
 
   /* Compiled before anything starts, so a bad profile fails here; create
    * cached the container's profile, so this is normally a cache hit. */

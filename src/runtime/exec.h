@@ -20,6 +20,7 @@ struct exec_options {
   const char *pid_file;
   int preserve_fds;
   const char *sub_cgroup; /* --cgroup: a sub-cgroup of the container's */
+  bool ignore_paused;     /* exec into a paused container: it starts on resume */
 };
 
 /* What the command line changes in the container's process. */
@@ -41,6 +42,9 @@ struct exec_changes {
  * the changes. */
 int exec_process_from_config(const char *root, const char *id, const struct exec_changes *ch,
                              struct spec_process *p, nook_error *err);
+/* Applies the command line's changes (all but args) to p; to the process of
+ * a --process file too, where runc would drop them without a word. */
+void exec_apply_changes(struct spec_process *p, const struct exec_changes *ch);
 
 /* Runs the process. In the foreground returns its exit status (128+signal
  * when killed); detached returns 0 once it has started. */

@@ -13,6 +13,19 @@
 #include "seccomp-filter.h"
 #include "util.h"
 
+static bool new_setting(const char *value, const char *warned) {
+  return value && *value && !(warned && strcmp(value, warned) == 0);
+}
+
+void process_warn_unapplied_lsm(const struct spec_process *p, const struct spec_process *warned) {
+  if (new_setting(p->apparmor_profile, warned ? warned->apparmor_profile : NULL))
+    nook_warn("process.apparmorProfile `%s` is not applied: nook does not support AppArmor",
+              p->apparmor_profile);
+  if (new_setting(p->selinux_label, warned ? warned->selinux_label : NULL))
+    nook_warn("process.selinuxLabel `%s` is not applied: nook does not support SELinux",
+              p->selinux_label);
+}
+
 bool process_can_setgroups(void) {
   char buf[16] = "";
   int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);

@@ -49,3 +49,9 @@ void process_apply_umask(const struct spec_process *p);
  * the compiled filter can come from the cache. The caller execs next. */
 int process_apply_security(const struct spec_process *p, const struct seccomp_program *seccomp,
                            bool can_setgroups, nook_error *err);
+
+/* Warns once for each Linux security module setting of p that nook cannot
+ * apply (process.apparmorProfile, process.selinuxLabel): they are accepted,
+ * as runc's clients set them, never silently. Settings equal to those of
+ * `warned` (NULL for none), which were warned about already, are skipped. */
+void process_warn_unapplied_lsm(const struct spec_process *p, const struct spec_process *warned);

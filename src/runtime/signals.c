@@ -25,8 +25,10 @@ static const struct {
 int signal_parse(const char *text, int *sig, nook_error *err) {
   long long n;
   if (parse_i64(text, &n)) {
-    if (n <= 0 || n >= NSIG)
-      return nook_errx(err, EINVAL, "invalid signal `%s`: numbers go from 1 to %d", text,
+    /* 0 sends nothing but still fails for a stopped container: clients
+     * probe with it, as with kill(2) */
+    if (n < 0 || n >= NSIG)
+      return nook_errx(err, EINVAL, "invalid signal `%s`: numbers go from 0 to %d", text,
                        NSIG - 1);
     *sig = (int)n;
     return 0;

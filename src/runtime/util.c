@@ -99,6 +99,19 @@ bool strv_contains(char *const *strv, const char *s) {
   return false;
 }
 
+char *strv_join(char *const *strv, const char *sep) {
+  size_t len = 1;
+  for (size_t i = 0; strv && strv[i]; i++)
+    len += strlen(strv[i]) + strlen(sep);
+  char *s = xcalloc(1, len);
+  for (size_t i = 0; strv && strv[i]; i++) {
+    if (i)
+      strcat(s, sep);
+    strcat(s, strv[i]);
+  }
+  return s;
+}
+
 bool str_has_prefix(const char *s, const char *prefix) {
   return strncmp(s, prefix, strlen(prefix)) == 0;
 }

@@ -69,6 +69,8 @@ void strv_free(char **strv);
 /* Appends a copy of s; *strv may be NULL. */
 void strv_push(char ***strv, const char *s);
 bool strv_contains(char *const *strv, const char *s);
+/* The strings with sep between them (malloc'd; "" for none). */
+char *strv_join(char *const *strv, const char *sep);
 
 bool str_has_prefix(const char *s, const char *prefix);
 /* Parses a whole decimal string; false on junk or overflow. */

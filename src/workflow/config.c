@@ -274,19 +274,6 @@ static int check_user_mapped(const char *file, const char *kind, uint32_t id, co
                    what, spec, kind, id, (unsigned long long)mapped - 1, file, kind[0]);
 }
 
-static char *join(char *const *strv, const char *sep) {
-  size_t len = 1;
-  for (size_t i = 0; strv && strv[i]; i++)
-    len += strlen(strv[i]) + strlen(sep);
-  char *s = xcalloc(1, len);
-  for (size_t i = 0; strv && strv[i]; i++) {
-    if (i)
-      strcat(s, sep);
-    strcat(s, strv[i]);
-  }
-  return s;
-}
-
 static void gen_volume(yajl_gen g, const char *dest, const char *source, char *const *ro) {
   bool readonly = false;
   for (size_t i = 0; ro && ro[i]; i++)
@@ -558,7 +545,7 @@ static void gen_rlimits(yajl_gen g, char *const *ulimits) {
 }
 
 static char *command_text(char *const *args) {
-  return join(args, " ");
+  return strv_join(args, " ");
 }
 
 int launch_write_bundle(const struct launch_plan *p, nook_error *err) {
@@ -661,7 +648,7 @@ int launch_write_bundle(const struct launch_plan *p, nook_error *err) {
 
   gen_str(g, "annotations");
   yajl_gen_map_open(g);
-  _cleanup_free_ char *lowers = join(rf->lowerdirs, ":");
+  _cleanup_free_ char *lowers = strv_join(rf->lowerdirs, ":");
   gen_kv(g, "nook.rootfs.lowerdirs", lowers);
   gen_kv(g, "nook.rootfs.upper", rf->upper);
   gen_kv(g, "nook.rootfs.work", rf->work);
@@ -670,7 +657,7 @@ int launch_write_bundle(const struct launch_plan *p, nook_error *err) {
   if (o->net == LAUNCH_NET_SLIRP) {
     gen_kv(g, "nook.network", "slirp");
     if (published && *published) {
-      _cleanup_free_ char *ports = join(published, ",");
+      _cleanup_free_ char *ports = strv_join(published, ",");
       gen_kv(g, "nook.ports", ports);
       gen_kv(g, LAUNCH_ANN_PORTS, ports);
     }

@@ -123,7 +123,7 @@ test_bad_signal() {
   cfg b '.process.args = ["sleep", "100"]'
   id=$(unique_id badsig)
   nook_bg create -b b "$id"
-  for bad in NOPE 0 99999 SIG; do
+  for bad in NOPE -1 99999 SIG; do
     assert_fails "$NOOK" kill "$id" "$bad"
     assert_one_line
     assert_contains "$assert_output" "invalid signal"

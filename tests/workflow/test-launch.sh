@@ -141,6 +141,7 @@ test_detached_logs_wait_stop_rm() {
   assert_eq "err1" "$("$NOOK" logs "$id" 2>&1 >/dev/null)" "stderr in the log"
   assert_eq "" "$("$NOOK" logs --since 2030-01-01T00:00:00Z "$id" 2>&1)" "--since a later time"
   assert_eq 3 "$("$NOOK" logs --since 1h "$id" 2>&1 | wc -l)" "--since an hour"
+  assert_eq 3 "$("$NOOK" logs "$id" --since 1h 2>&1 | wc -l)" "--since after the id"
   out=$("$NOOK" state "$id")
   assert_eq 7 "$(jq -r .exitStatus <<<"$out")" "exit status in state"
   jq -e '.finished | test("^20")' <<<"$out" >/dev/null || fail "no finish time in state: $out"
@@ -149,14 +150,14 @@ test_detached_logs_wait_stop_rm() {
 
   # follow a running one; stop it (TERM ignored by a pid 1 shell: KILL)
   id=$("$NOOK" launch -d bb:1 sh -c 'i=0; while true; do echo tick$i; i=$((i+1)); sleep 0.2; done')
-  "$NOOK" logs -f "$id" >follow.out &
+  "$NOOK" logs "$id" -f >follow.out &
   local follower=$!
   wait_for 'grep -q tick2 follow.out'
   assert_fails "$NOOK" rm "$id"
   assert_contains "$assert_output" "is running"
   local t0=$SECONDS
-  "$NOOK" stop -t 1 "$id" >/dev/null
-  [ $((SECONDS - t0)) -lt 5 ] || fail "stop -t 1 took $((SECONDS - t0)) s"
+  "$NOOK" stop "$id" -t 1 >/dev/null
+  [ $((SECONDS - t0)) -lt 5 ] || fail "stop ID -t 1 took $((SECONDS - t0)) s"
   wait "$follower" || fail "logs -f did not end with the container"
   assert_eq 137 "$("$NOOK" wait "$id")" "killed"
   # with --init, SIGTERM ends it at once
