@@ -63,15 +63,23 @@ static int reserve_name(const char *root, const char *id, int *lock_fd, nook_err
   return 0;
 }
 
-/* The lock file goes with the container, unless a launch holds it. */
+/* The lock file goes with the container, unless a launch holds it: the
+ * foreground launch of a container just killed ends in a moment, so it is
+ * given two seconds. */
 static void remove_name_lock(const char *root, const char *id) {
   _cleanup_free_ char *path = name_lock_path(root, id);
   _cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0)
     return;
   struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-  if (fcntl(fd, F_SETLK, &fl) == 0)
-    unlink(path);
+  for (int tries = 0; tries < 40; tries++) {
+    if (fcntl(fd, F_SETLK, &fl) == 0) {
+      unlink(path);
+      return;
+    }
+    struct timespec pause = {0, 50 * 1000000L};
+    nanosleep(&pause, NULL);
+  }
 }
 
 static char *random_id(void) {
@@ -444,8 +452,11 @@ int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *er
                                     "(nook rm %s) or choose another --name", id, id);
   }
   r = launch_reserved(g, o, root, id, err);
-  /* a launch that failed made nothing that stays, not even the lock file */
-  if (r < 0)
+  /* A launch that failed made nothing that stays, not even the lock file;
+   * nor does one whose container was removed (nook rm -f) while it ran. */
+  nook_error e;
+  _cleanup_container_ struct container c = {.dirfd = -1};
+  if (r < 0 || container_load(root, id, &c, &e) == -ENOENT)
     remove_name_lock(root, id);
   return r;
 }

@@ -45,6 +45,9 @@ assert_recovers() { # ID SLEEP-ARG
   # (fails only when what was killed had removed it all already)
   "$NOOK" rm -f "$id" >/dev/null 2>rm.err ||
     assert_contains "$(cat rm.err)" "container \"$id\" does not exist" "rm -f after the kill"
+  # a launch that lived on (its signal went to the container) ends with it,
+  # and holds the name until then
+  [ -z "${killed_pid:-}" ] || wait_for "process_gone $killed_pid"
   assert_nothing_left "$id"
   wait_for "cgroup_of_id_gone $id" 10
   wait_for "processes_of_id_gone $id" 10
@@ -59,7 +62,10 @@ kill_launch_at() { # STAGE SIGNAL [LAUNCH-OPTIONS...]
   shift 2
   id=$(unique_id kill)
   run_killed_at "$stage" "$sig" "${globals[@]}" launch --name "$id" "$@" bb:1 sleep "$secs"
-  if [ "$sig" != KILL ]; then
+  if [ "$sig" = KILL ]; then
+    # (a kill is sent, not done: the dying launch holds its name a moment)
+    wait_for "process_gone $killed_pid"
+  else
     # The launch either stopped (undoing what it made) or passed the signal
     # on to the container's init, which as pid 1 ignores it and runs on.
     wait_for "process_gone $killed_pid || [ \"\$(launch_status $id 2>/dev/null)\" = running ]"
@@ -170,6 +176,7 @@ test_detached_launch_killed() {
     [ -n "$monitor" ] || fail "no monitor process for $id"
     kill -KILL $monitor
     wait_for "process_gone $monitor"
+    killed_pid=
     assert_recovers "$id" "$secs"
   done
 }
