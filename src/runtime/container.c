@@ -71,6 +71,15 @@ static int on_init_created(void *data, pid_t pid, nook_error *err) {
   struct creation *c = data;
   c->st.pid = pid;
   c->st.pid_start_time = pid_start_time(pid);
+  /* With the init's pid recorded, a create killed before the cgroup is
+   * joined leaves an init that `delete --force` can find and kill; with our
+   * cgroup, the node cgroupfs makes beside it that it can remove. */
+  nook_error ignored;
+  if (cgroup_of_pid(getpid(), &c->st.creator_cgroup, &ignored) < 0)
+    c->st.creator_cgroup = NULL;
+  int r = state_save(c->dirfd, &c->st, err);
+  if (r < 0)
+    return r;
   const struct cgroup_request req = {
       .manager = c->opts->cgroup_manager,
       .manager_explicit = c->opts->cgroup_manager_explicit,
@@ -233,6 +242,12 @@ static int creation_run(struct creation *c, bool keep_pty, const sigset_t *saved
     c->st.annotations[i].key = xstrdup(spec->annotations[i].key);
     c->st.annotations[i].value = xstrdup(spec->annotations[i].value);
   }
+
+  /* Saved before anything is started, so that a create killed at any later
+   * step leaves a state that `delete --force` can clear, never a bare
+   * directory that holds the name. */
+  if ((r = state_save(c->dirfd, &c->st, err)) < 0)
+    return r;
 
   if (mkfifoat(c->dirfd, EXEC_FIFO_NAME, 0600) < 0)
     return nook_err(err, errno, "create the exec fifo");
@@ -454,6 +469,38 @@ static void run_poststop(int dirfd, struct container_state *st) {
     nook_warn("%s", err.msg);
 }
 
+/* A create killed after it made the container's cgroup but before it
+ * recorded it: cgroupfs's node beside the creator's own cgroup, or the
+ * default systemd scope in the user manager's user.slice (a scope whose
+ * init died before systemd moved it stays active, empty, for ever). */
+static bool adopt_unrecorded_cgroup(struct container_state *st, const char *id) {
+  const char *creator = st->creator_cgroup;
+  const char *slash = creator ? strrchr(creator, '/') : NULL;
+  if (!slash)
+    return false;
+  _cleanup_free_ char *node = xasprintf("%.*s/nook-%s", (int)(slash - creator), creator, id);
+  _cleanup_free_ char *dir = xasprintf(CGROUP_MOUNT "%s", node);
+  if (access(dir, F_OK) == 0) {
+    st->cgroup_path = steal_pointer(&node);
+    st->cgroup_manager = xstrdup("cgroupfs");
+    return true;
+  }
+  const char *manager = strstr(creator, "/user@");
+  const char *end = manager ? strstr(manager, ".service") : NULL;
+  if (!end)
+    return false;
+  end += strlen(".service");
+  _cleanup_free_ char *scope = xasprintf("%.*s/user.slice/nook-%s.scope",
+                                         (int)(end - creator), creator, id);
+  _cleanup_free_ char *scope_dir = xasprintf(CGROUP_MOUNT "%s", scope);
+  if (access(scope_dir, F_OK) < 0)
+    return false;
+  st->cgroup_path = steal_pointer(&scope);
+  st->cgroup_manager = xstrdup("systemd");
+  st->cgroup_unit = xasprintf("nook-%s.scope", id);
+  return true;
+}
+
 int container_delete(const char *root, const char *id, bool force, nook_error *err) {
   _cleanup_close_ int dirfd = state_dir_open(root, id, err);
   if (dirfd < 0)
@@ -481,6 +528,8 @@ int container_delete(const char *root, const char *id, bool force, nook_error *e
     return state_dir_remove(root, id, err);
   }
   enum container_status status = state_status(dirfd, &st);
+  if (!st.cgroup_manager && st.creating)
+    adopt_unrecorded_cgroup(&st, id);
   struct cgroup_handle h = state_cgroup(&st);
   cgroup_connect_early_to_destroy(&h);
   if (status != STATUS_STOPPED) {

@@ -1,6 +1,7 @@
 #include "log.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +41,11 @@ void nook_log_stage(const char *name) {
   unsigned long long t = now_ns() - start_ns;
   nook_log(NOOK_LOG_DEBUG, "stage %s at +%llu.%02llu ms (pid %d)", name, t / 1000000,
            t / 10000 % 100, (int)getpid());
+  /* NOOK_DEBUG_STOP_AT=STAGE stops here, for a debugger to attach or a
+   * signal to land at exactly this moment (the robustness tests) */
+  const char *stop_at = getenv("NOOK_DEBUG_STOP_AT");
+  if (stop_at && !strcmp(stop_at, name))
+    raise(SIGSTOP);
 }
 
 static void write_json_line(int fd, const char *level, const char *msg) {

@@ -14,6 +14,7 @@
 #include "util.h"
 
 #define STATE_FILE "state.json"
+#define STATE_LOCK_FILE "lock"
 
 static int check_root_dir(const char *path, nook_error *err) {
   struct stat st;
@@ -122,7 +123,7 @@ int state_dir_open(const char *root, const char *id, nook_error *err) {
 }
 
 int state_lock(int dirfd, nook_error *err) {
-  int fd = openat(dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int fd = openat(dirfd, STATE_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0)
     return nook_err(err, errno, "open container lock");
   while (flock(fd, LOCK_EX) < 0) {
@@ -133,6 +134,11 @@ int state_lock(int dirfd, nook_error *err) {
     return nook_err(err, e, "lock container");
   }
   return fd;
+}
+
+bool state_is_locked(int dirfd) {
+  _cleanup_close_ int fd = openat(dirfd, STATE_LOCK_FILE, O_RDONLY | O_CLOEXEC);
+  return fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 }
 
 void state_clear(struct container_state *st) {
@@ -149,6 +155,7 @@ void state_clear(struct container_state *st) {
   free(st->cgroup_path);
   free(st->cgroup_manager);
   free(st->cgroup_unit);
+  free(st->creator_cgroup);
   free(st->finished);
   memset(st, 0, sizeof(*st));
 }
@@ -200,6 +207,7 @@ int state_load(int dirfd, const char *id, struct container_state *st, nook_error
   st->cgroup_path = dup_string_at(root, "cgroupPath");
   st->cgroup_manager = dup_string_at(root, "cgroupManager");
   st->cgroup_unit = dup_string_at(root, "cgroupUnit");
+  st->creator_cgroup = dup_string_at(root, "creatorCgroup");
   st->net_helper_pid = (pid_t)int_at(root, "netHelperPid", 0);
   st->use_systemd = bool_at(root, "systemd");
   long long status = int_at(root, "exitStatus", -1);
@@ -274,6 +282,8 @@ int state_save(int dirfd, const struct container_state *st, nook_error *err) {
   gen_kv_str(g, "cgroupPath", st->cgroup_path);
   gen_kv_str(g, "cgroupManager", st->cgroup_manager);
   gen_kv_str(g, "cgroupUnit", st->cgroup_unit);
+  if (st->creator_cgroup && !st->cgroup_manager)
+    gen_kv_str(g, "creatorCgroup", st->creator_cgroup);
   gen_str(g, "netHelperPid");
   yajl_gen_integer(g, st->net_helper_pid);
   gen_str(g, "systemd");

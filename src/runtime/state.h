@@ -31,6 +31,7 @@ struct container_state {
   char *cgroup_path;                    /* relative to the cgroup2 mount; NULL: none */
   char *cgroup_manager;
   char *cgroup_unit;
+  char *creator_cgroup; /* the creating nook's, until the container's own is recorded */
   pid_t net_helper_pid;
   bool use_systemd;
   bool has_exit_status;
@@ -56,6 +57,8 @@ int state_dir_open(const char *root, const char *id, nook_error *err);
 /* Takes the container's lock (flock on ROOT/ID/lock), waiting for another
  * nook on the same id to finish. Returns the lock fd; close releases it. */
 int state_lock(int dirfd, nook_error *err);
+/* Whether another process holds the container's lock (a create under way). */
+bool state_is_locked(int dirfd);
 
 int state_load(int dirfd, const char *id, struct container_state *st, nook_error *err);
 int state_save(int dirfd, const struct container_state *st, nook_error *err);

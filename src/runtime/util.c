@@ -193,14 +193,37 @@ int read_file_at(int dirfd, const char *path, char **out, size_t *len, nook_erro
   return 0;
 }
 
+/* A full disk is named by the directory that is full, so the user knows
+ * where to free space (a bare `state.json` says nothing of where it is). */
+static int write_error(int dirfd, const char *path, int e, const char *what, nook_error *err) {
+  if (e != ENOSPC && e != EDQUOT)
+    return nook_err(err, e, "%s `%s`", what, path);
+  char dir[PATH_MAX] = ".";
+  if (dirfd != AT_FDCWD) {
+    _cleanup_free_ char *link = xasprintf("/proc/self/fd/%d", dirfd);
+    ssize_t n = readlink(link, dir, sizeof(dir) - 1);
+    dir[n > 0 ? n : 0] = '\0';
+  } else if (!getcwd(dir, sizeof(dir))) {
+    strcpy(dir, ".");
+  }
+  const char *slash = strrchr(path, '/');
+  _cleanup_free_ char *full = NULL;
+  if (path[0] == '/')
+    full = slash > path ? xstrndup(path, (size_t)(slash - path)) : xstrdup("/");
+  else
+    full = slash ? xasprintf("%s/%.*s", dir, (int)(slash - path), path) : xstrdup(dir);
+  return nook_errx(err, e, "disk full: no space left in `%s` to write `%s`: free some space there",
+                   full, slash ? slash + 1 : path);
+}
+
 int write_file_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,
                   nook_error *err) {
   _cleanup_close_ int fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0)
-    return nook_err(err, errno, "open `%s`", path);
+    return write_error(dirfd, path, errno, "open", err);
   int r = write_all(fd, data, len);
   if (r < 0)
-    return nook_err(err, -r, "write `%s`", path);
+    return write_error(dirfd, path, -r, "write", err);
   return 0;
 }
 

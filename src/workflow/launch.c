@@ -1,6 +1,7 @@
 /* `nook launch`: image -> rootfs -> bundle -> container, in the foreground
  * or under a monitor; and the removal of all of it. */
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
@@ -32,6 +33,53 @@ char *rfc3339_now(void) {
 char *launch_bundle_dir(const char *root, const char *id) {
   /* A dot name beside the containers: state_list_ids skips it. */
   return xasprintf("%s/.launch/%s", root, id);
+}
+
+static char *name_lock_path(const char *root, const char *id) {
+  return xasprintf("%s/.launch/%s.lock", root, id);
+}
+
+/* Holds the name for one launch until its state exists, so that parallel
+ * launches of one --name cannot both pass the in-use check (and the loser
+ * then remove the winner's files). A POSIX record lock: the monitor forked
+ * for -d does not inherit it, and it goes with a launch that is killed. */
+static int reserve_name(const char *root, const char *id, int *lock_fd, nook_error *err) {
+  _cleanup_free_ char *parent = xasprintf("%s/.launch", root);
+  int r = mkdir_p(parent, 0700, err);
+  if (r < 0)
+    return r;
+  _cleanup_free_ char *path = name_lock_path(root, id);
+  _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return nook_err(err, errno, "create `%s`", path);
+  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+  if (fcntl(fd, F_SETLK, &fl) < 0) {
+    if (errno == EAGAIN || errno == EACCES)
+      return nook_errx(err, EEXIST, "the name `%s` is already in use by a container being "
+                                    "launched: choose another --name", id);
+    return nook_err(err, errno, "lock `%s`", path);
+  }
+  *lock_fd = steal_fd(&fd);
+  return 0;
+}
+
+/* The lock file goes with the container, unless a launch holds it: the
+ * foreground launch of a container just killed ends in a moment, so it is
+ * given two seconds. */
+static void remove_name_lock(const char *root, const char *id) {
+  _cleanup_free_ char *path = name_lock_path(root, id);
+  _cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return;
+  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+  for (int tries = 0; tries < 40; tries++) {
+    if (fcntl(fd, F_SETLK, &fl) == 0) {
+      unlink(path);
+      return;
+    }
+    struct timespec pause = {0, 50 * 1000000L};
+    nanosleep(&pause, NULL);
+  }
 }
 
 static char *random_id(void) {
@@ -186,28 +234,30 @@ int launch_remove(const char *root, const char *id, bool force, nook_error *err)
     *err = e;
     return r;
   }
+  remove_name_lock(root, id);
   return 0;
 }
 
 /* Files of id without its state: left by a container whose state went with
- * the runtime dir (a reboot, a CI session's end). */
+ * the runtime dir (a reboot, a CI session's end), or by a launch killed
+ * before it wrote one (a bare state dir). */
 static bool has_leftovers(const char *root, const char *id) {
   _cleanup_free_ char *store = store_root(NULL);
   _cleanup_free_ char *rootfs = xasprintf("%s/containers/%s", store, id);
   _cleanup_free_ char *bundle = launch_bundle_dir(root, id);
-  return access(rootfs, F_OK) == 0 || access(bundle, F_OK) == 0;
+  _cleanup_free_ char *state = xasprintf("%s/%s", root, id);
+  return access(rootfs, F_OK) == 0 || access(bundle, F_OK) == 0 || access(state, F_OK) == 0;
 }
 
 int launch_remove_leftovers(const char *root, const char *id, nook_error *err) {
   nook_error e;
-  int fd = state_dir_open(root, id, &e);
-  if (fd >= 0) {
-    close(fd);
+  _cleanup_container_ struct container c = {.dirfd = -1};
+  int r = container_load(root, id, &c, &e);
+  if (r != -ENOENT)
     return 0;
-  }
   if (!has_leftovers(root, id))
     return 0;
-  int r = launch_remove(root, id, true, err);
+  r = launch_remove(root, id, true, err);
   return r < 0 ? r : 1;
 }
 
@@ -314,21 +364,25 @@ static int run_attached(struct nook_globals *g, const struct launch_options *o, 
   return status < 0 ? LAUNCH_EXIT_ERROR : status;
 }
 
-int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *err) {
-  _cleanup_free_ char *root = NULL;
-  int r = cli_state_root(g, &root, err);
-  if (r < 0)
-    return r;
-  _cleanup_free_ char *id = o->name ? xstrdup(o->name) : random_id();
-  {
-    nook_error e;
-    int fd = state_dir_open(root, id, &e);
-    if (fd >= 0) {
-      close(fd);
-      return nook_errx(err, EEXIST, "the name `%s` is already in use by a container: remove it "
-                                    "(nook rm %s) or choose another --name", id, id);
-    }
+/* Whether one of interrupts waits, blocked, and would end us once let
+ * through (not one the caller ignores, as nohup does SIGHUP). */
+static bool interrupt_pending(const sigset_t *interrupts) {
+  sigset_t pending;
+  if (sigpending(&pending) < 0)
+    return false;
+  for (int sig = 1; sig < NSIG; sig++) {
+    struct sigaction sa;
+    if (sigismember(interrupts, sig) == 1 && sigismember(&pending, sig) == 1 &&
+        sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN)
+      return true;
   }
+  return false;
+}
+
+/* launch_main once it holds the name. */
+static int launch_reserved(struct nook_globals *g, struct launch_options *o, const char *root,
+                           const char *id, nook_error *err) {
+  int r;
   /* The image and the bundle take a millisecond or two: time for the
    * cgroup manager's connection and the kernel's migration wait to start. */
   cgroup_connect_early(g->cgroup_manager, linux_running_rootless());
@@ -336,6 +390,17 @@ int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *er
   if ((r = resolve_image(o, g->debug, err)) < 0)
     return r;
   nook_stage("image found");
+  /* An interrupt (ctrl-c, a CI runner's SIGTERM) while the rootfs and the
+   * bundle are made waits until they are, and then removes them: dying
+   * halfway would leave them with no state that rm or the list could find
+   * them by. Let through again before the container is made, which passes
+   * signals on to it. */
+  sigset_t interrupts, saved_mask;
+  sigemptyset(&interrupts);
+  sigaddset(&interrupts, SIGINT);
+  sigaddset(&interrupts, SIGTERM);
+  sigaddset(&interrupts, SIGHUP);
+  sigprocmask(SIG_BLOCK, &interrupts, &saved_mask);
   /* A new container starts from the image, never from what an old one of
    * the same name wrote. */
   if ((r = launch_remove_leftovers(root, id, err)) < 0)
@@ -352,6 +417,17 @@ int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *er
     r = launch_write_bundle(&plan, err);
   rootfs_info_free(&info);
   nook_stage("bundle written");
+  if (r == 0 && interrupt_pending(&interrupts)) {
+    nook_error e;
+    if (launch_remove(root, id, true, &e) < 0)
+      nook_warn("%s", e.msg);
+    /* the signal ends us here, as it would have */
+    sigprocmask(SIG_SETMASK, &saved_mask, NULL);
+    return nook_errx(err, EINTR, "launch interrupted");
+  }
+  /* (a failure removes what was made first, still safe from interrupts) */
+  if (r == 0)
+    sigprocmask(SIG_SETMASK, &saved_mask, NULL);
   if (r == 0) {
     if (o->detach) {
       struct monitor_options mo = {.rm = o->rm, .tty = o->tty, .interactive = o->interactive};
@@ -379,5 +455,33 @@ int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *er
   nook_error e;
   if (launch_remove(root, id, true, &e) < 0)
     nook_warn("%s", e.msg);
+  return r;
+}
+
+int launch_main(struct nook_globals *g, struct launch_options *o, nook_error *err) {
+  _cleanup_free_ char *root = NULL;
+  int r = cli_state_root(g, &root, err);
+  if (r < 0)
+    return r;
+  _cleanup_free_ char *id = o->name ? xstrdup(o->name) : random_id();
+  if ((r = state_validate_id(id, err)) < 0)
+    return r;
+  _cleanup_close_ int name_lock = -1;
+  if ((r = reserve_name(root, id, &name_lock, err)) < 0)
+    return r;
+  {
+    nook_error e;
+    _cleanup_container_ struct container c = {.dirfd = -1};
+    if (container_load(root, id, &c, &e) != -ENOENT)
+      return nook_errx(err, EEXIST, "the name `%s` is already in use by a container: remove it "
+                                    "(nook rm %s) or choose another --name", id, id);
+  }
+  r = launch_reserved(g, o, root, id, err);
+  /* A launch that failed made nothing that stays, not even the lock file;
+   * nor does one whose container was removed (nook rm -f) while it ran. */
+  nook_error e;
+  _cleanup_container_ struct container c = {.dirfd = -1};
+  if (r < 0 || container_load(root, id, &c, &e) == -ENOENT)
+    remove_name_lock(root, id);
   return r;
 }

@@ -1,5 +1,6 @@
 /* The detached containers' log: one record per output line, "TIME STREAM
  * LINE", written whole so that a reader never sees half of one. */
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -44,4 +45,11 @@ void log_stream_flush(int logfd, struct log_stream *s, bool all) {
   }
   memmove(s->buf, s->buf + start, s->len - start);
   s->len -= start;
+}
+
+void log_note(const char *bundle, const char *text) {
+  _cleanup_free_ char *path = xasprintf("%s/" LAUNCH_LOG_NAME, bundle);
+  _cleanup_close_ int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd >= 0)
+    log_line(fd, "stderr", text, strlen(text));
 }

@@ -250,7 +250,11 @@ int launch_wait(const char *root, const char *id, int *status, nook_error *err) 
       continue;
     }
     /* stopped: its monitor records the status in a moment */
-    if (++stopped_polls > 100)
+    if (++stopped_polls > 100 &&
+        spec_kv_find(c.state.annotations, c.state.n_annotations, LAUNCH_ANN_IMAGE))
+      return nook_errx(err, ECHILD, "container `%s` stopped, but its exit status was lost: the "
+                                    "nook process that watched it (its monitor) was killed", id);
+    if (stopped_polls > 100)
       return nook_errx(err, ECHILD, "container `%s` stopped without a recorded exit status (it "
                                     "was not started by nook launch)", id);
     sleep_ms(50);
@@ -369,6 +373,10 @@ static char *status_text(const struct container *c) {
   case STATUS_STOPPED:
     break;
   }
+  /* a create that was killed: it never ran, and only rm -f clears it
+   * (one under way holds the container's lock) */
+  if (c->state.creating && !c->state.has_exit_status)
+    return xstrdup(state_is_locked(c->dirfd) ? "Created" : "Created (interrupted: rm -f it)");
   if (!c->state.has_exit_status)
     return xstrdup("Exited");
   if (!c->state.finished || !parse_time(c->state.finished, &t))

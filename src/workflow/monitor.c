@@ -121,6 +121,38 @@ static bool wait_for_start(int report_fd) {
   return n > 0;
 }
 
+/* The helpers the container lives on (its network, its FUSE rootfs) are our
+ * children (we are their subreaper): one that dies leaves the container
+ * running without what it served, which the user would otherwise never
+ * learn. Read while the child is a zombie, whose name is still there. */
+static void note_helper_death(const char *bundle, pid_t pid, const siginfo_t *si,
+                              unsigned *noted) {
+  _cleanup_free_ char *comm_path = xasprintf("/proc/%d/comm", (int)pid);
+  _cleanup_free_ char *comm = NULL;
+  nook_error ignored;
+  if (read_file_at(AT_FDCWD, comm_path, &comm, NULL, &ignored) < 0)
+    return;
+  comm[strcspn(comm, "\n")] = '\0';
+  const char *lost;
+  unsigned kind;
+  if (!strcmp(comm, "nook-net"))
+    lost = "the container has no network any more", kind = 1;
+  else if (str_has_prefix(comm, "nook-fuse-over"))
+    lost = "the container's root filesystem is gone (its files read as errors)", kind = 2;
+  else
+    return;
+  /* once: the rest of a helper's processes follow the first */
+  if (*noted & kind)
+    return;
+  *noted |= kind;
+  _cleanup_free_ char *how = si->si_code == CLD_EXITED
+                                 ? xasprintf("exited with status %d", si->si_status)
+                                 : xasprintf("was killed by signal %d", si->si_status);
+  _cleanup_free_ char *line = xasprintf("nook: %s (pid %d) %s: %s; remove the container (nook "
+                                        "rm -f) and launch it again", comm, (int)pid, how, lost);
+  log_note(bundle, line);
+}
+
 static __attribute__((noreturn)) void monitor_main(const char *root, const char *id,
                                                    const char *bundle, struct nook_globals g,
                                                    struct monitor_options mo, int report_fd) {
@@ -188,7 +220,13 @@ static __attribute__((noreturn)) void monitor_main(const char *root, const char 
   close(report_fd);
 
   int status = 0, code = -1;
+  unsigned noted = 0;
   for (;;) {
+    siginfo_t si = {0};
+    /* (helpers also end when the container does: that is no news) */
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOWAIT) == 0 && si.si_pid != init &&
+        !pid_is_exiting_or_gone(init))
+      note_helper_death(bundle, si.si_pid, &si, &noted);
     pid_t w = waitpid(-1, &status, 0);
     if (w < 0) {
       if (errno == EINTR)

@@ -323,6 +323,8 @@ void log_stream_flush(int logfd, struct log_stream *s, bool all);
 /* Logs what s holds of a line not ended yet (a prompt), as stream
  * NAME-partial: the reader prints it without a line end. */
 void log_stream_flush_partial(int logfd, struct log_stream *s);
+/* Appends a line of nook's own to the log of the container of bundle. */
+void log_note(const char *bundle, const char *text);
 #define LOG_PARTIAL_SUFFIX "-partial"
 
 /* The value of key among annotations, NULL when absent. */

@@ -191,10 +191,10 @@ static int digest_mismatch(nook_error *err, const char *digest, const char *got,
                    what, digest, got);
 }
 
-static int store_err(nook_error *err, int e, const char *what) {
+static int store_err(const struct image_ctx *ctx, nook_error *err, int e, const char *what) {
   if (e == ENOSPC || e == EDQUOT)
-    return nook_errx(err, e, "disk full while writing %s into the image store: free some space "
-                             "(nook image prune removes unused layers)", what);
+    return nook_errx(err, e, "disk full while writing %s into the image store `%s`: free some "
+                             "space (nook image prune removes unused layers)", what, ctx->root);
   return nook_err(err, e, "write %s into the image store", what);
 }
 
@@ -213,7 +213,7 @@ int blob_store_file(struct image_ctx *ctx, const char *path, const char *digest,
     if (strcmp(got, digest) != 0)
       return digest_mismatch(err, digest, got, digest);
     if (rename(path, dest) < 0)
-      return store_err(err, errno, digest);
+      return store_err(ctx, err, errno, digest);
     return 0;
   }
   _cleanup_close_ int in = open(path, O_RDONLY | O_CLOEXEC);
@@ -222,7 +222,7 @@ int blob_store_file(struct image_ctx *ctx, const char *path, const char *digest,
   _cleanup_free_ char *tmp = xasprintf("%s/blob-%s", ctx->work, digest + 7);
   _cleanup_close_ int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (out < 0)
-    return store_err(err, errno, digest);
+    return store_err(ctx, err, errno, digest);
   struct sha256_ctx *h = sha256_new();
   static char buf[1 << 20];
   int ret = 0;
@@ -239,7 +239,7 @@ int blob_store_file(struct image_ctx *ctx, const char *path, const char *digest,
     sha256_update(h, buf, (size_t)n);
     int w = write_all(out, buf, (size_t)n);
     if (w < 0) {
-      ret = store_err(err, -w, digest);
+      ret = store_err(ctx, err, -w, digest);
       break;
     }
   }
@@ -247,7 +247,7 @@ int blob_store_file(struct image_ctx *ctx, const char *path, const char *digest,
   if (ret == 0 && strcmp(got, digest) != 0)
     ret = digest_mismatch(err, digest, got, digest);
   if (ret == 0 && rename(tmp, dest) < 0)
-    ret = store_err(err, errno, digest);
+    ret = store_err(ctx, err, errno, digest);
   if (ret < 0)
     unlink(tmp);
   return ret;
@@ -267,12 +267,12 @@ int blob_store_data(struct image_ctx *ctx, const void *data, size_t len, const c
   _cleanup_free_ char *dest = blob_path(ctx, digest);
   _cleanup_close_ int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (out < 0)
-    return store_err(err, errno, digest);
+    return store_err(ctx, err, errno, digest);
   int w = write_all(out, data, len);
   if (w < 0 || rename(tmp, dest) < 0) {
     int e = w < 0 ? -w : errno;
     unlink(tmp);
-    return store_err(err, e, digest);
+    return store_err(ctx, err, e, digest);
   }
   return 0;
 }

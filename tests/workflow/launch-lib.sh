@@ -28,6 +28,7 @@ assert_nothing_left() { # ID
   local root=${XDG_RUNTIME_DIR:-/tmp/nook-$(id -u)}/nook
   [ ! -e "$root/$1" ] || fail "state of $1 is left"
   [ ! -e "$root/.launch/$1" ] || fail "bundle of $1 is left"
+  [ ! -e "$root/.launch/$1.lock" ] || fail "the name lock of $1 is left"
   [ ! -e "$NOOK_STORAGE/containers/$1" ] || fail "rootfs (upper dir) of $1 is left"
 }
 
