@@ -77,9 +77,11 @@ static int sync_send(int fd, int type, int value) { return sync_send_pid(fd, typ
 static int sync_recv(int fd, struct sync_msg *m, int flags) {
   memset(m, 0, sizeof(*m));
   ssize_t n;
+  /* A peer that exits with our messages unread leaves ECONNRESET, read
+   * once and before the messages it sent (an init's SYNC_ERROR). */
   do
     n = recv(fd, m, sizeof(*m), flags);
-  while (n < 0 && errno == EINTR);
+  while (n < 0 && (errno == EINTR || errno == ECONNRESET));
   if (n < 0)
     return -errno;
   if (n == 0)
@@ -104,7 +106,10 @@ struct init_child {
 __attribute__((noreturn)) static void init_fail(struct init_child *c, const nook_error *err) {
   struct sync_msg m = {.type = SYNC_ERROR, .errnum = err->code};
   snprintf(m.text, sizeof(m.text), "%s", err->msg);
-  (void)send(c->sync_fd, &m, sizeof(m), MSG_NOSIGNAL);
+  ssize_t n;
+  do
+    n = send(c->sync_fd, &m, sizeof(m), MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
   _exit(1);
 }
 
