@@ -257,7 +257,8 @@ static int read_report(int fd, const char *id, nook_error *err) {
   char text[4096];
   ssize_t n;
   /* ECONNRESET: it left our start byte unread; its report may follow */
-  while ((n = recv(fd, text, sizeof(text) - 1, 0)) < 0 && (errno == EINTR || errno == ECONNRESET))
+  while ((n = recv(fd, text, sizeof(text) - 1, 0)) < 0 &&
+         (errno == EINTR || errno == ECONNRESET))
     ;
   if (n <= 0)
     return nook_errx(err, EIO, "the monitor of container `%s` died before it started", id);
