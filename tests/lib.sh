@@ -163,6 +163,14 @@ nook_bg() {
   return $status
 }
 
+# start_sleeper ID: a detached container running sleep, made from the bundle
+# bundle-ID; its stdio must not hold the test's output open.
+start_sleeper() {
+  make_bundle "bundle-$1"
+  cfg "bundle-$1" '.process.args = ["sleep", "1000"]'
+  "$NOOK" run -d --bundle "bundle-$1" "$1" </dev/null >/dev/null 2>&1
+}
+
 # process_gone PID: true when PID has finished running (gone, or a zombie
 # waiting for its reaper).
 process_gone() {

@@ -1,14 +1,6 @@
 # exec, ps, pause/resume, events, update, checkpoint: the runc commands a
 # running container answers, driven as a user would.
 
-# start_sleeper ID: a detached container running sleep; its stdio must not
-# hold the test's output open.
-start_sleeper() {
-  make_bundle "bundle-$1"
-  cfg "bundle-$1" '.process.args = ["sleep", "1000"]'
-  "$NOOK" run -d --bundle "bundle-$1" "$1" </dev/null >/dev/null 2>&1
-}
-
 test_exec_runs_in_the_container() {
   local id
   id=$(unique_id exec)

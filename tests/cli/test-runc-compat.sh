@@ -1,13 +1,6 @@
 # Where runc's clients (containerd, podman, go-runc) rely on runc's exact
 # answers: flags, forms of arguments, wording they match, exit statuses.
 
-# sleeper ID: a detached container running sleep, stdio away from the test.
-sleeper() {
-  make_bundle "b-$1"
-  cfg "b-$1" '.process.args = ["sleep", "1000"]'
-  "$NOOK" run -d --bundle "b-$1" "$1" </dev/null >/dev/null 2>&1
-}
-
 # stop_it ID: kills the container and waits until it is stopped.
 stop_it() {
   local stop_id=$1
@@ -18,7 +11,7 @@ stop_it() {
 test_kill_signal_zero_probes_without_signalling() {
   local id
   id=$(unique_id probe)
-  sleeper "$id"
+  start_sleeper "$id"
   "$NOOK" kill "$id" 0
   "$NOOK" kill --all "$id" 0
   assert_eq running "$("$NOOK" state "$id" | jq -r .status)"
@@ -33,7 +26,7 @@ test_kill_of_stopped_container_has_containerds_words() {
   # "does not exist" as a missing one (checkKillError)
   local id
   id=$(unique_id stopped)
-  sleeper "$id"
+  start_sleeper "$id"
   stop_it "$id"
   assert_fails "$NOOK" kill "$id" TERM
   assert_contains "$assert_output" "container not running"
@@ -73,7 +66,7 @@ test_ps_of_stopped_container_lists_nothing() {
   # runc answers an empty list (containerd asks for an exited task's pids)
   local id
   id=$(unique_id psstop)
-  sleeper "$id"
+  start_sleeper "$id"
   stop_it "$id"
   assert_eq "[]" "$("$NOOK" ps --format json "$id")"
   local out
@@ -88,7 +81,7 @@ test_ps_of_stopped_container_lists_nothing() {
 test_exec_ignore_paused_starts_the_process_on_resume() {
   local id
   id=$(unique_id ignpause)
-  sleeper "$id"
+  start_sleeper "$id"
   if ! "$NOOK" pause "$id" 2>err.txt; then
     "$NOOK" delete -f "$id"
     skip "no cgroup to freeze here: $(cat err.txt)"
@@ -129,7 +122,7 @@ test_exec_security_labels_are_accepted_with_a_warning() {
 test_exec_cgroup_takes_runcs_controller_prefix() {
   local id
   id=$(unique_id subcg)
-  sleeper "$id"
+  start_sleeper "$id"
   local pid cg
   pid=$("$NOOK" state "$id" | jq .pid)
   cg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
@@ -157,7 +150,7 @@ test_exec_cgroup_takes_runcs_controller_prefix() {
 test_update_refuses_intel_rdt_options_by_name() {
   local id
   id=$(unique_id rdt)
-  sleeper "$id"
+  start_sleeper "$id"
   local opt
   for opt in --l3-cache-schema --mem-bw-schema; do
     assert_fails "$NOOK" update "$opt" "L3:0=f" "$id"
@@ -170,7 +163,7 @@ test_update_refuses_intel_rdt_options_by_name() {
 test_ps_table_options_and_their_errors_in_one_line() {
   local id out
   id=$(unique_id psopt)
-  sleeper "$id"
+  start_sleeper "$id"
   out=$("$NOOK" ps "$id" -o pid,comm)
   assert_contains "$out" "sleep"
   # runc's usage puts ps options after the id; "--" before them is no ps option
@@ -191,7 +184,7 @@ test_ps_table_options_and_their_errors_in_one_line() {
 test_list_quiet_wins_over_json_as_in_runc() {
   local id
   id=$(unique_id listq)
-  sleeper "$id"
+  start_sleeper "$id"
   assert_eq "$id" "$("$NOOK" list -q --format json | grep -x "$id")"
   "$NOOK" list --format json -q | grep -qv '^\[' || fail "list --format json -q printed JSON"
   "$NOOK" delete -f "$id"
@@ -201,7 +194,7 @@ test_exec_options_apply_to_a_process_file_too() {
   # runc drops them silently; nook applies them, as it already did --tty and --cwd
   local id out
   id=$(unique_id procopts)
-  sleeper "$id"
+  start_sleeper "$id"
   jq -n '{args: ["sh", "-c", "echo $A $B; pwd; grep NoNewPrivs /proc/self/status; grep CapEff /proc/self/status"],
           cwd: "/", env: ["PATH=/bin", "A=file"], user: {uid: 0, gid: 0},
           capabilities: {bounding: [], effective: [], permitted: []}}' >proc.json
@@ -240,14 +233,14 @@ test_options_after_the_container_id() {
   # may be written -9 and must not be taken for an option
   local id
   id=$(unique_id after)
-  sleeper "$id"
+  start_sleeper "$id"
   "$NOOK" state "$id" --help | grep -q Usage || fail "state ID --help"
   "$NOOK" pause "$id" --help >/dev/null
   "$NOOK" delete "$id" --force
   assert_fails "$NOOK" state "$id"
   assert_contains "$assert_output" "does not exist"
   # an unknown option after the id is named, not taken for a second id
-  sleeper "$id"
+  start_sleeper "$id"
   assert_fails "$NOOK" delete "$id" --no-such-option
   assert_contains "$assert_output" "--no-such-option"
   "$NOOK" delete -f "$id"
